@@ -1,0 +1,56 @@
+/*
+ * Register layouts, one table per architecture.
+ *
+ * A layout describes the NT_PRSTATUS register set as PTRACE_GETREGSET returns
+ * it for a tracee of that architecture (the pr_reg part of a core's prstatus
+ * note is the same bytes). Rows are in the order gdb's "info registers"
+ * prints them, with gdb's names; offsets index into the regset blob. No
+ * foreign <sys/user.h>: every layout compiles and tests on any host.
+ */
+#ifndef PTRACEFS_ARCH_H
+#define PTRACEFS_ARCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/sbuf.h"
+
+struct arch_reg {
+	const char *name;
+	uint16_t offset;	/* byte offset in the NT_PRSTATUS regset */
+	uint8_t size;		/* 4 or 8 */
+};
+
+struct arch_desc {
+	const char *name;		/* "x86_64", as uname -m says it */
+	uint16_t elf_machine;		/* EM_* */
+	uint8_t elf_class;		/* ELFCLASS32 / ELFCLASS64 */
+	size_t regs_size;		/* NT_PRSTATUS regset size in bytes */
+	const struct arch_reg *regs;	/* in display order */
+	size_t nregs;
+	int pc;				/* index into regs[] of the pc */
+	int sp;				/* index into regs[] of the sp */
+};
+
+extern const struct arch_desc arch_x86_64;
+
+/* The layout for an ELF machine/class pair, or NULL when unsupported. */
+const struct arch_desc *arch_by_elf(uint16_t machine, uint8_t elf_class);
+/* The layout of the machine ptracefs was built for. */
+const struct arch_desc *arch_host(void);
+
+/* Value of regs[idx] in a regset blob; 0 when the blob is too short. */
+uint64_t arch_reg_value(const struct arch_desc *a, const void *blob, size_t len,
+			size_t idx);
+/* Looks a register up by its gdb name; -1 if absent. */
+int arch_reg_index(const struct arch_desc *a, const char *name);
+
+/*
+ * Renders "name 0x<value>\n" for every register, the value zero-padded to
+ * the register's width. Returns 0 or -EIO when the blob is shorter than
+ * the layout (a truncated or foreign regset), -ENOMEM on allocation failure.
+ */
+int arch_format_regs(const struct arch_desc *a, const void *blob, size_t len,
+		     struct sbuf *out);
+
+#endif

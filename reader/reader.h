@@ -1,0 +1,83 @@
+/*
+ * The suspended-process reader: everything ptracefs knows about its target,
+ * with no FUSE in sight. Functions return 0 or a count on success and
+ * -errno on failure; nothing here logs.
+ *
+ * reader_attach() seizes every thread of the target and keeps them stopped
+ * until reader_close(); every ptrace request runs on a private tracer thread
+ * (the kernel accepts requests only from the thread that seized a tracee).
+ * The process that calls reader_attach must have SIGCHLD blocked in all of
+ * its threads (the tracer reads it from a signalfd).
+ */
+#ifndef PTRACEFS_READER_H
+#define PTRACEFS_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch/arch.h"
+#include "reader/maps.h"
+
+struct reader_opts {
+	unsigned max_passes;		/* rescans of /proc/PID/task; 0: default 100 */
+	unsigned attach_timeout_ms;	/* whole attach budget; 0: default 10000 */
+	unsigned op_timeout_ms;		/* deadline of one tracer request; 0: 5000 */
+	bool force_nondumpable;		/* mount a PR_SET_DUMPABLE 0 target anyway */
+};
+
+struct reader;
+
+/*
+ * Checks that pid can be attached before anything is mounted: a positive
+ * pid of an existing process, not ourselves nor one of our ancestors, not
+ * already traced, dumpable, and ours to trace. On refusal returns -errno
+ * and writes a one-line reason to why.
+ */
+int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
+		     size_t whylen);
+
+/* Seizes and stops every thread; on failure nothing stays seized. */
+int reader_attach(pid_t pid, const struct reader_opts *opts,
+		  struct reader **out, char *why, size_t whylen);
+/* Detaches every thread (the target runs on) and frees the reader. */
+void reader_close(struct reader *r);
+
+pid_t reader_pid(const struct reader *r);
+const char *reader_comm(const struct reader *r);
+const char *reader_exe(const struct reader *r);	/* "" if unreadable */
+const struct arch_desc *reader_arch(const struct reader *r);
+const char *reader_state(const struct reader *r); /* "suspended" or "exited" */
+/* True once every thread of the target has exited. */
+bool reader_gone(const struct reader *r);
+
+/* The maps snapshot taken at suspension, parsed and as raw text. */
+const struct maps *reader_maps(const struct reader *r);
+const char *reader_maps_text(const struct reader *r, size_t *len);
+
+/* Live threads, ascending; returns how many there are (may exceed cap). */
+size_t reader_threads(const struct reader *r, pid_t *tids, size_t cap);
+/* -ENOENT for a tid never seen or exited, 0 when alive. */
+int reader_thread_alive(const struct reader *r, pid_t tid);
+/* NT_PRSTATUS regset captured at suspension: -ENOENT unknown, -EIO exited. */
+int reader_thread_regs(const struct reader *r, pid_t tid, const void **blob,
+		       size_t *len);
+
+/*
+ * `mem`: one sparse view of the address space, offset == address. Holes
+ * (unmapped, unreadable, never-populated anonymous pages) read as zeros and
+ * nothing is faulted in. Returns len, or -EIO once the target is gone.
+ */
+uint64_t reader_mem_size(const struct reader *r);
+uint64_t reader_mem_data_bytes(const struct reader *r);
+ssize_t reader_mem_read(struct reader *r, void *buf, size_t len, uint64_t addr);
+/*
+ * SEEK_DATA / SEEK_HOLE over [off, end): *out is the next data (or hole)
+ * offset at or after off. SEEK_DATA with no data before end: -ENXIO.
+ * SEEK_HOLE with no hole before end: *out = end.
+ */
+int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
+		    uint64_t *out);
+
+#endif
