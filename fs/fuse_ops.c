@@ -1,0 +1,292 @@
+/*
+ * The FUSE callbacks: thin glue between the kernel's requests and the node
+ * tables. Every path goes through fs_walk(); text files are rendered once
+ * per open into the file handle, blobs are read on demand.
+ */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/ptracefs.h"
+#include "fs/tree.h"
+
+struct fs_fh {
+	struct node_ctx ctx;
+	char *text;		/* text nodes: the snapshot taken at open */
+	size_t len;
+};
+
+static struct ptracefs *app(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+/*
+ * A thread of the target asking about its own process would wait on a
+ * request that cannot finish while the target is suspended: fail it fast.
+ */
+static bool caller_is_target(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)reader_pid(app()->r),
+		 (int)fuse_get_context()->pid);
+	return access(path, F_OK) == 0;
+}
+
+static int walk(const char *path, struct node_ctx *ctx)
+{
+	if (caller_is_target())
+		return -EDEADLK;
+	return fs_walk(app()->r, path, ctx);
+}
+
+static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	(void)conn;
+	/* Threads come and go: never trust a cached lookup. */
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->use_ino = 0;
+	return app();
+}
+
+static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct node_ctx ctx;
+	int rc;
+
+	if (fi && fi->fh)
+		ctx = ((struct fs_fh *)(uintptr_t)fi->fh)->ctx;
+	else if ((rc = walk(path, &ctx)))
+		return rc;
+	rc = fs_stat(&ctx, st);
+	if (rc)
+		return rc;
+	if (fi && fi->fh && ((struct fs_fh *)(uintptr_t)fi->fh)->text)
+		st->st_size = (off_t)((struct fs_fh *)(uintptr_t)fi->fh)->len;
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	return 0;
+}
+
+struct fill_cookie {
+	void *buf;
+	fuse_fill_dir_t filler;
+};
+
+static int fill_one(void *cookie, const char *name)
+{
+	struct fill_cookie *fc = cookie;
+
+	return fc->filler(fc->buf, name, NULL, 0, 0) ? -ENOBUFS : 0;
+}
+
+static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct fill_cookie fc = { buf, filler };
+	struct node_ctx ctx;
+	int rc;
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if ((rc = walk(path, &ctx)))
+		return rc;
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	rc = fs_list(&ctx, fill_one, &fc);
+	return rc == -ENOBUFS ? 0 : rc;
+}
+
+static int op_open(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_fh *fh;
+	struct node_ctx ctx;
+	int rc;
+
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
+		return -EACCES;
+	if ((rc = walk(path, &ctx)))
+		return rc;
+	if (ctx.node->kind == NODE_DIR)
+		return -EISDIR;
+	fh = calloc(1, sizeof(*fh));
+	if (!fh)
+		return -ENOMEM;
+	fh->ctx = ctx;
+	if (ctx.node->kind == NODE_TEXT) {
+		struct sbuf sb = SBUF_INIT;
+
+		rc = fs_show(&ctx, &sb);
+		if (rc) {
+			sbuf_free(&sb);
+			free(fh);
+			return rc;
+		}
+		fh->text = sbuf_detach(&sb, &fh->len);
+		if (!fh->text)
+			fh->text = strdup("");
+	}
+	/* Every read reaches us: content is a snapshot per open, not cached. */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->fh = (uintptr_t)fh;
+	return 0;
+}
+
+static int op_release(const char *path, struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (fh) {
+		free(fh->text);
+		free(fh);
+	}
+	return 0;
+}
+
+static int op_read(const char *path, char *buf, size_t len, off_t off,
+		   struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
+	const struct node_ctx *ctx = &fh->ctx;
+
+	(void)path;
+	if (off < 0)
+		return -EINVAL;
+	/* A file of a thread that has exited: the snapshot no longer holds. */
+	if (ctx->tid && reader_thread_alive(ctx->r, ctx->tid))
+		return -EIO;
+	if (fh->text) {
+		if ((uint64_t)off >= fh->len)
+			return 0;
+		if (len > fh->len - (size_t)off)
+			len = fh->len - (size_t)off;
+		memcpy(buf, fh->text + off, len);
+		return (int)len;
+	}
+	if (ctx->node->kind != NODE_BLOB)
+		return -EINVAL;
+	{
+		ssize_t n = ctx->node->ops->read(ctx, buf, len, (uint64_t)off);
+
+		return n < 0 ? (int)n : (int)n;
+	}
+}
+
+static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
+	const struct node_ctx *ctx = &fh->ctx;
+	uint64_t out;
+	int rc;
+
+	(void)path;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off < 0)
+		return -ENXIO;
+	if (fh->text || !ctx->node->ops->seek) {
+		uint64_t size = fh->text ? fh->len : 0;
+
+		if (!fh->text) {
+			uint64_t blocks;
+
+			if ((rc = ctx->node->ops->size(ctx, &size, &blocks)))
+				return rc;
+		}
+		if ((uint64_t)off >= size)
+			return -ENXIO;
+		return whence == SEEK_DATA ? off : (off_t)size;
+	}
+	rc = ctx->node->ops->seek(ctx, (uint64_t)off, whence, &out);
+	return rc ? rc : (off_t)out;
+}
+
+static int op_readlink(const char *path, char *buf, size_t size)
+{
+	struct sbuf sb = SBUF_INIT;
+	struct node_ctx ctx;
+	int rc;
+
+	if ((rc = walk(path, &ctx)))
+		return rc;
+	if (ctx.node->kind != NODE_LINK)
+		return -EINVAL;
+	rc = ctx.node->ops->link(&ctx, &sb);
+	if (rc == 0 && size) {
+		size_t n = sb.len < size - 1 ? sb.len : size - 1;
+
+		memcpy(buf, sb.buf ? sb.buf : "", n);
+		buf[n] = '\0';
+	}
+	sbuf_free(&sb);
+	return rc;
+}
+
+static int op_opendir(const char *path, struct fuse_file_info *fi)
+{
+	struct node_ctx ctx;
+	int rc;
+
+	(void)fi;
+	if ((rc = walk(path, &ctx)))
+		return rc;
+	return ctx.node->kind == NODE_DIR ? 0 : -ENOTDIR;
+}
+
+/* The tree is read-only: every modifying request fails the same way. */
+static int ro_path(const char *p) { (void)p; return -EROFS; }
+static int ro_mode(const char *p, mode_t m) { (void)p; (void)m; return -EROFS; }
+static int ro_two(const char *a, const char *b) { (void)a; (void)b; return -EROFS; }
+static int ro_rename(const char *a, const char *b, unsigned f) { (void)a; (void)b; (void)f; return -EROFS; }
+static int ro_mknod(const char *p, mode_t m, dev_t d) { (void)p; (void)m; (void)d; return -EROFS; }
+static int ro_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p; (void)m; (void)fi; return -EROFS; }
+static int ro_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { (void)p; (void)u; (void)g; (void)fi; return -EROFS; }
+static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi) { (void)p; (void)o; (void)fi; return -EROFS; }
+static int ro_create(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p; (void)m; (void)fi; return -EROFS; }
+static int ro_utimens(const char *p, const struct timespec tv[2], struct fuse_file_info *fi) { (void)p; (void)tv; (void)fi; return -EROFS; }
+static int ro_write(const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi) { (void)p; (void)b; (void)s; (void)o; (void)fi; return -EROFS; }
+static int ro_setxattr(const char *p, const char *n, const char *v, size_t s, int f) { (void)p; (void)n; (void)v; (void)s; (void)f; return -EROFS; }
+static int ro_removexattr(const char *p, const char *n) { (void)p; (void)n; return -EROFS; }
+
+static const struct fuse_operations ops = {
+	.init = op_init,
+	.getattr = op_getattr,
+	.readdir = op_readdir,
+	.opendir = op_opendir,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.lseek = op_lseek,
+	.readlink = op_readlink,
+	.mkdir = ro_mode,
+	.mknod = ro_mknod,
+	.unlink = ro_path,
+	.rmdir = ro_path,
+	.symlink = ro_two,
+	.link = ro_two,
+	.rename = ro_rename,
+	.chmod = ro_chmod,
+	.chown = ro_chown,
+	.truncate = ro_truncate,
+	.create = ro_create,
+	.utimens = ro_utimens,
+	.write = ro_write,
+	.setxattr = ro_setxattr,
+	.removexattr = ro_removexattr,
+};
+
+const struct fuse_operations *ptracefs_ops(void)
+{
+	return &ops;
+}

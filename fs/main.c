@@ -1,0 +1,307 @@
+/*
+ * ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT
+ *
+ * Order matters (libfuse 3.14, ptrace): refusals are checked at the prompt;
+ * then we fork, and the child — the process that will serve the mount —
+ * seizes the target, mounts, and only then tells the waiting parent, which
+ * exits 0 or prints the child's one-line reason and exits 1. A tracee
+ * belongs to the thread that seized it, so nothing is seized before fork.
+ */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "fs/ptracefs.h"
+
+struct options {
+	const char *pid;
+	const char *mountpoint;
+	int nargs;
+	int help, version, foreground, debug, single, force, allow_other;
+};
+
+enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_ALLOW_OTHER };
+
+#define OPT(t, f, v) { t, offsetof(struct options, f), v }
+
+static const struct fuse_opt spec[] = {
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_KEY("-d", KEY_DEBUG),
+	FUSE_OPT_KEY("debug", KEY_DEBUG),
+	FUSE_OPT_KEY("allow_other", KEY_ALLOW_OTHER),
+	OPT("-f", foreground, 1),
+	OPT("-s", single, 1),
+	OPT("force", force, 1),
+	FUSE_OPT_END
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT\n"
+"\n"
+"Mounts process PID, suspended, as a read-only tree at MOUNTPOINT:\n"
+"  status maps mem threads/<tid>/regs\n"
+"Unmount with 'fusermount3 -u MOUNTPOINT'; the process then runs on.\n"
+"\n"
+"options:\n"
+"  -h, --help        this text\n"
+"  -V, --version     the version\n"
+"  -f                stay in the foreground\n"
+"  -d, -o debug      log every request (implies -f)\n"
+"  -s                serve requests on one thread\n"
+"  -o force          mount a non-dumpable process anyway\n"
+"  -o allow_other    let other users in (needs user_allow_other in\n"
+"                    /etc/fuse.conf; they can then read the target's memory)\n"
+"  other -o options are passed to FUSE (see mount.fuse3(8))\n");
+}
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	switch (key) {
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case KEY_DEBUG:
+		o->debug = o->foreground = 1;
+		return 1;	/* FUSE logs requests too */
+	case KEY_ALLOW_OTHER:
+		o->allow_other = 1;
+		return 1;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->nargs == 0)
+			o->pid = arg;
+		else if (o->nargs == 1)
+			o->mountpoint = arg;
+		o->nargs++;
+		return 0;
+	default:
+		return 1;
+	}
+}
+
+static int parse_pid(const char *s, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > INT32_MAX)
+		return -EINVAL;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* Parent side of the fork: wait for the child's verdict on the pipe. */
+static int wait_for_child(int fd, pid_t child)
+{
+	char msg[1024];
+	size_t n = 0;
+	ssize_t got;
+	int status;
+
+	while (n < sizeof(msg) - 1 &&
+	       (got = read(fd, msg + n, sizeof(msg) - 1 - n)) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		n += (size_t)got;
+	}
+	msg[n] = '\0';
+	if (strcmp(msg, "ok") == 0)
+		return 0;
+	if (n)
+		fprintf(stderr, "ptracefs: %s\n", msg);
+	else
+		fprintf(stderr, "ptracefs: the daemon exited before the mount was ready\n");
+	waitpid(child, &status, 0);
+	return 1;
+}
+
+static void tell(int fd, const char *msg)
+{
+	if (fd < 0) {
+		if (strcmp(msg, "ok") != 0)
+			fprintf(stderr, "ptracefs: %s\n", msg);
+		return;
+	}
+	if (write(fd, msg, strlen(msg)) < 0)
+		(void)0;	/* the parent is gone: nobody to tell */
+	close(fd);
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+/* The process that serves the mount: attach, mount, report, loop. */
+static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
+		 const struct options *o, int report_fd)
+{
+	struct reader_opts ropts = { .force_nondumpable = o->force };
+	char why[512] = "";
+	int rc;
+
+	rc = reader_attach(pid, &ropts, &fs->r, why, sizeof(why));
+	if (rc) {
+		tell(report_fd, why[0] ? why : strerror(-rc));
+		return 1;
+	}
+	if (fuse_mount(fuse, o->mountpoint) != 0) {
+		reader_close(fs->r);
+		snprintf(why, sizeof(why), "cannot mount on %s", o->mountpoint);
+		tell(report_fd, why);
+		return 1;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		fuse_unmount(fuse);
+		reader_close(fs->r);
+		tell(report_fd, "cannot install signal handlers");
+		return 1;
+	}
+	if (report_fd >= 0) {
+		if (chdir("/") < 0)
+			(void)0;
+		detach_stdio();
+	}
+	tell(report_fd, "ok");
+
+	if (o->single) {
+		rc = fuse_loop(fuse);
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+
+		fuse_loop_cfg_set_max_threads(cfg, 16);
+		rc = fuse_loop_mt(fuse, cfg);
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_unmount(fuse);
+	/* Unmount, SIGINT, SIGTERM, SIGHUP: every thread detached, target runs. */
+	reader_close(fs->r);
+	fs->r = NULL;
+	return rc < 0 ? 1 : 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct options o = { 0 };
+	struct ptracefs fs = { 0 };
+	struct reader_opts ropts = { 0 };
+	char why[512] = "", fsname[64];
+	struct stat st;
+	struct fuse *fuse;
+	sigset_t chld;
+	pid_t pid;
+	int rc, pfd[2];
+
+	if (fuse_opt_parse(&args, &o, spec, opt_proc) != 0)
+		return 1;
+	if (o.help) {
+		usage(stdout);
+		return 0;
+	}
+	if (o.version) {
+		printf("ptracefs %s (libfuse %d)\n", PTRACEFS_VERSION, fuse_version());
+		return 0;
+	}
+	if (o.nargs != 2) {
+		fprintf(stderr, "ptracefs: %s\nusage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT\n",
+			o.nargs < 2 ? "expected a PID and a MOUNTPOINT" : "too many arguments");
+		return 1;
+	}
+	if (parse_pid(o.pid, &pid)) {
+		fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o.pid);
+		return 1;
+	}
+	if (stat(o.mountpoint, &st) != 0) {
+		fprintf(stderr, "ptracefs: mountpoint %s: %s\n", o.mountpoint, strerror(errno));
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ptracefs: mountpoint %s: not a directory\n", o.mountpoint);
+		return 1;
+	}
+	ropts.force_nondumpable = o.force;
+	rc = reader_preflight(pid, &ropts, why, sizeof(why));
+	if (rc) {
+		fprintf(stderr, "ptracefs: %s\n", why);
+		return 1;
+	}
+	if (o.allow_other)
+		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s read process %d's memory\n",
+			o.mountpoint, (int)pid);
+
+	/* default_permissions: the kernel enforces the 0400/0500 modes. */
+	snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:%d,subtype=ptracefs", (int)pid);
+	if (fuse_opt_add_arg(&args, "-oauto_unmount,default_permissions") ||
+	    fuse_opt_add_arg(&args, fsname)) {
+		fprintf(stderr, "ptracefs: out of memory\n");
+		return 1;
+	}
+	fuse = fuse_new(&args, ptracefs_ops(), sizeof(struct fuse_operations), &fs);
+	if (!fuse)
+		return 1;	/* libfuse printed why (an unknown -o option, say) */
+
+	/* The tracer reads SIGCHLD from a signalfd: no thread may take it. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+
+	if (o.foreground) {
+		rc = serve(fuse, &fs, pid, &o, -1);
+	} else {
+		pid_t child;
+
+		if (pipe2(pfd, O_CLOEXEC) < 0) {
+			perror("ptracefs: pipe");
+			return 1;
+		}
+		child = fork();
+		if (child < 0) {
+			perror("ptracefs: fork");
+			return 1;
+		}
+		if (child > 0) {
+			close(pfd[1]);
+			return wait_for_child(pfd[0], child);
+		}
+		close(pfd[0]);
+		setsid();
+		rc = serve(fuse, &fs, pid, &o, pfd[1]);
+	}
+	fuse_destroy(fuse);
+	fuse_opt_free_args(&args);
+	return rc;
+}

@@ -1,0 +1,18 @@
+/* Shared by the FUSE glue and main: the mounted state. */
+#ifndef PTRACEFS_FS_H
+#define PTRACEFS_FS_H
+
+#include <stdbool.h>
+
+#include "reader/reader.h"
+
+struct ptracefs {
+	struct reader *r;
+	bool debug;
+};
+
+/* The FUSE operations (fs/fuse_ops.c); user_data is a struct ptracefs. */
+struct fuse_operations;
+const struct fuse_operations *ptracefs_ops(void);
+
+#endif

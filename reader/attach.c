@@ -1,0 +1,373 @@
+/*
+ * Attach and detach. Threads are seized with PTRACE_SEIZE and stopped with
+ * PTRACE_INTERRUPT, never PTRACE_ATTACH: ATTACH stops with a SIGSTOP that,
+ * should we die before consuming it, leaves the whole target stopped.
+ * A seized tracee whose tracer dies simply runs on. We never set
+ * PTRACE_O_EXITKILL, for the same reason.
+ *
+ * Threads appear while we work, so /proc/PID/task is rescanned until two
+ * passes find nothing new (as gdb does), within a pass cap and a time budget.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader/reader_int.h"
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct rthread *reader_find_thread(const struct reader *r, pid_t tid)
+{
+	size_t lo = 0, hi = r->nthreads;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (r->threads[mid].tid == tid)
+			return &r->threads[mid];
+		if (r->threads[mid].tid < tid)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int attach_add_thread(struct reader *r, pid_t tid, char state_before)
+{
+	size_t pos = 0;
+
+	if (r->nthreads == r->threads_cap) {
+		size_t cap = r->threads_cap ? r->threads_cap * 2 : 16;
+		struct rthread *v = realloc(r->threads, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		r->threads = v;
+		r->threads_cap = cap;
+	}
+	while (pos < r->nthreads && r->threads[pos].tid < tid)
+		pos++;
+	memmove(&r->threads[pos + 1], &r->threads[pos],
+		(r->nthreads - pos) * sizeof(r->threads[0]));
+	memset(&r->threads[pos], 0, sizeof(r->threads[0]));
+	r->threads[pos].tid = tid;
+	r->threads[pos].state_before = state_before;
+	atomic_init(&r->threads[pos].state, RT_SEIZED);
+	r->nthreads++;
+	atomic_fetch_add(&r->nalive, 1);
+	return 0;
+}
+
+/* Is tid already traced by this process (a TRACECLONE child we have not met)? */
+static bool traced_by_us(pid_t tid)
+{
+	char v[32];
+
+	return proc_status_field(tid, "TracerPid", v, sizeof(v)) == 0 &&
+	       atoi(v) == getpid();
+}
+
+/* Seizes one thread and asks it to stop. 1: new, 0: gone or ours, <0: fail. */
+static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
+{
+	char st = '?';
+
+	if (reader_find_thread(r, tid))
+		return 0;
+	if (proc_task_state(r->pid, tid, &st) == 0 && (st == 'Z' || st == 'X'))
+		return 0;	/* a zombie (e.g. the leader after pthread_exit) */
+	if (fault_hit("seize")) {
+		snprintf(why, whylen, "cannot seize thread %d: injected fault", (int)tid);
+		return -EPERM;
+	}
+	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACECLONE) < 0) {
+		int err = errno;
+
+		if (err == ESRCH)
+			return 0;	/* exited meanwhile */
+		if (err == EPERM && traced_by_us(tid))
+			return attach_add_thread(r, tid, st) ?: 1;
+		if (err == EPERM && proc_task_state(r->pid, tid, &st) == 0 &&
+		    (st == 'Z' || st == 'X'))
+			return 0;
+		if (err == EAGAIN)
+			return 1;	/* exec in progress: rescan */
+		snprintf(why, whylen, "cannot seize thread %d: %s", (int)tid,
+			 strerror(err));
+		return -err;
+	}
+	if (attach_add_thread(r, tid, st) < 0) {
+		snprintf(why, whylen, "out of memory");
+		return -ENOMEM;
+	}
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) {
+		int err = errno;
+
+		snprintf(why, whylen, "cannot interrupt thread %d: %s", (int)tid,
+			 strerror(err));
+		return -err;
+	}
+	return 1;
+}
+
+static size_t count_state(const struct reader *r, int state)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nthreads; i++)
+		if (atomic_load(&r->threads[i].state) == state)
+			n++;
+	return n;
+}
+
+/* Reaps events until no seized thread is still running, or the deadline. */
+static int wait_stopped(struct reader *r, uint64_t deadline)
+{
+	unsigned us = 20;
+
+	for (;;) {
+		tracer_reap(r);
+		if (count_state(r, RT_SEIZED) == 0)
+			return 0;
+		if (now_ms() >= deadline)
+			return -ETIMEDOUT;
+		usleep(us);
+		if (us < 2000)
+			us *= 2;
+	}
+}
+
+static int seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen)
+{
+	pid_t *tids;
+	size_t n;
+	int rc = proc_list_tasks(r->pid, &tids, &n);
+
+	*nnew = 0;
+	if (rc) {
+		snprintf(why, whylen, "cannot list threads: %s", strerror(-rc));
+		return rc == -ENOENT ? -ESRCH : rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		rc = seize_one(r, tids[i], why, whylen);
+		if (rc < 0)
+			break;
+		*nnew += (size_t)rc;
+		rc = 0;
+	}
+	free(tids);
+	return rc;
+}
+
+int attach_all(struct reader *r, char *why, size_t whylen)
+{
+	unsigned passes = r->opts.max_passes ? r->opts.max_passes : 100;
+	uint64_t deadline = now_ms() +
+		(r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000);
+	unsigned quiet = 0, pass = 0;
+	int rc;
+
+	while (quiet < 2) {
+		size_t nnew;
+
+		if (++pass > passes || now_ms() >= deadline) {
+			snprintf(why, whylen,
+				 "threads kept appearing: gave up after %u passes",
+				 pass - 1);
+			return -EAGAIN;
+		}
+		rc = seize_pass(r, &nnew, why, whylen);
+		if (rc)
+			return rc;
+		rc = wait_stopped(r, deadline);
+		if (rc) {
+			for (size_t i = 0; i < r->nthreads; i++)
+				if (atomic_load(&r->threads[i].state) == RT_SEIZED) {
+					char st = '?';
+
+					proc_task_state(r->pid, r->threads[i].tid, &st);
+					snprintf(why, whylen,
+						 "thread %d did not stop (state %c)",
+						 (int)r->threads[i].tid, st);
+					break;
+				}
+			return rc;
+		}
+		if (atomic_load(&r->nalive) == 0) {
+			snprintf(why, whylen, "process %d exited during attach",
+				 (int)r->pid);
+			return -ESRCH;
+		}
+		quiet = nnew ? 0 : quiet + 1;
+	}
+	return 0;
+}
+
+void detach_all(struct reader *r)
+{
+	uint64_t deadline = now_ms() + 1000;
+
+	/* A thread seized but not yet stopped cannot be detached: let it stop. */
+	if (count_state(r, RT_SEIZED))
+		wait_stopped(r, deadline);
+	for (size_t i = 0; i < r->nthreads; i++) {
+		struct rthread *t = &r->threads[i];
+
+		if (atomic_load(&t->state) != RT_STOPPED)
+			continue;
+		/*
+		 * A thread that was in a job-control stop before we came stays
+		 * stopped: detaching a seized tracee keeps its group stop.
+		 */
+		ptrace(PTRACE_DETACH, t->tid, 0, 0);
+		atomic_store(&t->state, RT_DEAD);
+		atomic_fetch_sub(&r->nalive, 1);
+	}
+}
+
+/* ---- preflight: refusals with a reason, before anything is mounted ---- */
+
+static bool is_ancestor(pid_t pid)
+{
+	pid_t p = getppid();
+
+	for (int depth = 0; p > 1 && depth < 4096; depth++) {
+		char v[32];
+
+		if (p == pid)
+			return true;
+		if (proc_status_field(p, "PPid", v, sizeof(v)))
+			break;
+		p = (pid_t)atoi(v);
+	}
+	return false;
+}
+
+static int yama_scope(void)
+{
+	char *buf;
+	size_t len;
+	int v = -1;
+
+	if (proc_read_file("/proc/sys/kernel/yama/ptrace_scope", &buf, &len, 64) == 0) {
+		v = atoi(buf);
+		free(buf);
+	}
+	return v;
+}
+
+static bool have_cap_sys_ptrace(void)
+{
+	char v[32];
+
+	/* CAP_SYS_PTRACE is bit 19 of CapEff. */
+	if (proc_status_field(getpid(), "CapEff", v, sizeof(v)))
+		return geteuid() == 0;
+	return (strtoull(v, NULL, 16) >> 19) & 1;
+}
+
+int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
+		     size_t whylen)
+{
+	char v[256], path[64];
+	unsigned uids[4] = { 0 };
+	struct stat st;
+	int scope;
+
+	if (pid <= 0) {
+		snprintf(why, whylen, "pid must be a positive number");
+		return -EINVAL;
+	}
+	if (pid == 1) {
+		snprintf(why, whylen, "refusing to suspend pid 1 (init)");
+		return -EPERM;
+	}
+	if (kill(pid, 0) < 0 && errno == ESRCH) {
+		snprintf(why, whylen, "no such process: %d", (int)pid);
+		return -ESRCH;
+	}
+	if (proc_status_field(pid, "Tgid", v, sizeof(v))) {
+		snprintf(why, whylen, "no such process: %d", (int)pid);
+		return -ESRCH;
+	}
+	if (atoi(v) != pid) {
+		snprintf(why, whylen, "%d is a thread of process %s; mount the process",
+			 (int)pid, v);
+		return -EINVAL;
+	}
+	if (pid == getpid()) {
+		snprintf(why, whylen, "refusing to mount ptracefs itself");
+		return -EDEADLK;
+	}
+	if (is_ancestor(pid)) {
+		snprintf(why, whylen,
+			 "process %d is an ancestor of ptracefs; suspending it would freeze this session",
+			 (int)pid);
+		return -EDEADLK;
+	}
+	if (proc_status_field(pid, "State", v, sizeof(v)) == 0 && v[0] == 'Z') {
+		snprintf(why, whylen, "process %d is a zombie", (int)pid);
+		return -ESRCH;
+	}
+	if (proc_status_field(pid, "TracerPid", v, sizeof(v)) == 0 && atoi(v) != 0) {
+		char comm[64] = "?";
+		int tracer = atoi(v);
+
+		proc_status_field(tracer, "Name", comm, sizeof(comm));
+		snprintf(why, whylen, "process %d is already traced by pid %d (%s)",
+			 (int)pid, tracer, comm);
+		return -EBUSY;
+	}
+	if (proc_status_field(pid, "Uid", v, sizeof(v)) == 0)
+		sscanf(v, "%u %u %u %u", &uids[0], &uids[1], &uids[2], &uids[3]);
+	if (!have_cap_sys_ptrace()) {
+		uid_t me = getuid();
+
+		if (uids[0] != me || uids[1] != me || uids[2] != me) {
+			snprintf(why, whylen,
+				 "permission denied: process %d belongs to uid %u; tracing it needs root or CAP_SYS_PTRACE",
+				 (int)pid, uids[0]);
+			return -EPERM;
+		}
+		scope = yama_scope();
+		if (scope >= 1) {
+			snprintf(why, whylen,
+				 "permission denied: kernel.yama.ptrace_scope=%d allows only %s; run as root or set it to 0",
+				 scope, scope == 1 ? "descendants to be traced" :
+				 scope == 2 ? "CAP_SYS_PTRACE to trace" : "no tracing at all");
+			return -EPERM;
+		}
+	}
+	if (yama_scope() == 3) {
+		snprintf(why, whylen,
+			 "permission denied: kernel.yama.ptrace_scope=3 forbids all tracing");
+		return -EPERM;
+	}
+	/*
+	 * A non-dumpable process's /proc entries belong to root (the
+	 * kernel's task_dump_owner), which is visible for non-root targets.
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(opts && opts->force_nondumpable) && stat(path, &st) == 0 &&
+	    st.st_uid == 0 && uids[1] != 0) {
+		snprintf(why, whylen,
+			 "process %d is not dumpable (PR_SET_DUMPABLE 0); use -o force to mount it anyway",
+			 (int)pid);
+		return -EPERM;
+	}
+	return 0;
+}

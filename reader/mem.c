@@ -1,0 +1,301 @@
+/*
+ * Memory of the target as one sparse view, offset == address.
+ *
+ * Reads go through process_vm_readv, which any thread may call, and fall
+ * back to /proc/PID/mem when it refuses (EPERM, EFAULT, ENOSYS), as the
+ * seed does. Both fault pages in, and a never-touched anonymous page would
+ * then cost the target a real page: /proc/PID/pagemap tells which
+ * anonymous pages exist (present or swapped), and the others are holes
+ * that read as zeros without ever reaching the target. A file-backed page
+ * that is not present holds the file's bytes, so it is read from the file
+ * (through /proc/PID/map_files), again without mapping anything into the
+ * target.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "reader/reader_int.h"
+
+#define PAGE 4096ULL
+#define PM_PRESENT (1ULL << 63)
+#define PM_SWAPPED (1ULL << 62)
+#define PM_BATCH 4096		/* pagemap entries per pread: 16 MiB of address space */
+
+static uint64_t page_down(uint64_t a) { return a & ~(PAGE - 1); }
+
+ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr)
+{
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n, m;
+
+	if (fault_hit("read"))
+		return -EFAULT;
+	n = process_vm_readv(r->mem_pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return n;
+	if (n < 0) {
+		if (errno == ESRCH)
+			return -ESRCH;
+		n = 0;	/* EPERM, EFAULT, ENOSYS: try /proc/PID/mem */
+	}
+	if (r->mem_fd < 0)
+		return n ? n : -EFAULT;
+	m = pread(r->mem_fd, (char *)buf + n, len - (size_t)n, (off_t)(addr + (uint64_t)n));
+	if (m > 0)
+		return n + m;
+	if (n > 0)
+		return n;
+	if (m == 0)
+		return -ESRCH;	/* the address space is gone */
+	return -errno;
+}
+
+/*
+ * Reads [addr, addr+len) of one mapping, page by page where the target
+ * refuses: an unreadable page reads as zeros. -EIO once the target is gone.
+ */
+static int read_pages(struct reader *r, char *buf, uint64_t len, uint64_t addr)
+{
+	while (len) {
+		ssize_t n = mem_read_raw(r, buf, len, addr);
+
+		if (n == -ESRCH)
+			return -EIO;
+		if (n <= 0) {
+			uint64_t skip = page_down(addr) + PAGE - addr;
+
+			if (skip > len)
+				skip = len;
+			memset(buf, 0, skip);
+			n = (ssize_t)skip;
+		}
+		buf += n;
+		addr += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * First page address in [from, to) whose populated-ness (present or
+ * swapped) equals want, or `to` when there is none. Errors read as
+ * "populated", which never hides data.
+ */
+static uint64_t pagemap_scan(struct reader *r, uint64_t from, uint64_t to, bool want)
+{
+	uint64_t ent[PM_BATCH];
+	uint64_t pg = page_down(from);
+
+	if (r->pagemap_fd < 0)
+		return want ? from : to;
+	while (pg < to) {
+		uint64_t npages = (to - pg + PAGE - 1) / PAGE;
+		size_t batch = npages < PM_BATCH ? (size_t)npages : PM_BATCH;
+		ssize_t got = pread(r->pagemap_fd, ent, batch * 8, (off_t)(pg / PAGE * 8));
+
+		if (got <= 0)
+			return want ? (pg > from ? pg : from) : to;
+		for (size_t i = 0; i < (size_t)got / 8; i++, pg += PAGE) {
+			bool populated = ent[i] & (PM_PRESENT | PM_SWAPPED);
+
+			if (populated == want)
+				return pg > from ? pg : from;
+		}
+	}
+	return to;
+}
+
+/*
+ * The file behind mapping e, opened once: -1 when it cannot be had (then
+ * pages are read through the target, which maps them in). The inode must
+ * match, so a file replaced on disk is never mistaken for the mapped one.
+ */
+static int mapping_fd(struct reader *r, size_t idx)
+{
+	const struct map_entry *e = &r->maps.v[idx];
+	int fd = atomic_load(&r->map_fds[idx]), expect = -2;
+	char path[96];
+	struct stat st;
+
+	if (fd != -2)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)r->pid,
+		 (unsigned long long)e->start, (unsigned long long)e->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && e->path[0] == '/')
+		fd = open(e->path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) != 0 || st.st_ino != e->inode ||
+			!S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		fd = -1;
+	if (!atomic_compare_exchange_strong(&r->map_fds[idx], &expect, fd)) {
+		if (fd >= 0)
+			close(fd);	/* another worker won the race */
+		fd = expect;
+	}
+	return fd;
+}
+
+/* Non-present pages of a file mapping: the file's bytes, zeros past EOF. */
+static int read_file_pages(struct reader *r, size_t idx, char *buf, uint64_t len,
+			   uint64_t addr)
+{
+	const struct map_entry *e = &r->maps.v[idx];
+	int fd = mapping_fd(r, idx);
+	uint64_t off = e->offset + (addr - e->start);
+
+	if (fd < 0)
+		return read_pages(r, buf, len, addr);
+	while (len) {
+		ssize_t n = pread(fd, buf, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			memset(buf, 0, len);
+			break;
+		}
+		buf += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int read_mapping(struct reader *r, size_t idx, char *buf,
+			uint64_t len, uint64_t addr)
+{
+	const struct map_entry *e = &r->maps.v[idx];
+	bool anon = map_is_anon(e), file = !anon && e->inode != 0;
+	uint64_t end = addr + len;
+
+	if ((!anon && !file) || r->pagemap_fd < 0 || !r->map_fds)
+		return read_pages(r, buf, len, addr);
+	while (addr < end) {
+		uint64_t data = pagemap_scan(r, addr, end, true);
+		uint64_t hole;
+		int rc;
+
+		if (anon)
+			memset(buf, 0, data - addr);
+		else if ((rc = read_file_pages(r, idx, buf, data - addr, addr)))
+			return rc;
+		buf += data - addr;
+		addr = data;
+		if (addr >= end)
+			break;
+		hole = pagemap_scan(r, addr, end, false);
+		rc = read_pages(r, buf, hole - addr, addr);
+		if (rc)
+			return rc;
+		buf += hole - addr;
+		addr = hole;
+	}
+	return 0;
+}
+
+ssize_t reader_mem_read(struct reader *r, void *out, size_t len, uint64_t addr)
+{
+	const struct maps *m = &r->maps;
+	uint64_t end, pos = addr;
+	char *buf = out;
+	size_t i;
+
+	if (__builtin_add_overflow(addr, (uint64_t)len, &end))
+		end = UINT64_MAX;
+	i = maps_lower_bound(m, pos);
+	while (pos < end) {
+		const struct map_entry *e = NULL;
+		uint64_t stop;
+		int rc;
+
+		for (; i < m->n; i++)
+			if (map_is_data(&m->v[i])) {
+				e = &m->v[i];
+				break;
+			}
+		if (!e || e->start >= end) {
+			memset(buf + (pos - addr), 0, end - pos);
+			break;
+		}
+		if (e->start > pos) {
+			memset(buf + (pos - addr), 0, e->start - pos);
+			pos = e->start;
+		}
+		stop = e->end < end ? e->end : end;
+		rc = read_mapping(r, i, buf + (pos - addr), stop - pos, pos);
+		if (rc)
+			return rc;
+		pos = stop;
+		i++;
+	}
+	return (ssize_t)(end - addr);
+}
+
+int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
+		    uint64_t *out)
+{
+	const struct maps *m = &r->maps;
+	size_t i = maps_lower_bound(m, off);
+	uint64_t pos = off;
+
+	if (whence == SEEK_DATA) {
+		for (; i < m->n; i++) {
+			const struct map_entry *e = &m->v[i];
+			uint64_t s = e->start > pos ? e->start : pos;
+			uint64_t stop = e->end < end ? e->end : end;
+
+			if (!map_is_data(e))
+				continue;
+			if (s >= end)
+				break;
+			if (map_is_anon(e))
+				s = pagemap_scan(r, s, stop, true);
+			if (s < stop) {
+				*out = s;
+				return 0;
+			}
+		}
+		return -ENXIO;
+	}
+	if (whence != SEEK_HOLE)
+		return -EINVAL;
+	while (pos < end) {
+		const struct map_entry *e = maps_find(m, pos);
+		uint64_t stop;
+
+		if (!e || !map_is_data(e))
+			break;
+		stop = e->end < end ? e->end : end;
+		if (map_is_anon(e)) {
+			uint64_t h = pagemap_scan(r, pos, stop, false);
+
+			if (h < stop) {
+				*out = h;
+				return 0;
+			}
+		}
+		pos = stop;
+	}
+	*out = pos < end ? pos : end;
+	return 0;
+}
+
+uint64_t reader_mem_size(const struct reader *r)
+{
+	return r->mem_size;
+}
+
+uint64_t reader_mem_data_bytes(const struct reader *r)
+{
+	return r->mem_data_bytes;
+}

@@ -1,0 +1,91 @@
+/* Private to reader/: the reader's state and the helpers its files share. */
+#ifndef PTRACEFS_READER_INT_H
+#define PTRACEFS_READER_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "reader/reader.h"
+
+/* Life of one thread as the tracer sees it. */
+enum rthread_state {
+	RT_SEIZED,	/* seized, stop not yet reported */
+	RT_STOPPED,	/* in a ptrace-stop: safe to query */
+	RT_DEAD,	/* exited (reaped) or vanished before we stopped it */
+};
+
+#define RT_REGS_MAX 512
+
+struct rthread {
+	pid_t tid;
+	_Atomic int state;		/* enum rthread_state */
+	char state_before;		/* /proc state letter before the seize */
+	int group_stop_sig;		/* stop signal if it was job-control stopped */
+	size_t regs_len;
+	unsigned char regs[RT_REGS_MAX];	/* NT_PRSTATUS at suspension */
+};
+
+struct tracer;
+
+struct reader {
+	pid_t pid;
+	pid_t mem_pid;			/* a live tid to read memory through */
+	struct reader_opts opts;
+	char comm[64];
+	char exe[4096];
+	const struct arch_desc *arch;
+
+	char *maps_text;
+	size_t maps_len;
+	struct maps maps;
+	uint64_t mem_size, mem_data_bytes;
+
+	int mem_fd;			/* /proc/PID/mem, the fallback path */
+	int pagemap_fd;			/* /proc/PID/pagemap, -1 if unreadable */
+	_Atomic int *map_fds;		/* per mapping: its file, -2 not yet opened */
+
+	struct rthread *threads;	/* sorted by tid */
+	size_t nthreads, threads_cap;
+	_Atomic int nalive;
+
+	struct tracer *tracer;
+};
+
+/* proc.c: small /proc readers. */
+int proc_read_file(const char *path, char **buf, size_t *len, size_t cap);
+int proc_status_field(pid_t pid, const char *key, char *out, size_t outlen);
+int proc_task_state(pid_t pid, pid_t tid, char *state);
+int proc_list_tasks(pid_t pid, pid_t **tids, size_t *n);
+
+/* tracer.c: the one thread allowed to issue ptrace requests. */
+typedef int (*tracer_fn)(struct reader *r, void *arg);
+int tracer_start(struct reader *r);
+/* Runs fn(r, arg) on the tracer thread; arg (argsize bytes) is copied in and
+ * back out, so a caller that gives up at the deadline leaves nothing behind. */
+int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
+		unsigned timeout_ms);
+void tracer_stop(struct reader *r);
+/* Consumes pending wait events for our tracees (tracer thread only). */
+void tracer_reap(struct reader *r);
+
+/* attach.c, on the tracer thread. */
+int attach_all(struct reader *r, char *why, size_t whylen);
+void detach_all(struct reader *r);
+struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
+/* Records a seized thread, keeping r->threads sorted; may move the array. */
+int attach_add_thread(struct reader *r, pid_t tid, char state_before);
+
+/* mem.c: the raw read paths, exposed for the unit tests that wrap them. */
+ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr);
+
+/* fault.c: PTRACEFS_FAULT=<point>[:<nth>] makes the nth hit of point fail. */
+#ifdef PTRACEFS_FAULTS
+bool fault_hit(const char *point);
+#else
+static inline bool fault_hit(const char *point) { (void)point; return false; }
+#endif
+
+#endif

@@ -1,0 +1,273 @@
+/*
+ * The tracer thread. The kernel accepts ptrace requests for a tracee only
+ * from the thread that seized it (ptrace_check_attach() compares
+ * child->parent with current), so FUSE workers never call ptrace: they post
+ * a request here and wait with a deadline. Between requests the thread
+ * reaps wait events, so an exiting target is released to its parent at once.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ptrace.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader/reader_int.h"
+
+struct treq {
+	struct treq *next;
+	tracer_fn fn;
+	int rc;
+	bool done, abandoned;
+	size_t argsize;
+	unsigned char arg[];	/* the caller's argument, copied */
+};
+
+struct tracer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct treq *head, *tail;
+	int efd;		/* posted when a request is queued */
+	int sfd;		/* SIGCHLD, when the process has it blocked */
+	bool stop;
+};
+
+static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
+{
+	int event = status >> 16, sig = WSTOPSIG(status);
+
+	if (event == 0) {
+		/*
+		 * A signal-delivery-stop that raced with our interrupt: let the
+		 * signal be delivered as if we were not here; the interrupt is
+		 * still pending and will trap right after.
+		 */
+		ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig);
+		return;
+	}
+	if (event == PTRACE_EVENT_STOP &&
+	    (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
+		t->group_stop_sig = sig;
+	atomic_store(&t->state, RT_STOPPED);
+	if (event == PTRACE_EVENT_CLONE) {
+		unsigned long child = 0;
+		pid_t tid = t->tid;
+
+		/*
+		 * The new thread is auto-attached (TRACECLONE) and starts in an
+		 * event stop of its own. Adding it may move r->threads: t is
+		 * not used after this.
+		 */
+		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && child > 0 &&
+		    !reader_find_thread(r, (pid_t)child))
+			attach_add_thread(r, (pid_t)child, 'R');
+	}
+}
+
+void tracer_reap(struct reader *r)
+{
+	for (size_t i = 0; i < r->nthreads; i++) {
+		struct rthread *t = &r->threads[i];
+		int status;
+		pid_t w;
+
+		if (atomic_load(&t->state) == RT_DEAD)
+			continue;
+		w = waitpid(t->tid, &status, __WALL | WNOHANG);
+		if (w == 0)
+			continue;
+		if (w < 0) {
+			/* ECHILD: not our tracee any more (it is gone). */
+			if (errno == ECHILD) {
+				atomic_store(&t->state, RT_DEAD);
+				atomic_fetch_sub(&r->nalive, 1);
+			}
+			continue;
+		}
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			atomic_store(&t->state, RT_DEAD);
+			atomic_fetch_sub(&r->nalive, 1);
+		} else if (WIFSTOPPED(status)) {
+			tracer_handle_stop(r, t, status);
+		}
+	}
+}
+
+static void drain(int fd)
+{
+	unsigned char buf[512];
+
+	while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+static void *tracer_main(void *p)
+{
+	struct reader *r = p;
+	struct tracer *t = r->tracer;
+
+	for (;;) {
+		struct pollfd pf[2] = {
+			{ .fd = t->efd, .events = POLLIN },
+			{ .fd = t->sfd, .events = POLLIN },
+		};
+		struct treq *q;
+
+		/* The timeout catches exits when SIGCHLD is not blocked. */
+		poll(pf, t->sfd >= 0 ? 2 : 1, 200);
+		drain(t->efd);
+		drain(t->sfd);
+		tracer_reap(r);
+
+		pthread_mutex_lock(&t->mu);
+		while ((q = t->head)) {
+			t->head = q->next;
+			if (!t->head)
+				t->tail = NULL;
+			pthread_mutex_unlock(&t->mu);
+			q->rc = q->fn(r, q->arg);
+			pthread_mutex_lock(&t->mu);
+			q->done = true;
+			if (q->abandoned)
+				free(q);
+			pthread_cond_broadcast(&t->cv);
+		}
+		if (t->stop) {
+			pthread_mutex_unlock(&t->mu);
+			break;
+		}
+		pthread_mutex_unlock(&t->mu);
+	}
+	return NULL;
+}
+
+int tracer_start(struct reader *r)
+{
+	struct tracer *t = calloc(1, sizeof(*t));
+	pthread_condattr_t ca;
+	sigset_t all, old, chld;
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&t->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	t->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (t->efd < 0) {
+		rc = -errno;
+		free(t);
+		return rc;
+	}
+	/* A signalfd sees SIGCHLD only if every thread blocks it. */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	t->sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	r->tracer = t;
+
+	/*
+	 * The tracer takes no asynchronous signals: under libfuse 3.14 a
+	 * SIGTERM that lands on a thread other than the loop's is lost.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&t->thread, NULL, tracer_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		close(t->efd);
+		if (t->sfd >= 0)
+			close(t->sfd);
+		free(t);
+		r->tracer = NULL;
+		return -rc;
+	}
+	return 0;
+}
+
+int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
+		unsigned timeout_ms)
+{
+	struct tracer *t = r->tracer;
+	struct treq *q;
+	struct timespec dl;
+	uint64_t one = 1;
+	int rc = 0;
+
+	if (!t)
+		return -ESRCH;
+	q = calloc(1, sizeof(*q) + argsize);
+	if (!q)
+		return -ENOMEM;
+	q->fn = fn;
+	q->argsize = argsize;
+	memcpy(q->arg, arg, argsize);
+
+	clock_gettime(CLOCK_MONOTONIC, &dl);
+	dl.tv_sec += timeout_ms / 1000;
+	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&t->mu);
+	if (t->stop) {
+		pthread_mutex_unlock(&t->mu);
+		free(q);
+		return -ESRCH;
+	}
+	if (t->tail)
+		t->tail->next = q;
+	else
+		t->head = q;
+	t->tail = q;
+	pthread_mutex_unlock(&t->mu);
+	if (write(t->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return -errno;	/* cannot happen with an eventfd; keeps -Werror quiet */
+
+	pthread_mutex_lock(&t->mu);
+	while (!q->done && rc == 0)
+		rc = pthread_cond_timedwait(&t->cv, &t->mu, &dl);
+	if (!q->done) {
+		/* The tracer frees it when it gets there. */
+		q->abandoned = true;
+		pthread_mutex_unlock(&t->mu);
+		return -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&t->mu);
+	memcpy(arg, q->arg, argsize);
+	rc = q->rc;
+	free(q);
+	return rc;
+}
+
+void tracer_stop(struct reader *r)
+{
+	struct tracer *t = r->tracer;
+	uint64_t one = 1;
+
+	if (!t)
+		return;
+	pthread_mutex_lock(&t->mu);
+	t->stop = true;
+	pthread_mutex_unlock(&t->mu);
+	if (write(t->efd, &one, sizeof(one)) < 0)
+		(void)0;
+	pthread_join(t->thread, NULL);
+	close(t->efd);
+	if (t->sfd >= 0)
+		close(t->sfd);
+	pthread_mutex_destroy(&t->mu);
+	pthread_cond_destroy(&t->cv);
+	free(t);
+	r->tracer = NULL;
+}
