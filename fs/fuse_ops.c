@@ -73,6 +73,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		st->st_size = (off_t)((struct fs_fh *)(uintptr_t)fi->fh)->len;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
+	st->st_atim = st->st_mtim = st->st_ctim = app()->suspended;
 	return 0;
 }
 

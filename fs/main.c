@@ -177,6 +177,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		tell(report_fd, why[0] ? why : strerror(-rc));
 		return 1;
 	}
+	clock_gettime(CLOCK_REALTIME, &fs->suspended);
 	if (fuse_mount(fuse, o->mountpoint) != 0) {
 		reader_close(fs->r);
 		snprintf(why, sizeof(why), "cannot mount on %s", o->mountpoint);

@@ -3,12 +3,14 @@
 #define PTRACEFS_FS_H
 
 #include <stdbool.h>
+#include <time.h>
 
 #include "reader/reader.h"
 
 struct ptracefs {
 	struct reader *r;
 	bool debug;
+	struct timespec suspended;	/* every file's times: the snapshot's */
 };
 
 /* The FUSE operations (fs/fuse_ops.c); user_data is a struct ptracefs. */

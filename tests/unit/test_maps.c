@@ -21,26 +21,29 @@
 /*
  * A process as a 6.x kernel prints it: padding to column 73, a path with
  * spaces, a deleted file, a memfd, unnamed and named anonymous memory, a
- * ---p guard page, adjacent data mappings and the special [names].
+ * ---p guard page between two thread stacks, a file right below [vvar],
+ * adjacent data mappings and the special [names].
  */
 static const char fixture[] =
 	"555555554000-555555556000 r--p 00000000 fd:01 1311297                    /usr/bin/my prog\n"
 	"555555556000-555555558000 r-xp 00002000 fd:01 1311297                    /usr/bin/my prog\n"
 	"555555558000-555555559000 rw-p 00004000 fd:01 1311297                    /usr/bin/my prog\n"
 	"555555559000-55555557a000 rw-p 00000000 00:00 0                          [heap]\n"
+	"7ffff7800000-7ffff7a00000 rw-p 00000000 00:00 0 \n"
 	"7ffff7a00000-7ffff7a01000 ---p 00000000 00:00 0 \n"
 	"7ffff7a01000-7ffff7c01000 rw-p 00000000 00:00 0\n"
 	"7ffff7c01000-7ffff7c02000 rw-s 00000000 00:01 2055                       /memfd:foo (deleted)\n"
 	"7ffff7c02000-7ffff7c03000 r--p 00000000 00:1f 99                         /tmp/gone (deleted)\n"
 	"7ffff7c03000-7ffff7c04000 rw-p 00000000 00:00 0                          [anon:my arena]\n"
+	"7ffff7fb0000-7ffff7fc1000 r--p 00000000 fd:01 320475                     /usr/lib/locale/C.utf8/LC_CTYPE\n"
 	"7ffff7fc1000-7ffff7fc5000 r--p 00000000 00:00 0                          [vvar]\n"
 	"7ffff7fc5000-7ffff7fc7000 r-xp 00000000 00:00 0                          [vdso]\n"
 	"7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0                          [stack]\n"
 	"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]";
 
 enum {
-	F_EXE_R, F_EXE_X, F_EXE_W, F_HEAP, F_GUARD, F_ANON, F_MEMFD, F_GONE,
-	F_NAMED, F_VVAR, F_VDSO, F_STACK, F_VSYSCALL, F_COUNT
+	F_EXE_R, F_EXE_X, F_EXE_W, F_HEAP, F_PREV, F_GUARD, F_ANON, F_MEMFD,
+	F_GONE, F_NAMED, F_LOCALE, F_VVAR, F_VDSO, F_STACK, F_VSYSCALL, F_COUNT
 };
 
 static int setup_fixture(void **state)
@@ -270,6 +273,7 @@ static void test_maps_parse_handles_many_lines(void **state)
 	maps_free(&m);
 }
 
+/* The whole file, NUL terminated. */
 static char *read_file(const char *path, size_t *len)
 {
 	size_t cap = 4096, n = 0;
@@ -279,15 +283,16 @@ static char *read_file(const char *path, size_t *len)
 
 	assert_non_null(buf);
 	assert_true(fd >= 0);
-	while ((r = read(fd, buf + n, cap - n)) > 0) {
+	while ((r = read(fd, buf + n, cap - n - 1)) > 0) {
 		n += (size_t)r;
-		if (n == cap) {
+		if (n == cap - 1) {	/* keep a byte for the NUL */
 			buf = realloc(buf, cap *= 2);
 			assert_non_null(buf);
 		}
 	}
 	assert_int_equal(r, 0);
 	close(fd);
+	buf[n] = '\0';	/* for strtok_r; maps_parse only sees len */
 	*len = n;
 	return buf;
 }
@@ -339,12 +344,14 @@ static void test_maps_anon_covers_unnamed_heap_stack_and_named(void **state)
 
 	assert_true(map_is_anon(&m->v[F_HEAP]));
 	assert_true(map_is_anon(&m->v[F_GUARD]));
+	assert_true(map_is_anon(&m->v[F_PREV]));
 	assert_true(map_is_anon(&m->v[F_ANON]));
 	assert_true(map_is_anon(&m->v[F_NAMED]));
 	assert_true(map_is_anon(&m->v[F_STACK]));
 	assert_false(map_is_anon(&m->v[F_EXE_R]));
 	assert_false(map_is_anon(&m->v[F_MEMFD]));
 	assert_false(map_is_anon(&m->v[F_GONE]));
+	assert_false(map_is_anon(&m->v[F_LOCALE]));
 	assert_false(map_is_anon(&m->v[F_VDSO]));
 	assert_false(map_is_anon(&m->v[F_VVAR]));
 }
@@ -373,7 +380,7 @@ static void test_maps_lower_bound_at_boundaries(void **state)
 	assert_int_equal(maps_lower_bound(m, 0x555555554000), 0);
 	assert_int_equal(maps_lower_bound(m, 0x555555555fff), 0);
 	assert_int_equal(maps_lower_bound(m, 0x555555556000), 1);
-	assert_int_equal(maps_lower_bound(m, 0x55555557a000), F_GUARD); /* gap */
+	assert_int_equal(maps_lower_bound(m, 0x55555557a000), F_PREV); /* gap */
 	assert_int_equal(maps_lower_bound(m, 0xffffffffff600fff), F_VSYSCALL);
 	assert_int_equal(maps_lower_bound(m, 0xffffffffff601000), F_COUNT);
 	assert_int_equal(maps_lower_bound(m, UINT64_MAX), F_COUNT);
@@ -417,9 +424,12 @@ static void test_maps_data_span_stops_at_gap_and_unreadable(void **state)
 
 	/* [vdso] ends at 7ffff7fc7000; [stack] starts much later. */
 	assert_int_equal(maps_data_span(m, 0x7ffff7fc6000, 0x100000), 0x1000);
-	/* [anon:my arena] ends at 7ffff7c04000, then a hole before [vvar]. */
+	/* [anon:my arena] ends at 7ffff7c04000, then a hole before LC_CTYPE. */
 	assert_int_equal(maps_data_span(m, 0x7ffff7c03800, 0x10000), 0x800);
-	/* A ---p guard page sits between [heap]'s run and anon memory. */
+	/* Readable [vvar] right after LC_CTYPE is still not data. */
+	assert_int_equal(maps_data_span(m, 0x7ffff7fc0000, 0x10000), 0x1000);
+	/* A ---p guard page sits right between two anonymous runs. */
+	assert_int_equal(maps_data_span(m, 0x7ffff79ff000, 0x10000), 0x1000);
 	assert_int_equal(maps_data_span(m, 0x7ffff7a00000, 0x10000), 0);
 	assert_int_equal(maps_data_span(m, 0x7ffff7a00fff, 2), 0);
 	assert_int_equal(maps_data_span(m, 0x7ffff7a01000, 1), 1);

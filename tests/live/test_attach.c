@@ -1,0 +1,958 @@
+/*
+ * live suite: the reader against real processes, no FUSE.
+ *
+ * Every case starts its own target (tests/targets) through a keeper
+ * process: the keeper forks and execs the target and reaps it, so the
+ * target is not our child, as with any process ptracefs mounts, and its
+ * exit status still reaches us. What the reader says is checked against
+ * what /proc says about the same process: task states, TracerPid,
+ * task/TID/syscall, maps, pagemap and mem.
+ *
+ * PTRACEFS_TARGET and PTRACEFS_CHURN name the target programs. Where
+ * ptrace is unavailable the program exits 77 (skip), or fails when
+ * PTRACEFS_NO_SKIP=1.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader/reader.h"
+
+#define PAGE 4096u
+#define SAMPLE (64u << 10)	/* bytes compared at the start of each mapping */
+#define MAX_TASKS 1024
+
+struct target {
+	pid_t keeper;		/* our child, the target's parent */
+	pid_t pid;
+	char dir[64];		/* holds the status file */
+	char status[96];
+	uint64_t buf, buflen, guard, untouched, untouchedlen, counter;
+};
+
+struct fixture {
+	struct target t;
+	struct reader *r;
+};
+
+static const char *sample_path, *churn_path;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Reads a whole (small) file into buf, NUL-terminated; length or -1. */
+static ssize_t slurp(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while (len + 1 < cap && (n = read(fd, buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	buf[len] = '\0';
+	return (ssize_t)len;
+}
+
+/* Value of "key value" in text (status files, /proc/PID/status). */
+static int text_field(const char *text, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key);
+
+	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (strncmp(p, key, klen) || (p[klen] != ' ' && p[klen] != ':' &&
+					      p[klen] != '\t'))
+			continue;
+		p += klen + 1;
+		p += strspn(p, " \t");
+		size_t n = strcspn(p, "\n");
+		if (n >= outlen)
+			n = outlen - 1;
+		memcpy(out, p, n);
+		out[n] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+static uint64_t text_u64(const char *text, const char *key)
+{
+	char v[64];
+
+	if (text_field(text, key, v, sizeof(v)))
+		fail_msg("status has no '%s'", key);
+	return strtoull(v, NULL, 0);
+}
+
+/* A field of /proc/PID/status, as a number (kB fields in kB). */
+static long proc_status_long(pid_t pid, const char *key)
+{
+	char path[64], text[4096], v[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (slurp(path, text, sizeof(text)) < 0 || text_field(text, key, v, sizeof(v)))
+		return -1;
+	return strtol(v, NULL, 10);
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The threads /proc lists for pid, ascending, with their state letters
+ * (the field after the last ')' of task/TID/stat; '?' if it vanished).
+ */
+static size_t proc_tasks(pid_t pid, pid_t *tids, char *states, size_t cap)
+{
+	char path[64], stat[512];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) && n < cap)
+		if (de->d_name[0] != '.')
+			tids[n++] = (pid_t)atoi(de->d_name);
+	closedir(d);
+	qsort(tids, n, sizeof(*tids), cmp_pid);
+	for (size_t i = 0; states && i < n; i++) {
+		const char *rp;
+
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tids[i]);
+		states[i] = '?';
+		if (slurp(path, stat, sizeof(stat)) > 0 && (rp = strrchr(stat, ')')))
+			states[i] = rp[2];
+	}
+	return n;
+}
+
+/* Polls until every thread's state is in want (or, with neg, none is). */
+static bool wait_task_states(pid_t pid, const char *want, bool neg, unsigned ms,
+			     char *seen, size_t seenlen)
+{
+	uint64_t deadline = now_ms() + ms;
+	pid_t tids[MAX_TASKS];
+	char states[MAX_TASKS];
+
+	for (;;) {
+		size_t n = proc_tasks(pid, tids, states, MAX_TASKS), i, o = 0;
+
+		for (i = 0; i < n; i++)
+			if ((strchr(want, states[i]) != NULL) == neg)
+				break;
+		if (n && i == n)
+			return true;
+		if (now_ms() > deadline) {
+			for (i = 0; i < n && o + 16 < seenlen; i++)
+				o += (size_t)snprintf(seen + o, seenlen - o, "%d:%c ",
+						      (int)tids[i], states[i]);
+			if (!n)
+				snprintf(seen, seenlen, "no threads");
+			return false;
+		}
+		sleep_ms(5);
+	}
+}
+
+static uint64_t read_counter(const struct target *t)
+{
+	char path[64];
+	uint64_t v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)t->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &v, sizeof(v), (off_t)t->counter), sizeof(v));
+	close(fd);
+	return v;
+}
+
+static bool counter_moves(const struct target *t, unsigned ms)
+{
+	uint64_t c0 = read_counter(t), deadline = now_ms() + ms;
+
+	while (now_ms() <= deadline) {
+		sleep_ms(5);
+		if (read_counter(t) != c0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Starts prog with "-s STATUS" and extra args under a keeper and waits for
+ * its status file. SIGCHLD is blocked in this process (the reader needs it
+ * so); the target gets the default mask back.
+ */
+static void target_start(struct target *t, const char *prog, const char *extra)
+{
+	uint64_t deadline;
+	char text[1024];
+	int wst;
+
+	memset(t, 0, sizeof(*t));
+	strcpy(t->dir, "/tmp/ptracefs-live-XXXXXX");
+	assert_non_null(mkdtemp(t->dir));
+	snprintf(t->status, sizeof(t->status), "%s/status", t->dir);
+
+	t->keeper = fork();
+	assert_true(t->keeper >= 0);
+	if (t->keeper == 0) {
+		sigset_t none;
+		pid_t child;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		sigemptyset(&none);
+		child = fork();
+		if (child == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			sigprocmask(SIG_SETMASK, &none, NULL);
+			execl(prog, prog, "-s", t->status, extra, (char *)NULL);
+			_exit(127);
+		}
+		while (child > 0 && waitpid(child, &wst, 0) < 0 && errno == EINTR)
+			;
+		_exit(child < 0 ? 126 : WIFEXITED(wst) ? WEXITSTATUS(wst)
+						      : 128 + WTERMSIG(wst));
+	}
+
+	deadline = now_ms() + 5000;
+	while (slurp(t->status, text, sizeof(text)) <= 0 || !strstr(text, "ready\n")) {
+		if (waitpid(t->keeper, &wst, WNOHANG) == t->keeper) {
+			t->keeper = 0;
+			fail_msg("%s exited before it was ready", prog);
+		}
+		if (now_ms() > deadline)
+			fail_msg("%s wrote no status file in 5 s", prog);
+		sleep_ms(2);
+	}
+	t->pid = (pid_t)text_u64(text, "pid");
+	t->counter = text_u64(text, "counter");
+	if (strstr(text, "\nbuf ")) {
+		t->buf = text_u64(text, "buf");
+		t->buflen = text_u64(text, "buflen");
+		t->guard = text_u64(text, "guard");
+		t->untouched = text_u64(text, "untouched");
+		t->untouchedlen = text_u64(text, "untouchedlen");
+	}
+}
+
+/* Ends the target with SIGTERM (SIGKILL after 3 s); its exit status, or -1. */
+static int target_stop(struct target *t)
+{
+	uint64_t deadline = now_ms() + 3000;
+	int wst, rc = -1;
+
+	if (t->pid > 0) {
+		kill(t->pid, SIGCONT);
+		kill(t->pid, SIGTERM);
+	}
+	while (t->keeper > 0) {
+		pid_t w = waitpid(t->keeper, &wst, WNOHANG);
+
+		if (w == t->keeper) {
+			rc = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
+			break;
+		}
+		if (w < 0 && errno != EINTR)
+			break;
+		if (now_ms() > deadline) {
+			if (t->pid > 0)
+				kill(t->pid, SIGKILL);
+			kill(t->keeper, SIGKILL);
+			waitpid(t->keeper, &wst, 0);
+			break;
+		}
+		sleep_ms(5);
+	}
+	unlink(t->status);
+	rmdir(t->dir);
+	t->keeper = t->pid = 0;
+	return rc;
+}
+
+static struct reader *attach(pid_t pid)
+{
+	struct reader_opts opts = { 0 };
+	struct reader *r = NULL;
+	char why[256] = "";
+	int rc = reader_attach(pid, &opts, &r, why, sizeof(why));
+
+	if (rc)
+		fail_msg("reader_attach(%d) = %d (%s): %s", (int)pid, rc, strerror(-rc), why);
+	assert_non_null(r);
+	return r;
+}
+
+static int setup_sample(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	target_start(&f->t, sample_path, "-q");
+	*state = f;
+	return 0;
+}
+
+static int setup_churn(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	target_start(&f->t, churn_path, "-m8");
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	if (f->r)
+		reader_close(f->r);
+	target_stop(&f->t);
+	free(f);
+	return 0;
+}
+
+/* After close: nobody traces it, no thread is stopped, it makes progress. */
+static void assert_undisturbed(const struct target *t)
+{
+	char seen[512] = "";
+
+	assert_int_equal(proc_status_long(t->pid, "TracerPid"), 0);
+	if (!wait_task_states(t->pid, "tT", true, 1000, seen, sizeof(seen)))
+		fail_msg("threads still stopped after close: %s", seen);
+	if (!counter_moves(t, 2000))
+		fail_msg("progress counter stands still after close");
+}
+
+static void test_attach_close_resumes_target(void **state)
+{
+	struct fixture *f = *state;
+
+	f->r = attach(f->t.pid);
+	assert_int_equal(reader_pid(f->r), f->t.pid);
+	assert_string_equal(reader_state(f->r), "suspended");
+	assert_false(reader_gone(f->r));
+	assert_false(counter_moves(&f->t, 50));
+	reader_close(f->r);
+	f->r = NULL;
+	assert_undisturbed(&f->t);
+	/* and it still works: SIGTERM makes it exit cleanly */
+	assert_int_equal(target_stop(&f->t), 0);
+}
+
+static void test_attach_stops_every_thread(void **state)
+{
+	struct fixture *f = *state;
+	pid_t tids[MAX_TASKS];
+	char states[MAX_TASKS];
+	size_t n;
+
+	f->r = attach(f->t.pid);
+	n = proc_tasks(f->t.pid, tids, states, MAX_TASKS);
+	assert_int_equal(n, 5);		/* main + 4 workers */
+	for (size_t i = 0; i < n; i++)
+		if (states[i] != 't')
+			fail_msg("thread %d is in state '%c', not 't'", (int)tids[i], states[i]);
+}
+
+static void test_identity_matches_proc(void **state)
+{
+	struct fixture *f = *state;
+	char path[64], comm[64], exe[4096];
+	ssize_t n;
+
+	f->r = attach(f->t.pid);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)f->t.pid);
+	assert_true(slurp(path, comm, sizeof(comm)) > 0);
+	comm[strcspn(comm, "\n")] = '\0';
+	assert_string_equal(reader_comm(f->r), comm);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)f->t.pid);
+	n = readlink(path, exe, sizeof(exe) - 1);
+	assert_true(n > 0);
+	exe[n] = '\0';
+	assert_string_equal(reader_exe(f->r), exe);
+	assert_ptr_equal(reader_arch(f->r), arch_host());
+}
+
+static void test_threads_match_proc_task(void **state)
+{
+	struct fixture *f = *state;
+	pid_t want[MAX_TASKS], got[MAX_TASKS];
+	size_t nwant, ngot;
+
+	f->r = attach(f->t.pid);
+	nwant = proc_tasks(f->t.pid, want, NULL, MAX_TASKS);
+	ngot = reader_threads(f->r, got, MAX_TASKS);
+	assert_int_equal(ngot, nwant);
+	for (size_t i = 0; i < ngot; i++) {
+		assert_int_equal(got[i], want[i]);
+		assert_int_equal(reader_thread_alive(f->r, got[i]), 0);
+	}
+	assert_int_equal(reader_thread_alive(f->r, 0), -ENOENT);
+}
+
+/* sp and pc of task/TID/syscall: "nr a1..a6 sp pc" or "-1 sp pc". */
+static void proc_syscall_sp_pc(pid_t pid, pid_t tid, uint64_t *sp, uint64_t *pc)
+{
+	char path[96], text[512], *tok[16];
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	assert_true(slurp(path, text, sizeof(text)) > 0);
+	for (char *s = strtok(text, " \n"); s && n < 16; s = strtok(NULL, " \n"))
+		tok[n++] = s;
+	if (n != 9 && n != 3)
+		fail_msg("thread %d: syscall file is '%s', expected a stopped thread",
+			 (int)tid, text);
+	*sp = strtoull(tok[n - 2], NULL, 16);
+	*pc = strtoull(tok[n - 1], NULL, 16);
+}
+
+static void test_regs_match_proc_syscall(void **state)
+{
+	struct fixture *f = *state;
+	const struct arch_desc *a;
+	pid_t tids[MAX_TASKS];
+	size_t n;
+
+	f->r = attach(f->t.pid);
+	a = reader_arch(f->r);
+	assert_non_null(a);
+#if defined(__x86_64__)
+	/* gdb's names, which regs files show */
+	assert_int_equal(arch_reg_index(a, "rip"), a->pc);
+	assert_int_equal(arch_reg_index(a, "rsp"), a->sp);
+#endif
+	n = proc_tasks(f->t.pid, tids, NULL, MAX_TASKS);
+	assert_true(n >= 5);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t sp, pc;
+		const void *blob;
+		size_t len;
+		int rc = reader_thread_regs(f->r, tids[i], &blob, &len);
+
+		if (rc)
+			fail_msg("reader_thread_regs(%d) = %d", (int)tids[i], rc);
+		assert_true(len >= a->regs_size);
+		proc_syscall_sp_pc(f->t.pid, tids[i], &sp, &pc);
+		if (arch_reg_value(a, blob, len, (size_t)a->pc) != pc ||
+		    arch_reg_value(a, blob, len, (size_t)a->sp) != sp)
+			fail_msg("thread %d: pc %#llx sp %#llx, /proc says pc %#llx sp %#llx",
+				 (int)tids[i],
+				 (unsigned long long)arch_reg_value(a, blob, len, (size_t)a->pc),
+				 (unsigned long long)arch_reg_value(a, blob, len, (size_t)a->sp),
+				 (unsigned long long)pc, (unsigned long long)sp);
+	}
+}
+
+static void test_maps_text_matches_proc(void **state)
+{
+	struct fixture *f = *state;
+	static char want[1 << 16];
+	char path[64];
+	const char *got;
+	ssize_t n;
+	size_t len = 0;
+
+	f->r = attach(f->t.pid);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)f->t.pid);
+	n = slurp(path, want, sizeof(want));
+	assert_true(n > 0 && (size_t)n < sizeof(want) - 1);
+	got = reader_maps_text(f->r, &len);
+	assert_non_null(got);
+	assert_int_equal(len, (size_t)n);
+	assert_memory_equal(got, want, len);
+	assert_int_equal(reader_maps(f->r)->n, (size_t)(strchr(want, '\0') - want) ?
+			 reader_maps(f->r)->n : 0);
+}
+
+/* Every 8-byte word of the buffer holds its own address; the guard is a hole. */
+static void test_mem_read_buffer_words(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t *buf = malloc(f->t.buflen), edge[2];
+
+	assert_non_null(buf);
+	f->r = attach(f->t.pid);
+	assert_int_equal(reader_mem_read(f->r, buf, f->t.buflen, f->t.buf),
+			 (ssize_t)f->t.buflen);
+	for (size_t i = 0; i < f->t.buflen / 8; i++)
+		if (buf[i] != f->t.buf + 8 * i) {
+			uint64_t v = buf[i];
+
+			free(buf);
+			fail_msg("word at %#llx reads %#llx",
+				 (unsigned long long)(f->t.buf + 8 * i), (unsigned long long)v);
+		}
+	free(buf);
+	/* across the end of the buffer into the PROT_NONE guard */
+	assert_int_equal(reader_mem_read(f->r, edge, sizeof(edge), f->t.guard - 8),
+			 (ssize_t)sizeof(edge));
+	assert_int_equal(edge[0], f->t.guard - 8);
+	assert_int_equal(edge[1], 0);
+}
+
+/* Pages of [addr, addr+len) that pagemap shows present (bit 63) or swapped (62). */
+static size_t pages_resident(pid_t pid, uint64_t addr, uint64_t len, bool *each)
+{
+	size_t npages = (size_t)(len / PAGE), count = 0;
+	uint64_t *pm = calloc(npages ? npages : 1, 8);
+	char path[64];
+	int fd;
+
+	assert_non_null(pm);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, pm, npages * 8, (off_t)(addr / PAGE * 8)),
+			 (ssize_t)(npages * 8));
+	close(fd);
+	for (size_t i = 0; i < npages; i++) {
+		bool in = (pm[i] >> 62) != 0;
+
+		count += in;
+		if (each)
+			each[i] = in;
+	}
+	free(pm);
+	return count;
+}
+
+/*
+ * The untouched mapping reads as zeros, and reading it allocates nothing:
+ * a fault-in would show in pagemap (the zero page counts as present) even
+ * where it does not show in VmRSS.
+ */
+static void test_mem_read_untouched_faults_nothing(void **state)
+{
+	struct fixture *f = *state;
+	size_t chunk = 1 << 20;
+	char *buf = malloc(chunk);
+	long rss0, rss1;
+
+	assert_non_null(buf);
+	f->r = attach(f->t.pid);
+	assert_int_equal(pages_resident(f->t.pid, f->t.untouched, f->t.untouchedlen, NULL), 0);
+	rss0 = proc_status_long(f->t.pid, "VmRSS");
+	for (uint64_t off = 0; off < f->t.untouchedlen; off += chunk) {
+		memset(buf, 0xa5, chunk);
+		assert_int_equal(reader_mem_read(f->r, buf, chunk, f->t.untouched + off),
+				 (ssize_t)chunk);
+		for (size_t i = 0; i < chunk; i++)
+			if (buf[i]) {
+				free(buf);
+				fail_msg("untouched byte at %#llx is not zero",
+					 (unsigned long long)(f->t.untouched + off + i));
+			}
+	}
+	free(buf);
+	rss1 = proc_status_long(f->t.pid, "VmRSS");
+	assert_int_equal(pages_resident(f->t.pid, f->t.untouched, f->t.untouchedlen, NULL), 0);
+	if (rss1 - rss0 > 16)
+		fail_msg("VmRSS grew from %ld kB to %ld kB", rss0, rss1);
+}
+
+/* One line of /proc/PID/maps, parsed here rather than by the code under test. */
+struct pmap {
+	uint64_t start, end;
+	char perms[5];
+	char path[256];
+};
+
+static size_t proc_maps(pid_t pid, struct pmap *v, size_t cap)
+{
+	char path[64], line[512];
+	size_t n = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fp = fopen(path, "re");
+	assert_non_null(fp);
+	while (n < cap && fgets(line, sizeof(line), fp)) {
+		unsigned long long s, e;
+		int off = 0;
+
+		if (sscanf(line, "%llx-%llx %4s %*s %*s %*s %n", &s, &e, v[n].perms, &off) < 3)
+			continue;
+		v[n].start = s;
+		v[n].end = e;
+		snprintf(v[n].path, sizeof(v[n].path), "%s", off ? line + off : "");
+		v[n].path[strcspn(v[n].path, "\n")] = '\0';
+		n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+static bool pmap_is_data(const struct pmap *m)
+{
+	return m->perms[0] == 'r' && strcmp(m->path, "[vvar]") &&
+	       strcmp(m->path, "[vvar_vclock]") && strcmp(m->path, "[vsyscall]");
+}
+
+/* Anonymous: its never-populated pages are holes. */
+static bool pmap_is_anon(const struct pmap *m)
+{
+	return !m->path[0] || !strcmp(m->path, "[heap]") || !strcmp(m->path, "[stack]") ||
+	       !strncmp(m->path, "[anon:", 6);
+}
+
+/*
+ * Compares reader_mem_read with /proc/PID/mem over [addr, addr+len) of m,
+ * page by page; pages of anonymous memory that do not exist yet are only
+ * checked to read as zeros (reading them through /proc would create them).
+ */
+static void compare_range(struct reader *r, pid_t pid, int memfd,
+			  const struct pmap *m, uint64_t addr, uint64_t len)
+{
+	static unsigned char got[PAGE], want[PAGE];
+	size_t npages = (size_t)(len / PAGE);
+	bool *res = calloc(npages ? npages : 1, sizeof(bool));
+
+	assert_non_null(res);
+	pages_resident(pid, addr, len, res);
+	for (size_t i = 0; i < npages; i++) {
+		uint64_t a = addr + i * PAGE;
+		bool real = res[i] || !pmap_is_anon(m);
+
+		assert_int_equal(reader_mem_read(r, got, PAGE, a), PAGE);
+		if (real)
+			assert_int_equal(pread(memfd, want, PAGE, (off_t)a), PAGE);
+		else
+			memset(want, 0, PAGE);
+		if (memcmp(got, want, PAGE)) {
+			free(res);
+			fail_msg("%s page %#llx of %s differs from /proc/PID/mem",
+				 real ? "resident" : "absent", (unsigned long long)a,
+				 m->path[0] ? m->path : "anonymous memory");
+		}
+	}
+	free(res);
+}
+
+static void test_mem_read_matches_proc_mem(void **state)
+{
+	struct fixture *f = *state;
+	struct pmap maps[512];
+	size_t n, ndata = 0;
+	char path[64];
+	int memfd;
+
+	f->r = attach(f->t.pid);
+	n = proc_maps(f->t.pid, maps, 512);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)f->t.pid);
+	memfd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(memfd >= 0);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t len = maps[i].end - maps[i].start;
+
+		if (!pmap_is_data(&maps[i]))
+			continue;
+		ndata++;
+		compare_range(f->r, f->t.pid, memfd, &maps[i], maps[i].start,
+			      len < SAMPLE ? len : SAMPLE);
+		if (maps[i].start <= f->t.buf && f->t.buf < maps[i].end)
+			compare_range(f->r, f->t.pid, memfd, &maps[i], f->t.buf, f->t.buflen);
+	}
+	close(memfd);
+	assert_true(ndata >= 10);
+}
+
+struct extent {
+	uint64_t start, end;
+};
+
+static void add_extent(struct extent *v, size_t *n, size_t cap, uint64_t s, uint64_t e)
+{
+	if (*n && v[*n - 1].end == s) {
+		v[*n - 1].end = e;
+		return;
+	}
+	assert_true(*n < cap);
+	v[*n].start = s;
+	v[*n].end = e;
+	(*n)++;
+}
+
+/*
+ * SEEK_DATA/SEEK_HOLE must report exactly the data mappings, less the
+ * anonymous pages pagemap shows neither present nor swapped.
+ */
+static void test_mem_seek_matches_maps(void **state)
+{
+	struct fixture *f = *state;
+	static struct extent want[1 << 16], got[1 << 16];
+	struct pmap maps[512];
+	size_t n, nwant = 0, ngot = 0;
+	uint64_t end = 0, off = 0, d, h;
+	int rc;
+
+	f->r = attach(f->t.pid);
+	n = proc_maps(f->t.pid, maps, 512);
+	for (size_t i = 0; i < n; i++) {
+		const struct pmap *m = &maps[i];
+		size_t npages = (size_t)((m->end - m->start) / PAGE);
+		bool *res;
+
+		if (!pmap_is_data(m))
+			continue;
+		end = m->end;
+		if (!pmap_is_anon(m)) {
+			add_extent(want, &nwant, 1 << 16, m->start, m->end);
+			continue;
+		}
+		res = calloc(npages, sizeof(bool));
+		assert_non_null(res);
+		pages_resident(f->t.pid, m->start, m->end - m->start, res);
+		for (size_t p = 0; p < npages; p++)
+			if (res[p])
+				add_extent(want, &nwant, 1 << 16, m->start + p * PAGE,
+					   m->start + (p + 1) * PAGE);
+		free(res);
+	}
+	assert_int_equal(reader_mem_size(f->r), end);
+
+	while (off < end) {
+		rc = reader_mem_seek(f->r, off, SEEK_DATA, end, &d);
+		if (rc == -ENXIO)
+			break;
+		assert_int_equal(rc, 0);
+		assert_true(d >= off && d < end);
+		assert_int_equal(reader_mem_seek(f->r, d, SEEK_HOLE, end, &h), 0);
+		assert_true(h > d && h <= end);
+		add_extent(got, &ngot, 1 << 16, d, h);
+		off = h;
+	}
+	for (size_t i = 0; i < nwant || i < ngot; i++) {
+		if (i >= nwant || i >= ngot || want[i].start != got[i].start ||
+		    want[i].end != got[i].end)
+			fail_msg("data extent %zu: seek walk gives %#llx-%#llx, maps+pagemap %#llx-%#llx",
+				 i, i < ngot ? (unsigned long long)got[i].start : 0ULL,
+				 i < ngot ? (unsigned long long)got[i].end : 0ULL,
+				 i < nwant ? (unsigned long long)want[i].start : 0ULL,
+				 i < nwant ? (unsigned long long)want[i].end : 0ULL);
+	}
+	/* from inside an extent SEEK_DATA stays put; from inside a hole, SEEK_HOLE */
+	for (size_t i = 0; i < nwant; i++) {
+		uint64_t mid = want[i].start + (want[i].end - want[i].start) / 2;
+
+		assert_int_equal(reader_mem_seek(f->r, mid, SEEK_DATA, end, &d), 0);
+		assert_int_equal(d, mid);
+		if (want[i].end < end) {
+			assert_int_equal(reader_mem_seek(f->r, want[i].end, SEEK_HOLE, end, &h), 0);
+			assert_int_equal(h, want[i].end);
+		}
+	}
+	assert_int_equal(reader_mem_seek(f->r, want[nwant - 1].end, SEEK_DATA, end, &d),
+			 want[nwant - 1].end < end ? -ENXIO : -ENXIO);
+}
+
+static void test_churn_suspended_completely(void **state)
+{
+	struct fixture *f = *state;
+	pid_t want[MAX_TASKS], got[MAX_TASKS];
+	char seen[2048] = "";
+	size_t nwant, ngot;
+
+	for (int round = 0; round < 3; round++) {
+		f->r = attach(f->t.pid);
+		/* a thread caught mid-exit may linger in /proc for a moment */
+		if (!wait_task_states(f->t.pid, "t", false, 1000, seen, sizeof(seen)))
+			fail_msg("round %d: not every thread stopped: %s", round, seen);
+		assert_false(counter_moves(&f->t, 50));
+		nwant = proc_tasks(f->t.pid, want, NULL, MAX_TASKS);
+		ngot = reader_threads(f->r, got, MAX_TASKS);
+		assert_int_equal(ngot, nwant);
+		assert_memory_equal(got, want, ngot * sizeof(pid_t));
+		reader_close(f->r);
+		f->r = NULL;
+		assert_undisturbed(&f->t);
+	}
+	assert_int_equal(target_stop(&f->t), 0);
+}
+
+static void test_stopped_target_stays_stopped(void **state)
+{
+	struct fixture *f = *state;
+	char seen[512] = "";
+	uint64_t c0;
+
+	assert_int_equal(kill(f->t.pid, SIGSTOP), 0);
+	if (!wait_task_states(f->t.pid, "T", false, 2000, seen, sizeof(seen)))
+		fail_msg("SIGSTOP did not stop the target: %s", seen);
+	f->r = attach(f->t.pid);
+	reader_close(f->r);
+	f->r = NULL;
+	c0 = read_counter(&f->t);
+	sleep_ms(200);
+	if (!wait_task_states(f->t.pid, "T", false, 10, seen, sizeof(seen)))
+		fail_msg("a job-control stopped target was resumed by close: %s", seen);
+	assert_int_equal(read_counter(&f->t), c0);
+	assert_int_equal(proc_status_long(f->t.pid, "TracerPid"), 0);
+	assert_int_equal(kill(f->t.pid, SIGCONT), 0);
+	assert_undisturbed(&f->t);
+}
+
+static void assert_refused(pid_t pid, const char *what)
+{
+	char why[256];
+	int rc;
+
+	memset(why, 0, sizeof(why));
+	rc = reader_preflight(pid, NULL, why, sizeof(why));
+	if (rc >= 0)
+		fail_msg("preflight accepted %s (pid %d)", what, (int)pid);
+	if (rc < -4095)
+		fail_msg("preflight of %s returned %d, not -errno", what, rc);
+	if (!why[0])
+		fail_msg("preflight refused %s with no reason", what);
+	if (strchr(why, '\n') && strchr(why, '\n')[1])
+		fail_msg("preflight reason for %s is not one line: '%s'", what, why);
+}
+
+static void test_preflight_refuses_bad_pids(void **state)
+{
+	struct fixture *f = *state;
+	char why[256] = "";
+	pid_t gone = fork();
+	int rc;
+
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+
+	assert_refused(0, "pid 0");
+	assert_refused(-1, "pid -1");
+	assert_refused(gone, "a process that exited");
+	assert_refused(getpid(), "ourselves");
+	assert_refused(getppid(), "our parent");
+
+	rc = reader_preflight(f->t.pid, NULL, why, sizeof(why));
+	if (rc)
+		fail_msg("preflight refused a plain target: %d %s", rc, why);
+	f->r = attach(f->t.pid);
+	assert_refused(f->t.pid, "a process already traced");
+}
+
+/* Can this process ptrace at all? Seizes a sleeping child to find out. */
+static const char *ptrace_unavailable(void)
+{
+	static char why[128];
+	pid_t child = fork();
+	long rc;
+	int err;
+
+	if (child < 0)
+		return "fork failed";
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	rc = ptrace(PTRACE_SEIZE, child, NULL, NULL);
+	err = errno;
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	if (rc == 0)
+		return NULL;
+	snprintf(why, sizeof(why), "PTRACE_SEIZE of a child: %s", strerror(err));
+	return why;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_attach_close_resumes_target,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_stops_every_thread,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_identity_matches_proc,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_threads_match_proc_task,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_regs_match_proc_syscall,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_maps_text_matches_proc,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_read_buffer_words,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_read_untouched_faults_nothing,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_read_matches_proc_mem,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_mem_seek_matches_maps,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_churn_suspended_completely,
+						setup_churn, teardown),
+		cmocka_unit_test_setup_teardown(test_stopped_target_stays_stopped,
+						setup_sample, teardown),
+		cmocka_unit_test_setup_teardown(test_preflight_refuses_bad_pids,
+						setup_sample, teardown),
+	};
+	const char *no_skip = getenv("PTRACEFS_NO_SKIP");
+	const char *why;
+	sigset_t chld;
+
+	sample_path = getenv("PTRACEFS_TARGET");
+	churn_path = getenv("PTRACEFS_CHURN");
+	if (!sample_path || !churn_path) {
+		fprintf(stderr, "test_attach: PTRACEFS_TARGET and PTRACEFS_CHURN must name "
+			"the target programs (meson test sets them)\n");
+		return 1;
+	}
+	/* the reader reads SIGCHLD from a signalfd: block it before any thread exists */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+
+	why = ptrace_unavailable();
+	if (why) {
+		bool strict = no_skip && strcmp(no_skip, "1") == 0;
+
+		fprintf(stderr, "test_attach: %s ptrace unavailable: %s\n",
+			strict ? "FAIL (PTRACEFS_NO_SKIP=1):" : "skipping,", why);
+		return strict ? 1 : 77;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
