@@ -31,7 +31,6 @@
 #define PHDRS_CAP	(64u << 10)	/* fs/binfmt_elf.c refuses larger */
 #define NOTE_CAP	(64u << 10)	/* per PT_NOTE; real ones are < 1 KiB */
 #define NOTES_MAX	16
-#define PAGE_MAX	(64u << 10)	/* largest page size Linux runs with */
 #define PAGE_MIN	4096u		/* smallest; PT_LOADs are congruent mod it */
 #define SPAN_MAX	(1ull << 56)	/* no user address space is larger */
 #define VERSION_SCAN	(1u << 20)
@@ -269,11 +268,17 @@ static int elf_check_phdrs(struct elf_ctx *c)
 	}
 	if (!lo)
 		return bad(out, "no PT_LOAD");
-	if (lo->p_offset >= PAGE_MAX || lo->p_offset > lo->p_vaddr)
+	/*
+	 * Below 4 KiB, lo's first page holds file offset 0 whatever the page
+	 * size: the header we read at the base is really this file's.
+	 */
+	if (lo->p_offset >= PAGE_MIN || lo->p_offset > lo->p_vaddr)
 		return bad(out, "lowest PT_LOAD does not map the ELF header");
 	c->link = lo->p_vaddr - lo->p_offset;
 	/* In lo's file part image offsets equal file offsets: the table is there. */
 	tab_end = c->phoff + c->phnum * c->l->phentsize;
+	if (tab_end < c->l->ehsize)
+		tab_end = c->l->ehsize;
 	if (tab_end > lo->p_offset + lo->p_filesz)
 		return bad(out, "program headers outside the lowest PT_LOAD");
 	out->image_size = hi_end - c->link;
@@ -566,6 +571,7 @@ int mod_parse(mod_read_fn rd, void *ctx, uint64_t mapped_len,
 		return rc;
 	if (n >= SELFMAG && !memcmp(id, ELFMAG, SELFMAG)) {
 		out->why = NULL;
+		out->type = MOD_ELF;
 		if (n < EI_NIDENT)
 			return bad(out, "ELF header truncated by the mapping");
 		return elf_parse(&s, id, out);

@@ -68,7 +68,7 @@ static int get_char(struct cur *c, char want)
 static int get_perms(struct cur *c, unsigned *perms)
 {
 	static const char letter[3] = { 'r', 'w', 'x' };
-	static const unsigned bit[3] = { MAP_R, MAP_W, MAP_X };
+	static const unsigned bit[3] = { PERM_R, PERM_W, PERM_X };
 
 	if (c->end - c->p < 4)
 		return -EINVAL;
@@ -80,7 +80,7 @@ static int get_perms(struct cur *c, unsigned *perms)
 			return -EINVAL;
 	}
 	if (c->p[3] == 's')
-		*perms |= MAP_SHARED;
+		*perms |= PERM_SHARED;
 	else if (c->p[3] != 'p')
 		return -EINVAL;
 	c->p += 4;
@@ -224,7 +224,7 @@ bool map_is_data(const struct map_entry *e)
 		"[vvar]", "[vvar_vclock]", "[vsyscall]",
 	};
 
-	if (!(e->perms & MAP_R))
+	if (!(e->perms & PERM_R))
 		return false;
 	for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); i++)
 		if (strcmp(e->path, special[i]) == 0)

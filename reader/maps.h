@@ -9,10 +9,10 @@
 #include <stdint.h>
 
 enum {
-	MAP_R = 1,
-	MAP_W = 2,
-	MAP_X = 4,
-	MAP_SHARED = 8,		/* 's' in the fourth column; else private */
+	PERM_R = 1,
+	PERM_W = 2,
+	PERM_X = 4,
+	PERM_SHARED = 8,		/* 's' in the fourth column; else private */
 };
 
 struct map_entry {

@@ -178,7 +178,7 @@ static int read_mapping(struct reader *r, size_t idx, char *buf,
 	bool anon = map_is_anon(e), file = !anon && e->inode != 0;
 	uint64_t end = addr + len;
 
-	if ((!anon && !file) || r->pagemap_fd < 0 || !r->map_fds)
+	if ((!anon && !file) || r->pagemap_fd < 0 || (file && !r->map_fds))
 		return read_pages(r, buf, len, addr);
 	while (addr < end) {
 		uint64_t data = pagemap_scan(r, addr, end, true);

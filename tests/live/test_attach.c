@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,7 +494,7 @@ static void test_maps_text_matches_proc(void **state)
 	char path[64];
 	const char *got;
 	ssize_t n;
-	size_t len = 0;
+	size_t len = 0, lines = 0;
 
 	f->r = attach(f->t.pid);
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)f->t.pid);
@@ -503,8 +504,9 @@ static void test_maps_text_matches_proc(void **state)
 	assert_non_null(got);
 	assert_int_equal(len, (size_t)n);
 	assert_memory_equal(got, want, len);
-	assert_int_equal(reader_maps(f->r)->n, (size_t)(strchr(want, '\0') - want) ?
-			 reader_maps(f->r)->n : 0);
+	for (const char *p = want; (p = strchr(p, '\n')); p++)
+		lines++;
+	assert_int_equal(reader_maps(f->r)->n, lines);
 }
 
 /* Every 8-byte word of the buffer holds its own address; the guard is a hole. */
@@ -784,8 +786,9 @@ static void test_mem_seek_matches_maps(void **state)
 			assert_int_equal(h, want[i].end);
 		}
 	}
+	/* nothing after the last extent */
 	assert_int_equal(reader_mem_seek(f->r, want[nwant - 1].end, SEEK_DATA, end, &d),
-			 want[nwant - 1].end < end ? -ENXIO : -ENXIO);
+			 -ENXIO);
 }
 
 static void test_churn_suspended_completely(void **state)

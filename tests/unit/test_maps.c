@@ -98,15 +98,15 @@ static void test_maps_parse_reads_every_field(void **state)
 	assert_int_equal(m->n, F_COUNT);
 	assert_int_equal(e->start, 0x555555556000);
 	assert_int_equal(e->end, 0x555555558000);
-	assert_int_equal(e->perms, MAP_R | MAP_X);
+	assert_int_equal(e->perms, PERM_R | PERM_X);
 	assert_int_equal(e->offset, 0x2000);
 	assert_int_equal(e->dev_major, 0xfd);
 	assert_int_equal(e->dev_minor, 0x01);
 	assert_int_equal(e->inode, 1311297);
 	assert_string_equal(e->path, "/usr/bin/my prog");
-	assert_int_equal(m->v[F_EXE_W].perms, MAP_R | MAP_W);
+	assert_int_equal(m->v[F_EXE_W].perms, PERM_R | PERM_W);
 	assert_int_equal(m->v[F_GUARD].perms, 0);
-	assert_int_equal(m->v[F_MEMFD].perms, MAP_R | MAP_W | MAP_SHARED);
+	assert_int_equal(m->v[F_MEMFD].perms, PERM_R | PERM_W | PERM_SHARED);
 	assert_int_equal(m->v[F_MEMFD].inode, 2055);
 	assert_int_equal(m->v[F_GONE].dev_minor, 0x1f);
 }
@@ -241,7 +241,7 @@ static void test_maps_parse_accepts_max_values(void **state)
 	assert_int_equal(m.v[0].dev_major, UINT32_MAX);
 	assert_int_equal(m.v[0].dev_minor, UINT32_MAX);
 	assert_int_equal(m.v[0].inode, UINT64_MAX);
-	assert_int_equal(m.v[0].perms, MAP_R | MAP_W | MAP_X | MAP_SHARED);
+	assert_int_equal(m.v[0].perms, PERM_R | PERM_W | PERM_X | PERM_SHARED);
 	assert_string_equal(m.v[0].path, "");
 	maps_free(&m);
 }
@@ -326,8 +326,8 @@ static void test_maps_parse_matches_proc_self_maps(void **state)
 		assert_int_equal(m.v[i].dev_major, maj);
 		assert_int_equal(m.v[i].dev_minor, min);
 		assert_int_equal(m.v[i].inode, ino);
-		assert_int_equal(!!(m.v[i].perms & MAP_R), perms[0] == 'r');
-		assert_int_equal(!!(m.v[i].perms & MAP_SHARED), perms[3] == 's');
+		assert_int_equal(!!(m.v[i].perms & PERM_R), perms[0] == 'r');
+		assert_int_equal(!!(m.v[i].perms & PERM_SHARED), perms[3] == 's');
 		assert_string_equal(m.v[i].path, line + pos);
 	}
 	assert_int_equal(i, m.n);
