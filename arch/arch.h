@@ -30,6 +30,9 @@ struct arch_desc {
 	size_t nregs;
 	int pc;				/* index into regs[] of the pc */
 	int sp;				/* index into regs[] of the sp */
+	/* Register sets to capture, by ELF note type, with a size cap each. */
+	struct { unsigned type; size_t max; } regsets[6];
+	size_t nregsets;
 };
 
 extern const struct arch_desc arch_x86_64;

@@ -49,4 +49,7 @@ const struct arch_desc arch_x86_64 = {
 	.nregs = sizeof(x86_64_regs) / sizeof(x86_64_regs[0]),
 	.pc = 16,
 	.sp = 7,
+	/* NT_PRSTATUS, NT_PRFPREG (fxsave), NT_X86_XSTATE (size is per CPU) */
+	.regsets = { { 1, 27 * 8 }, { 2, 512 }, { 0x202, 16384 } },
+	.nregsets = 3,
 };

@@ -19,19 +19,115 @@ struct attach_arg {
 	char why[512];
 };
 
-/* On the tracer thread: the registers of every stopped thread. */
+/*
+ * On the tracer thread: every register set the architecture offers, for
+ * every stopped thread (GETREGSET, which exists on every architecture,
+ * unlike GETREGS). A set the kernel refuses is simply absent.
+ */
 static int snapshot_regs(struct reader *r)
 {
+	const struct arch_desc *a = r->arch;
+	unsigned char *buf;
+	size_t cap = 0;
+
+	if (!a)
+		return 0;
+	for (size_t k = 0; k < a->nregsets; k++)
+		if (a->regsets[k].max > cap)
+			cap = a->regsets[k].max;
+	buf = malloc(cap);
+	if (!buf)
+		return -ENOMEM;
 	for (size_t i = 0; i < r->nthreads; i++) {
 		struct rthread *t = &r->threads[i];
-		struct iovec iov = { t->regs, sizeof(t->regs) };
 
 		if (atomic_load(&t->state) != RT_STOPPED)
 			continue;
-		if (ptrace(PTRACE_GETREGSET, t->tid, (void *)(long)NT_PRSTATUS, &iov) == 0)
-			t->regs_len = iov.iov_len;
+		for (size_t k = 0; k < a->nregsets && t->nsets < RT_MAX_SETS; k++) {
+			struct iovec iov = { buf, a->regsets[k].max };
+			struct regset *rs = &t->sets[t->nsets];
+
+			if (ptrace(PTRACE_GETREGSET, t->tid,
+				   (void *)(long)a->regsets[k].type, &iov) != 0 ||
+			    iov.iov_len == 0)
+				continue;
+			rs->data = malloc(iov.iov_len);
+			if (!rs->data) {
+				free(buf);
+				return -ENOMEM;
+			}
+			memcpy(rs->data, buf, iov.iov_len);
+			rs->len = iov.iov_len;
+			rs->type = a->regsets[k].type;
+			t->nsets++;
+		}
 	}
+	free(buf);
 	return fault_hit("snapshot") ? -EIO : 0;
+}
+
+/* /proc/PID/task/TID/{stat,syscall}, read while the thread is stopped. */
+static void snapshot_thread_info(struct reader *r, struct rthread *t)
+{
+	struct reader_thread_info *ti = &t->info;
+	char path[96], *buf, *p;
+	size_t len;
+
+	ti->tid = t->tid;
+	ti->main = t->tid == r->pid;
+	ti->state = t->state_before;
+	ti->syscall = -1;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)r->pid, (int)t->tid);
+	if (proc_read_file(path, &buf, &len, 1 << 16) == 0) {
+		char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+
+		if (open && close && close > open) {
+			size_t n = (size_t)(close - open - 1);
+
+			if (n >= sizeof(ti->name))
+				n = sizeof(ti->name) - 1;
+			memcpy(ti->name, open + 1, n);
+			ti->name[n] = '\0';
+			/* Fields after the name: 3 state ... 14 utime 15 stime
+			 * 18 priority 19 nice ... 39 processor. */
+			p = close + 2;
+			for (int field = 3; p && *p; field++) {
+				if (field == 14)
+					ti->utime = strtoull(p, NULL, 10);
+				else if (field == 15)
+					ti->stime = strtoull(p, NULL, 10);
+				else if (field == 18)
+					ti->priority = strtol(p, NULL, 10);
+				else if (field == 19)
+					ti->nice = strtol(p, NULL, 10);
+				else if (field == 39)
+					ti->processor = (int)strtol(p, NULL, 10);
+				p = strchr(p, ' ');
+				if (p)
+					p++;
+			}
+		}
+		free(buf);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)r->pid, (int)t->tid);
+	if (proc_read_file(path, &buf, &len, 4096) == 0) {
+		unsigned long long v[9];
+		long nr;
+
+		/* "nr a1..a6 sp pc", or "-1 sp pc" in user code. */
+		if (sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &nr,
+			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9) {
+			ti->syscall = nr;
+			for (int k = 0; k < 6; k++)
+				ti->syscall_args[k] = v[k];
+			ti->sp = v[6];
+			ti->pc = v[7];
+		} else if (sscanf(buf, "%ld %llx %llx", &nr, &v[0], &v[1]) == 3) {
+			ti->sp = v[0];
+			ti->pc = v[1];
+		}
+		free(buf);
+	}
 }
 
 static int attach_fn(struct reader *r, void *p)
@@ -116,7 +212,20 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->pid);
 	n = readlink(path, r->exe, sizeof(r->exe) - 1);
 	r->exe[n > 0 ? n : 0] = '\0';
-	r->arch = detect_arch(r->pid);
+
+	for (int f = 0; f < RB_COUNT; f++) {
+		static const char *const names[RB_COUNT] = {
+			[RB_CMDLINE] = "cmdline", [RB_ENVIRON] = "environ",
+			[RB_AUXV] = "auxv", [RB_STAT] = "stat",
+			[RB_STATUS] = "status", [RB_COREDUMP_FILTER] = "coredump_filter",
+		};
+
+		snprintf(path, sizeof(path), "/proc/%d/%s", (int)r->pid, names[f]);
+		if (proc_read_file(path, &r->files[f], &r->files_len[f], 64 << 20))
+			r->files[f] = NULL;
+	}
+	for (size_t i = 0; i < r->nthreads; i++)
+		snapshot_thread_info(r, &r->threads[i]);
 
 	/* Memory goes through a live thread: a zombie leader has no mm. */
 	r->mem_pid = r->pid;
@@ -136,6 +245,18 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 	return 0;
 }
 
+static void free_snapshot(struct reader *r)
+{
+	for (size_t i = 0; i < r->nthreads; i++)
+		for (size_t k = 0; k < r->threads[i].nsets; k++)
+			free(r->threads[i].sets[k].data);
+	for (int f = 0; f < RB_COUNT; f++)
+		free(r->files[f]);
+	maps_free(&r->maps);
+	free(r->maps_text);
+	free(r->threads);
+}
+
 int reader_attach(pid_t pid, const struct reader_opts *opts,
 		  struct reader **out, char *why, size_t whylen)
 {
@@ -151,6 +272,7 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 		r->opts = *opts;
 	r->mem_fd = r->pagemap_fd = -1;
 	snprintf(r->comm, sizeof(r->comm), "?");
+	r->arch = detect_arch(pid);	/* before the seize: it picks the regsets */
 	budget = (r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000) + 5000;
 
 	rc = tracer_start(r);
@@ -174,9 +296,7 @@ out_detach:
 	tracer_call(r, detach_fn, &a, sizeof(a), 5000);
 out_stop:
 	tracer_stop(r);
-	maps_free(&r->maps);
-	free(r->maps_text);
-	free(r->threads);
+	free_snapshot(r);
 	free(r);
 	return rc;
 }
@@ -197,9 +317,7 @@ void reader_close(struct reader *r)
 		if (r->map_fds[i] >= 0)
 			close(r->map_fds[i]);
 	free(r->map_fds);
-	maps_free(&r->maps);
-	free(r->maps_text);
-	free(r->threads);
+	free_snapshot(r);
 	free(r);
 }
 
@@ -248,16 +366,49 @@ int reader_thread_alive(const struct reader *r, pid_t tid)
 	return 0;
 }
 
-int reader_thread_regs(const struct reader *r, pid_t tid, const void **blob,
-		       size_t *len)
+int reader_thread_regset(const struct reader *r, pid_t tid, unsigned type,
+			 const void **blob, size_t *len)
 {
 	struct rthread *t = reader_find_thread(r, tid);
 
 	if (!t)
 		return -ENOENT;
-	if (atomic_load(&t->state) == RT_DEAD || t->regs_len == 0)
+	if (atomic_load(&t->state) == RT_DEAD)
 		return -EIO;
-	*blob = t->regs;
-	*len = t->regs_len;
+	for (size_t k = 0; k < t->nsets; k++)
+		if (t->sets[k].type == type) {
+			*blob = t->sets[k].data;
+			*len = t->sets[k].len;
+			return 0;
+		}
+	return -ENODATA;
+}
+
+int reader_thread_regs(const struct reader *r, pid_t tid, const void **blob,
+		       size_t *len)
+{
+	int rc = reader_thread_regset(r, tid, NT_PRSTATUS, blob, len);
+
+	return rc == -ENODATA ? -EIO : rc;
+}
+
+int reader_thread_info(const struct reader *r, pid_t tid,
+		       struct reader_thread_info *out)
+{
+	struct rthread *t = reader_find_thread(r, tid);
+
+	if (!t || atomic_load(&t->state) == RT_DEAD)
+		return -ENOENT;
+	*out = t->info;
+	return 0;
+}
+
+int reader_file(const struct reader *r, enum reader_file which,
+		const char **data, size_t *len)
+{
+	if ((unsigned)which >= RB_COUNT || !r->files[which])
+		return -ENODATA;
+	*data = r->files[which];
+	*len = r->files_len[which];
 	return 0;
 }

@@ -58,11 +58,49 @@ const char *reader_maps_text(const struct reader *r, size_t *len);
 
 /* Live threads, ascending; returns how many there are (may exceed cap). */
 size_t reader_threads(const struct reader *r, pid_t *tids, size_t cap);
+/* Facts about one thread, from /proc/PID/task/TID at suspension. */
+struct reader_thread_info {
+	pid_t tid;
+	char name[64];		/* comm */
+	char state;		/* state letter before suspension (R, S, D, T...) */
+	bool main;		/* the thread group leader */
+	long syscall;		/* the syscall it was blocked in; -1: none */
+	uint64_t syscall_args[6];
+	uint64_t sp, pc;	/* as /proc/PID/task/TID/syscall gave them */
+	uint64_t utime, stime;	/* clock ticks */
+	long priority, nice;
+	int processor;		/* last CPU it ran on */
+};
+
 /* -ENOENT for a tid never seen or exited, 0 when alive. */
 int reader_thread_alive(const struct reader *r, pid_t tid);
 /* NT_PRSTATUS regset captured at suspension: -ENOENT unknown, -EIO exited. */
 int reader_thread_regs(const struct reader *r, pid_t tid, const void **blob,
 		       size_t *len);
+
+/*
+ * Any register set captured at suspension, by ELF note type (NT_PRSTATUS,
+ * NT_PRFPREG, NT_X86_XSTATE, ...): -ENOENT unknown tid, -EIO exited,
+ * -ENODATA when the kernel offered none of that type.
+ */
+int reader_thread_regset(const struct reader *r, pid_t tid, unsigned type,
+			 const void **blob, size_t *len);
+int reader_thread_info(const struct reader *r, pid_t tid,
+		       struct reader_thread_info *out);
+
+/* /proc/PID files, as their bytes were at suspension. */
+enum reader_file {
+	RB_CMDLINE,
+	RB_ENVIRON,
+	RB_AUXV,
+	RB_STAT,
+	RB_STATUS,
+	RB_COREDUMP_FILTER,
+	RB_COUNT
+};
+/* -ENODATA when the file could not be read at suspension. */
+int reader_file(const struct reader *r, enum reader_file which,
+		const char **data, size_t *len);
 
 /*
  * `mem`: one sparse view of the address space, offset == address. Holes

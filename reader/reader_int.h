@@ -17,15 +17,23 @@ enum rthread_state {
 	RT_DEAD,	/* exited (reaped) or vanished before we stopped it */
 };
 
-#define RT_REGS_MAX 512
+#define RT_MAX_SETS 8
+
+/* One register set as PTRACE_GETREGSET returned it. */
+struct regset {
+	unsigned type;			/* NT_PRSTATUS, NT_PRFPREG, ... */
+	size_t len;
+	unsigned char *data;
+};
 
 struct rthread {
 	pid_t tid;
 	_Atomic int state;		/* enum rthread_state */
 	char state_before;		/* /proc state letter before the seize */
 	int group_stop_sig;		/* stop signal if it was job-control stopped */
-	size_t regs_len;
-	unsigned char regs[RT_REGS_MAX];	/* NT_PRSTATUS at suspension */
+	struct regset sets[RT_MAX_SETS];	/* captured at suspension */
+	size_t nsets;
+	struct reader_thread_info info;	/* /proc facts at suspension */
 };
 
 struct tracer;
@@ -37,6 +45,9 @@ struct reader {
 	char comm[64];
 	char exe[4096];
 	const struct arch_desc *arch;
+
+	char *files[RB_COUNT];		/* /proc/PID/<file> at suspension */
+	size_t files_len[RB_COUNT];
 
 	char *maps_text;
 	size_t maps_len;

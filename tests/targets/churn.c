@@ -5,12 +5,12 @@
  *
  *   churn [-m MAX] [-s FILE]
  *
- * About once a millisecond the main thread starts a thread, as long as
- * fewer than MAX (default 8) are alive. Each thread lives 1-4 ms and, every
- * other time, starts its own successor before it exits, so new threads come
- * from the main thread and from threads that are about to die. started is a
- * uint64_t counting every thread ever started: it stands still while the
- * process is suspended.
+ * MAX threads (default 8) are alive at any time besides the main thread:
+ * each lives 1-4 ms and starts its own successor just before it exits, so
+ * a new thread appears about every 300 us, always from a thread that is
+ * about to die. The main thread refills a slot whose thread could not be
+ * created, once a millisecond. started is a uint64_t counting every thread
+ * ever started: it stands still while the process is suspended.
  *
  * --status FILE writes "pid N", "max N", "counter 0xADDR" (of started) and
  * "ready" last, atomically. SIGTERM, SIGINT, SIGHUP: clean exit once the
@@ -53,29 +53,42 @@ static void sleep_us(long us)
 
 static void *churner(void *arg);
 
-/* Starts one thread unless max_alive are running; claims the slot first. */
-static void spawn(void)
+/* Starts a churner in a slot already claimed; frees the slot on failure. */
+static void start(void)
 {
-	unsigned n = atomic_load(&alive);
+	uint64_t seq = atomic_fetch_add(&started, 1);
 	pthread_t t;
 
-	do {
-		if (n >= max_alive || atomic_load(&quit))
-			return;
-	} while (!atomic_compare_exchange_weak(&alive, &n, n + 1));
-	uint64_t seq = atomic_fetch_add(&started, 1);
 	if (pthread_create(&t, &detached, churner, (void *)(uintptr_t)seq))
-		atomic_fetch_sub(&alive, 1);	/* EAGAIN: try again next round */
+		atomic_fetch_sub(&alive, 1);	/* EAGAIN: main refills it later */
 }
 
+/* Fills the free slots, up to max_alive threads. */
+static void fill(void)
+{
+	unsigned n = atomic_load(&alive);
+
+	while (n < max_alive && !atomic_load(&quit))
+		if (atomic_compare_exchange_weak(&alive, &n, n + 1)) {
+			start();
+			n = atomic_load(&alive);
+		}
+}
+
+/*
+ * Lives 1-4 ms, then hands its slot to a successor: each slot is a chain
+ * of threads that runs until quit, so a thread an attach misses goes on
+ * spawning where everyone can see it.
+ */
 static void *churner(void *arg)
 {
 	uint64_t seq = (uintptr_t)arg;
 
 	sleep_us(1000 + (long)(seq * 7919 % 3000));
-	if (seq & 1)
-		spawn();
-	atomic_fetch_sub(&alive, 1);
+	if (atomic_load(&quit))
+		atomic_fetch_sub(&alive, 1);
+	else
+		start();
 	return NULL;
 }
 
@@ -128,7 +141,7 @@ int main(int argc, char **argv)
 	pthread_attr_setdetachstate(&detached, PTHREAD_CREATE_DETACHED);
 	pthread_attr_setstacksize(&detached, 64 << 10);
 
-	spawn();
+	fill();
 	if (status_path) {
 		status_add(status, sizeof(status), &slen, "pid %d\n", (int)getpid());
 		status_add(status, sizeof(status), &slen, "max %u\n", max_alive);
@@ -140,7 +153,7 @@ int main(int argc, char **argv)
 		}
 	}
 	while (!stop_signal) {
-		spawn();
+		fill();
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		sleep_us(1000);		/* a stop signal lands here */
 		pthread_sigmask(SIG_BLOCK, &stopsigs, NULL);
