@@ -27,6 +27,8 @@ struct options {
 	const char *mountpoint;
 	int nargs;
 	int help, version, foreground, debug, single, force, allow_other;
+	char *coredump_filter;
+	int64_t filter;		/* parsed coredump_filter, -1 if none */
 };
 
 enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_ALLOW_OTHER };
@@ -44,6 +46,7 @@ static const struct fuse_opt spec[] = {
 	OPT("-f", foreground, 1),
 	OPT("-s", single, 1),
 	OPT("force", force, 1),
+	OPT("coredump_filter=%s", coredump_filter, 0),
 	FUSE_OPT_END
 };
 
@@ -63,6 +66,9 @@ static void usage(FILE *f)
 "  -d, -o debug      log every request (implies -f)\n"
 "  -s                serve requests on one thread\n"
 "  -o force          mount a non-dumpable process anyway\n"
+"  -o coredump_filter=MASK\n"
+"                    which mappings `core` carries bytes of (hex, as\n"
+"                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
 "  -o allow_other    let other users in (needs user_allow_other in\n"
 "                    /etc/fuse.conf; they can then read the target's memory)\n"
 "  other -o options are passed to FUSE (see mount.fuse3(8))\n");
@@ -168,7 +174,8 @@ static void detach_stdio(void)
 static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		 const struct options *o, int report_fd)
 {
-	struct reader_opts ropts = { .force_nondumpable = o->force };
+	struct reader_opts ropts = { .force_nondumpable = o->force,
+				     .coredump_filter = o->filter };
 	char why[512] = "";
 	int rc;
 
@@ -242,6 +249,18 @@ int main(int argc, char *argv[])
 			o.nargs < 2 ? "expected a PID and a MOUNTPOINT" : "too many arguments");
 		return 1;
 	}
+	o.filter = -1;
+	if (o.coredump_filter) {
+		char *end;
+
+		errno = 0;
+		o.filter = (int64_t)strtoull(o.coredump_filter, &end, 16);
+		if (errno || end == o.coredump_filter || *end || o.filter > 0x1ff) {
+			fprintf(stderr, "ptracefs: invalid coredump_filter '%s': a hex mask of at most 0x1ff\n",
+				o.coredump_filter);
+			return 1;
+		}
+	}
 	if (parse_pid(o.pid, &pid)) {
 		fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o.pid);
 		return 1;
@@ -255,6 +274,7 @@ int main(int argc, char *argv[])
 		return 1;
 	}
 	ropts.force_nondumpable = o.force;
+	ropts.coredump_filter = o.filter;
 	rc = reader_preflight(pid, &ropts, why, sizeof(why));
 	if (rc) {
 		fprintf(stderr, "ptracefs: %s\n", why);

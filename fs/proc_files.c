@@ -70,6 +70,8 @@ static const struct node root_entries[] = {
 	NODE_TEXT_("maps", 0400, maps_ops),
 	NODE_BLOB_("mem", 0400, mem_ops, 1 << 20),
 	NODE_INST("threads", 0500, threads_ops),
+	NODE_INST("modules", 0500, modules_ops),
+	NODE_BLOB_("core", 0400, core_ops, 1 << 20),
 };
 
 const struct node fs_root = NODE_TABLE("/", 0500, root_entries);

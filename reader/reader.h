@@ -25,6 +25,7 @@ struct reader_opts {
 	unsigned attach_timeout_ms;	/* whole attach budget; 0: default 10000 */
 	unsigned op_timeout_ms;		/* deadline of one tracer request; 0: 5000 */
 	bool force_nondumpable;		/* mount a PR_SET_DUMPABLE 0 target anyway */
+	int64_t coredump_filter;	/* `core`'s filter; < 0: the target's own */
 };
 
 struct reader;
