@@ -50,6 +50,13 @@ uint64_t arch_reg_value(const struct arch_desc *a, const void *blob, size_t len,
 	}
 }
 
+const char *arch_syscall_name(const struct arch_desc *a, long nr)
+{
+	if (!a || nr < 0 || (size_t)nr >= a->nsyscalls)
+		return NULL;
+	return a->syscall_names[nr];
+}
+
 int arch_reg_index(const struct arch_desc *a, const char *name)
 {
 	for (size_t i = 0; i < a->nregs; i++)

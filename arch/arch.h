@@ -33,9 +33,14 @@ struct arch_desc {
 	/* Register sets to capture, by ELF note type, with a size cap each. */
 	struct { unsigned type; size_t max; } regsets[6];
 	size_t nregsets;
+	/* System call names by number, for threads/<tid>/stat. */
+	const char *const *syscall_names;
+	size_t nsyscalls;
 };
 
 extern const struct arch_desc arch_x86_64;
+#define X86_64_NSYSCALLS 451
+extern const char *const x86_64_syscall_names[X86_64_NSYSCALLS];
 
 /* The layout for an ELF machine/class pair, or NULL when unsupported. */
 const struct arch_desc *arch_by_elf(uint16_t machine, uint8_t elf_class);
@@ -45,6 +50,8 @@ const struct arch_desc *arch_host(void);
 /* Value of regs[idx] in a regset blob; 0 when the blob is too short. */
 uint64_t arch_reg_value(const struct arch_desc *a, const void *blob, size_t len,
 			size_t idx);
+/* The name of system call nr, or NULL when unknown. */
+const char *arch_syscall_name(const struct arch_desc *a, long nr);
 /* Looks a register up by its gdb name; -1 if absent. */
 int arch_reg_index(const struct arch_desc *a, const char *name);
 

@@ -52,4 +52,6 @@ const struct arch_desc arch_x86_64 = {
 	/* NT_PRSTATUS, NT_PRFPREG (fxsave), NT_X86_XSTATE (size is per CPU) */
 	.regsets = { { 1, 27 * 8 }, { 2, 512 }, { 0x202, 16384 } },
 	.nregsets = 3,
+	.syscall_names = x86_64_syscall_names,
+	.nsyscalls = X86_64_NSYSCALLS,
 };

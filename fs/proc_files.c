@@ -6,18 +6,87 @@
 
 #include "fs/tree.h"
 
+/* The value of "Key:" in the /proc/PID/status captured at suspension. */
+static void status_field(const struct node_ctx *c, const char *key, char *out,
+			 size_t outlen)
+{
+	const char *text, *p;
+	size_t len, klen = strlen(key);
+
+	snprintf(out, outlen, "?");
+	if (reader_file(c->r, RB_STATUS, &text, &len))
+		return;
+	for (p = text; p && p < text + len; p = memchr(p, '\n', (size_t)(text + len - p)), p = p ? p + 1 : NULL) {
+		if ((size_t)(text + len - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
+			const char *v = p + klen + 1, *end;
+
+			while (v < text + len && (*v == ' ' || *v == '\t'))
+				v++;
+			end = memchr(v, '\n', (size_t)(text + len - v));
+			if (!end)
+				end = text + len;
+			snprintf(out, outlen, "%.*s", (int)(end - v), v);
+			/* Uid/Gid lines are tab separated: real, effective, saved, fs. */
+			for (char *q = out; *q; q++)
+				if (*q == '\t')
+					*q = ' ';
+			return;
+		}
+	}
+}
+
 static int status_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
+	char v[256];
 
 	sbuf_printf(sb, "pid %d\n", (int)reader_pid(c->r));
+	status_field(c, "PPid", v, sizeof(v));
+	sbuf_printf(sb, "ppid %s\n", v);
+	status_field(c, "Uid", v, sizeof(v));
+	sbuf_printf(sb, "uid %s\n", v);
+	status_field(c, "Gid", v, sizeof(v));
+	sbuf_printf(sb, "gid %s\n", v);
 	sbuf_printf(sb, "comm %s\n", reader_comm(c->r));
 	sbuf_printf(sb, "exe %s\n", reader_exe(c->r));
 	sbuf_printf(sb, "arch %s\n", a ? a->name : "unknown");
 	sbuf_printf(sb, "state %s\n", reader_state(c->r));
 	sbuf_printf(sb, "threads %zu\n", reader_threads(c->r, NULL, 0));
 	sbuf_printf(sb, "mappings %zu\n", reader_maps(c->r)->n);
+	{
+		const char *f;
+		size_t len;
+
+		if (reader_file(c->r, RB_COREDUMP_FILTER, &f, &len) == 0)
+			sbuf_printf(sb, "coredump_filter 0x%s\n", f[0] == '0' && len > 1 ?
+				    f + strspn(f, "0") : f);
+	}
 	return sb->err;
+}
+
+/* cmdline, environ, auxv: the target's bytes as /proc gave them. */
+static int file_show(const struct node_ctx *c, struct sbuf *sb, enum reader_file which)
+{
+	const char *data;
+	size_t len;
+	int rc = reader_file(c->r, which, &data, &len);
+
+	if (rc)
+		return rc == -ENODATA ? 0 : rc;	/* unreadable at suspension: empty */
+	return sbuf_append(sb, data, len);
+}
+
+static int cmdline_show(const struct node_ctx *c, struct sbuf *sb) { return file_show(c, sb, RB_CMDLINE); }
+static int environ_show(const struct node_ctx *c, struct sbuf *sb) { return file_show(c, sb, RB_ENVIRON); }
+static int auxv_show(const struct node_ctx *c, struct sbuf *sb) { return file_show(c, sb, RB_AUXV); }
+
+static int exe_link(const struct node_ctx *c, struct sbuf *sb)
+{
+	const char *exe = reader_exe(c->r);
+
+	if (!exe[0])
+		return -ENOENT;
+	return sbuf_puts(sb, exe);
 }
 
 static int maps_show(const struct node_ctx *c, struct sbuf *sb)
@@ -56,6 +125,10 @@ static int mem_seek(const struct node_ctx *c, uint64_t off, int whence, uint64_t
 }
 
 static const struct node_ops status_ops = { .show = status_show };
+static const struct node_ops cmdline_ops = { .show = cmdline_show };
+static const struct node_ops environ_ops = { .show = environ_show };
+static const struct node_ops auxv_ops = { .show = auxv_show };
+static const struct node_ops exe_ops = { .link = exe_link };
 static const struct node_ops maps_ops = { .show = maps_show };
 static const struct node_ops mem_ops = {
 	.size = mem_size, .read = mem_read, .seek = mem_seek,
@@ -68,8 +141,13 @@ static const struct node_ops mem_ops = {
 static const struct node root_entries[] = {
 	NODE_TEXT_("status", 0400, status_ops),
 	NODE_TEXT_("maps", 0400, maps_ops),
+	NODE_TEXT_("cmdline", 0400, cmdline_ops),
+	NODE_TEXT_("environ", 0400, environ_ops),
+	NODE_TEXT_("auxv", 0400, auxv_ops),
+	NODE_LINK_("exe", exe_ops),
 	NODE_BLOB_("mem", 0400, mem_ops, 1 << 20),
 	NODE_INST("threads", 0500, threads_ops),
+	NODE_INST("regions", 0500, regions_ops),
 	NODE_INST("modules", 0500, modules_ops),
 	NODE_BLOB_("core", 0400, core_ops, 1 << 20),
 };
