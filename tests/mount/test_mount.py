@@ -103,7 +103,7 @@ def proc_gone(pid):
     try:
         with open(f'/proc/{pid}/stat') as f:
             return f.read().rsplit(')', 1)[1].split()[0] in 'ZX'
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):
         return True
 
 
@@ -320,8 +320,10 @@ class Mount:
         check(r.returncode == 0,
               f'ptracefs {self.pid} exited {r.returncode}: {self.stderr.strip()}')
         check(wait_until(lambda: mounted(self.mnt), 2), 'no mount after ptracefs returned')
-        self.daemon = wait_until(lambda: tracer_pid(self.pid), 2)
-        check(self.daemon, f'mounted, but nothing traces {self.pid}')
+        tracer = wait_until(lambda: tracer_pid(self.pid), 2)
+        check(tracer, f'mounted, but nothing traces {self.pid}')
+        # TracerPid names the tracing thread; the daemon is its process
+        self.daemon = int(proc_status(tracer)['Tgid'])
         LIVE_DAEMONS.add(self.daemon)
 
     def path(self, *p):
@@ -440,7 +442,8 @@ class Ctx:
             try:
                 fn()
             except Exception:
-                traceback.print_exc(file=sys.stdout)
+                for line in traceback.format_exc().splitlines():
+                    print(f'# cleanup: {line}')
 
 
 def assert_undisturbed(t):

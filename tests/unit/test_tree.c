@@ -160,6 +160,79 @@ static void test_tree_mem_is_sparse_and_huge(void **state)
 	assert_int_equal(st.st_blksize, 1 << 20);
 }
 
+static void test_tree_regions_bind_only_exact_mappings(void **state)
+{
+	struct node_ctx c;
+	struct stat st;
+	struct names ns = { .n = 0 };
+
+	(void)state;
+	assert_int_equal(fs_walk(fake_reader, "/regions", &c), 0);
+	assert_int_equal(fs_list(&c, collect, &ns), 0);
+	assert_int_equal(ns.n, 2);
+	assert_string_equal(ns.v[0], "400000-401000");
+	assert_string_equal(ns.v[1], "7ffd00000000-7ffd00021000");
+	assert_int_equal(fs_walk(fake_reader, "/regions/7ffd00000000-7ffd00021000", &c), 0);
+	assert_int_equal(c.idx, 1);
+	assert_int_equal(fs_stat(&c, &st), 0);
+	assert_int_equal(st.st_size, 0x21000);
+	/* Not a mapping, a part of one, or another spelling of one. */
+	assert_int_equal(fs_walk(fake_reader, "/regions/400000-400800", &c), -ENOENT);
+	assert_int_equal(fs_walk(fake_reader, "/regions/0400000-401000", &c), -ENOENT);
+	assert_int_equal(fs_walk(fake_reader, "/regions/400000-401000x", &c), -ENOENT);
+	assert_int_equal(fs_walk(fake_reader, "/regions/500000-501000", &c), -ENOENT);
+}
+
+static void test_tree_cmdline_is_the_raw_bytes(void **state)
+{
+	struct node_ctx c;
+	struct stat st;
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	assert_int_equal(fs_walk(fake_reader, "/cmdline", &c), 0);
+	assert_int_equal(fs_stat(&c, &st), 0);
+	assert_int_equal(st.st_size, 12);
+	assert_int_equal(fs_show(&c, &sb), 0);
+	assert_memory_equal(sb.buf, "fake\0--flag\0", 12);
+	sbuf_free(&sb);
+	/* environ was unreadable at suspension: an empty file, not an error. */
+	assert_int_equal(fs_walk(fake_reader, "/environ", &c), 0);
+	assert_int_equal(fs_stat(&c, &st), 0);
+	assert_int_equal(st.st_size, 0);
+}
+
+static void test_tree_exe_is_a_symlink(void **state)
+{
+	struct node_ctx c;
+	struct stat st;
+
+	(void)state;
+	assert_int_equal(fs_walk(fake_reader, "/exe", &c), 0);
+	assert_int_equal(fs_stat(&c, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(st.st_size, strlen("/bin/fake"));
+}
+
+static void test_tree_thread_stat_names_the_syscall(void **state)
+{
+	struct node_ctx c;
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	assert_int_equal(fs_walk(fake_reader, "/threads/4242/stat", &c), 0);
+	assert_int_equal(fs_show(&c, &sb), 0);
+	assert_non_null(strstr(sb.buf, "tid 4242\n"));
+	assert_non_null(strstr(sb.buf, "main yes\n"));
+	assert_non_null(strstr(sb.buf, "state S (sleeping)\n"));
+	assert_non_null(strstr(sb.buf, "syscall 7 poll\n"));
+	sbuf_free(&sb);
+	assert_int_equal(fs_walk(fake_reader, "/threads/4243/stat", &c), 0);
+	assert_int_equal(fs_show(&c, &sb), 0);
+	assert_non_null(strstr(sb.buf, "main no\n"));
+	sbuf_free(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -172,6 +245,10 @@ int main(void)
 		cmocka_unit_test(test_tree_status_reports_reader_facts),
 		cmocka_unit_test(test_tree_regs_render_the_threads_blob),
 		cmocka_unit_test(test_tree_mem_is_sparse_and_huge),
+		cmocka_unit_test(test_tree_regions_bind_only_exact_mappings),
+		cmocka_unit_test(test_tree_cmdline_is_the_raw_bytes),
+		cmocka_unit_test(test_tree_exe_is_a_symlink),
+		cmocka_unit_test(test_tree_thread_stat_names_the_syscall),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
