@@ -35,6 +35,25 @@ static void status_field(const struct node_ctx *c, const char *key, char *out,
 	}
 }
 
+/* "build-id <hex>" of the module mapped from the executable, if it has one. */
+static void exe_build_id(const struct node_ctx *c, struct sbuf *sb)
+{
+	const struct reader_module *v;
+	struct mod_info mi;
+	char hex[2 * MOD_BUILD_ID_MAX + 1];
+	size_t n;
+
+	if (reader_modules(c->r, &v, &n))
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].path, reader_exe(c->r)) == 0 &&
+		    reader_module_info(c->r, &v[i], &mi) == 0 &&
+		    mod_build_id_hex(&mi, hex, sizeof(hex)) > 0) {
+			sbuf_printf(sb, "build-id %s\n", hex);
+			return;
+		}
+}
+
 static int status_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
@@ -50,6 +69,7 @@ static int status_show(const struct node_ctx *c, struct sbuf *sb)
 	sbuf_printf(sb, "comm %s\n", reader_comm(c->r));
 	sbuf_printf(sb, "exe %s\n", reader_exe(c->r));
 	sbuf_printf(sb, "arch %s\n", a ? a->name : "unknown");
+	exe_build_id(c, sb);
 	sbuf_printf(sb, "state %s\n", reader_state(c->r));
 	sbuf_printf(sb, "threads %zu\n", reader_threads(c->r, NULL, 0));
 	sbuf_printf(sb, "mappings %zu\n", reader_maps(c->r)->n);

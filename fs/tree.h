@@ -75,6 +75,7 @@ int fs_show(const struct node_ctx *ctx, struct sbuf *out);
 /* Per-directory tables and ops, defined next to their files. */
 extern const struct node thread_dir;
 extern const struct node region_file;
+extern const struct node module_dir;
 extern const struct node_ops threads_ops;	/* fs/thread_files.c */
 extern const struct node_ops core_ops;		/* fs/core_file.c */
 extern const struct node_ops regions_ops;	/* fs/region_files.c */

@@ -252,6 +252,10 @@ static void free_snapshot(struct reader *r)
 			free(r->threads[i].sets[k].data);
 	for (int f = 0; f < RB_COUNT; f++)
 		free(r->files[f]);
+	free(r->modules);
+	free(r->mod_infos);
+	free(r->mod_parsed);
+	pthread_mutex_destroy(&r->lazy_mu);
 	maps_free(&r->maps);
 	free(r->maps_text);
 	free(r->threads);
@@ -273,6 +277,7 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	r->mem_fd = r->pagemap_fd = -1;
 	snprintf(r->comm, sizeof(r->comm), "?");
 	r->arch = detect_arch(pid);	/* before the seize: it picks the regsets */
+	pthread_mutex_init(&r->lazy_mu, NULL);
 	budget = (r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000) + 5000;
 
 	rc = tracer_start(r);

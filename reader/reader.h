@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "arch/arch.h"
+#include "reader/elfmod.h"
 #include "reader/maps.h"
 
 struct reader_opts {
@@ -102,6 +103,31 @@ enum reader_file {
 /* -ENODATA when the file could not be read at suspension. */
 int reader_file(const struct reader *r, enum reader_file which,
 		const char **data, size_t *len);
+
+/*
+ * Modules: the mapped files, grouped by path as the seed's EnumerateModules
+ * does (base = lowest address, end = highest, executable if any mapping
+ * is), plus [vdso]. Names are the path's basename, unique: modules that
+ * share a basename are all named "<basename>@<base in hex>".
+ */
+struct reader_module {
+	const char *path;	/* as maps prints it (may end in " (deleted)") */
+	char name[256];
+	uint64_t base, end;
+	bool executable;
+	size_t first_map;	/* index of its lowest mapping in reader_maps() */
+};
+
+/* The module list, built once on first use. */
+int reader_modules(struct reader *r, const struct reader_module **v, size_t *n);
+/* The module whose name is name, or NULL. */
+const struct reader_module *reader_module_by_name(struct reader *r, const char *name);
+/*
+ * Its headers parsed from the target's memory (once, then cached):
+ * corrupt and unknown are results, not errors.
+ */
+int reader_module_info(struct reader *r, const struct reader_module *m,
+		       struct mod_info *out);
 
 /*
  * `mem`: one sparse view of the address space, offset == address. Holes

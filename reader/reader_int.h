@@ -63,6 +63,13 @@ struct reader {
 	_Atomic int nalive;
 
 	struct tracer *tracer;
+
+	pthread_mutex_t lazy_mu;	/* guards the caches built on first use */
+	struct reader_module *modules;	/* modules.c */
+	struct mod_info *mod_infos;
+	bool *mod_parsed;
+	size_t nmodules;
+	bool modules_built;
 };
 
 /* proc.c: small /proc readers. */

@@ -829,18 +829,22 @@ def refusal(c, pid, mnt=None, extra=(), guard=None, want_in_msg=None):
     if mnt is None:
         mnt = tempfile.mkdtemp(dir=c.tmp)
     LIVE_MOUNTS.add(mnt)
-    c.undo.append(lambda: mounted(mnt) and subprocess.run(['fusermount3', '-uz', mnt]))
-    dog = None
+    c.undo.append(lambda: mounted(mnt) and
+                  subprocess.run(['fusermount3', '-uz', mnt], capture_output=True))
+    dog, secs = None, 10
     if guard:
-        dog = subprocess.Popen([sys.executable, '-c', WATCHDOG, str(guard), mnt, '10'])
+        dog = subprocess.Popen([sys.executable, '-c', WATCHDOG, str(guard), mnt, str(secs)])
+    t0 = time.monotonic()
     try:
         r = subprocess.run([PTRACEFS, *extra, str(pid), mnt], capture_output=True, timeout=30)
     finally:
         if dog:
-            rescued = dog.poll() == 3
-            dog.kill()
+            # if we were frozen until the watchdog struck, let it finish
+            if time.monotonic() - t0 < secs - 1:
+                dog.kill()
             dog.wait()
-            check(not rescued, f'ptracefs stopped pid {guard}; a watchdog had to kill it')
+            check(dog.returncode != 3,
+                  f'ptracefs froze pid {guard} until a watchdog killed the daemon')
     err = r.stderr.decode(errors='replace')
     lines = [x for x in err.splitlines() if x.strip()]
     check(r.returncode != 0, f'exit status 0; stderr {err!r}')
