@@ -36,6 +36,14 @@ struct arch_desc {
 	/* System call names by number, for threads/<tid>/stat. */
 	const char *const *syscall_names;
 	size_t nsyscalls;
+	/*
+	 * threads/<tid>/fpregs: the note types of the FP regset and of the
+	 * extended state (0: none), and the formatter that renders them
+	 * together; NULL for an architecture without one.
+	 */
+	unsigned fp_regset, xstate_regset;
+	int (*format_fp)(const void *fx, size_t fxlen, const void *xs,
+			 size_t xslen, struct sbuf *out);
 };
 
 extern const struct arch_desc arch_x86_64;
@@ -61,6 +69,15 @@ int arch_reg_index(const struct arch_desc *a, const char *name);
  * the layout (a truncated or foreign regset), -ENOMEM on allocation failure.
  */
 int arch_format_regs(const struct arch_desc *a, const void *blob, size_t len,
+		     struct sbuf *out);
+
+/*
+ * x86_64 FP state: fx is the NT_PRFPREG fxsave image (512 bytes), xs the
+ * NT_X86_XSTATE XSAVE area (NULL/0 when the kernel offered none: no ymm
+ * lines). Renders fcw fsw ftw fop fip fdp mxcsr st0..7 xmm0..15 ymm0..15,
+ * "name 0x<hex>" a line. -EIO for a blob too short for what it claims.
+ */
+int x86_64_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
 		     struct sbuf *out);
 
 #endif

@@ -54,4 +54,7 @@ const struct arch_desc arch_x86_64 = {
 	.nregsets = 3,
 	.syscall_names = x86_64_syscall_names,
 	.nsyscalls = X86_64_NSYSCALLS,
+	.fp_regset = 2,			/* NT_PRFPREG */
+	.xstate_regset = 0x202,		/* NT_X86_XSTATE */
+	.format_fp = x86_64_format_fp,
 };

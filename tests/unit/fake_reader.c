@@ -21,7 +21,10 @@ __attribute__((constructor)) static void fake_reader_init(void)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 
-	r->pid = r->mem_pid = 4242;
+	r->pid = 4242;
+	/* Memory reads must never reach a real process that happens to be 4242. */
+	r->mem_pid = 0x7ffffff0;
+	pthread_mutex_init(&r->lazy_mu, NULL);
 	r->arch = &arch_x86_64;
 	strcpy(r->comm, "fake");
 	strcpy(r->exe, "/bin/fake");
