@@ -193,6 +193,8 @@ int attach_all(struct reader *r, char *why, size_t whylen)
 		rc = seize_pass(r, &nnew, why, whylen);
 		if (rc)
 			return rc;
+		if (fault_hit("sleep-attach"))
+			sleep(2);	/* a window for tests to kill us mid-attach */
 		rc = wait_stopped(r, deadline);
 		if (rc) {
 			for (size_t i = 0; i < r->nthreads; i++)

@@ -16,8 +16,10 @@
  *      notes with gelf_getnote, then scan the first writable PT_LOAD for
  *      "@(#)Version ".
  *
- * A check that fails marks the module corrupt and stops; nothing here
- * allocates more than about 1.3 MiB, whatever the input claims.
+ * A check that fails marks the module corrupt and stops. Whatever the
+ * input claims, a call holds under 2.5 MiB: the table (64 KiB) and its
+ * GElf copy, 16 notes of 64 KiB (and libelf's byte-swapped copies), one
+ * 64 KiB scan chunk.
  */
 #include "reader/elfmod.h"
 
@@ -94,13 +96,13 @@ static void put_n(unsigned char *p, size_t n, bool msb, uint64_t v)
  */
 struct ehdr_layout {
 	size_t ehsize, phentsize, addr;		/* addr: width of an Off */
-	size_t type, version, phoff, shoff;
+	size_t version, phoff, shoff;
 	size_t f_ehsize, f_phentsize, phnum, shnum, shstrndx;
 };
 
 #define EHDR_LAYOUT(E, P, w) {						\
 	sizeof(E), sizeof(P), w,					\
-	offsetof(E, e_type), offsetof(E, e_version),			\
+	offsetof(E, e_version),						\
 	offsetof(E, e_phoff), offsetof(E, e_shoff),			\
 	offsetof(E, e_ehsize), offsetof(E, e_phentsize),		\
 	offsetof(E, e_phnum), offsetof(E, e_shnum),			\

@@ -10,7 +10,7 @@
  * offset and count is checked before use, headers are copied into private
  * size-capped buffers before libelf sees them, and an inconsistent module is
  * reported as corrupt (with the first problem named) rather than refused.
- * Memory use is bounded (about 1.3 MiB per call) whatever the input says.
+ * Memory use is bounded (under 2.5 MiB per call) whatever the input says.
  */
 #ifndef PTRACEFS_ELFMOD_H
 #define PTRACEFS_ELFMOD_H
@@ -68,9 +68,10 @@ struct mod_info {
 };
 
 /*
- * Copies len bytes at image offset off into buf. The caller clips to the
- * module and fills holes with zeros; it returns len (a short count is
- * zero-filled by the parser) or -errno, which mod_parse passes on.
+ * Copies len bytes at image offset off into buf. The caller fills holes
+ * with zeros; it returns len (the parser zero-fills past a short count) or
+ * -errno, which mod_parse passes on. mod_parse never asks for bytes at or
+ * past mapped_len, and for at most about 2.2 MiB in all.
  */
 typedef ssize_t (*mod_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
 
@@ -81,11 +82,12 @@ typedef ssize_t (*mod_read_fn)(void *ctx, uint64_t off, void *buf, size_t len);
  * errors); -ENOMEM, or the read callback's -errno.
  *
  * ELF, class 32 or 64, either byte order: the lowest PT_LOAD must map the
- * ELF header (p_offset < 64 KiB, p_offset <= p_vaddr), which fixes the
- * link-time address of the base as p_vaddr - p_offset; that equals the
- * load bias rule (ET_DYN: 0; ET_EXEC: lowest p_vaddr page-aligned down)
- * without needing the target's page size. Notes are found through
- * PT_NOTE p_vaddr against that address.
+ * ELF header (p_offset < 4 KiB and <= p_vaddr), which fixes the link-time
+ * address of the base as p_vaddr - p_offset; that equals the load bias rule
+ * (ET_DYN: 0; ET_EXEC: lowest p_vaddr page-aligned down) without needing
+ * the target's page size. Notes are found through PT_NOTE p_vaddr against
+ * that address; a build id kept only in a section (Go binaries put theirs
+ * in no PT_NOTE) is not visible in memory and reads as none.
  */
 int mod_parse(mod_read_fn rd, void *ctx, uint64_t mapped_len,
 	      struct mod_info *out);

@@ -210,6 +210,9 @@ ssize_t reader_mem_read(struct reader *r, void *out, size_t len, uint64_t addr)
 	char *buf = out;
 	size_t i;
 
+	/* Dead: even bytes we could still get from files are no longer its. */
+	if (reader_gone(r))
+		return -EIO;
 	if (__builtin_add_overflow(addr, (uint64_t)len, &end))
 		end = UINT64_MAX;
 	i = maps_lower_bound(m, pos);

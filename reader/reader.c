@@ -180,12 +180,25 @@ static const struct arch_desc *detect_arch(pid_t pid)
 
 static int snapshot_process(struct reader *r, char *why, size_t whylen)
 {
-	char path[64], *comm;
+	char path[96], *comm;
 	size_t len;
 	ssize_t n;
 	int rc;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)r->pid);
+	/*
+	 * Memory and the mm's files go through a live thread: a zombie leader
+	 * (main thread gone by pthread_exit) has no mm, and /proc/PID/maps,
+	 * /proc/PID/mem and process_vm_readv(PID) all fail for it.
+	 */
+	r->mem_pid = r->pid;
+	if (reader_thread_alive(r, r->pid) != 0)
+		for (size_t i = 0; i < r->nthreads; i++)
+			if (atomic_load(&r->threads[i].state) == RT_STOPPED) {
+				r->mem_pid = r->threads[i].tid;
+				break;
+			}
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)r->pid, (int)r->mem_pid);
 	rc = proc_read_file(path, &r->maps_text, &r->maps_len, (size_t)1 << 30);
 	if (rc == 0)
 		rc = maps_parse(r->maps_text, r->maps_len, &r->maps);
@@ -220,21 +233,19 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 			[RB_STATUS] = "status", [RB_COREDUMP_FILTER] = "coredump_filter",
 		};
 
-		snprintf(path, sizeof(path), "/proc/%d/%s", (int)r->pid, names[f]);
+		/* stat, status, coredump_filter describe the process; the
+		 * rest are the mm's and need a thread that still has it. */
+		if (f == RB_STAT || f == RB_STATUS || f == RB_COREDUMP_FILTER)
+			snprintf(path, sizeof(path), "/proc/%d/%s", (int)r->pid, names[f]);
+		else
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)r->pid,
+				 (int)r->mem_pid, names[f]);
 		if (proc_read_file(path, &r->files[f], &r->files_len[f], 64 << 20))
 			r->files[f] = NULL;
 	}
 	for (size_t i = 0; i < r->nthreads; i++)
 		snapshot_thread_info(r, &r->threads[i]);
 
-	/* Memory goes through a live thread: a zombie leader has no mm. */
-	r->mem_pid = r->pid;
-	if (reader_thread_alive(r, r->pid) != 0)
-		for (size_t i = 0; i < r->nthreads; i++)
-			if (atomic_load(&r->threads[i].state) == RT_STOPPED) {
-				r->mem_pid = r->threads[i].tid;
-				break;
-			}
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)r->pid, (int)r->mem_pid);
 	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", (int)r->pid, (int)r->mem_pid);
