@@ -92,6 +92,14 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 	case KEY_ALLOW_OTHER:
 		o->allow_other = 1;
 		return 1;
+	case FUSE_OPT_KEY_OPT:
+		/* "-5" is a (bad) pid, not an option: let the pid check say so. */
+		if (arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9' && o->nargs == 0) {
+			o->pid = arg;
+			o->nargs++;
+			return 0;
+		}
+		return 1;
 	case FUSE_OPT_KEY_NONOPT:
 		if (o->nargs == 0)
 			o->pid = arg;
