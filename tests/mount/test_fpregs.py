@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""mount suite, threads/<tid>/fpregs: x87/SSE/AVX state checked against the
+values tests/targets/fpdemo.c loaded and against gdb attached to the same
+process after the unmount. TAP through harness.py, like test_mount.py.
+
+Environment (meson test sets it): what harness.py needs, plus
+PTRACEFS_FPDEMO, the fpdemo target. ymm checks are left out when
+/proc/cpuinfo has no avx flag. gdb is a CI dependency (.ci/deps): without
+it the gdb check fails rather than skips.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from harness import check, run, tap_check, task_states, tracer_pid, wait_until
+
+FPDEMO = os.environ.get('PTRACEFS_FPDEMO', '')
+
+# What fpdemo.c loads (see the comment at its top).
+XMM = [int.from_bytes(bytes(16 * i + j for j in range(16)), 'little') for i in range(16)]
+YMM_HI = [int.from_bytes(bytes(~(16 * i + j) & 0xff for j in range(16)), 'little')
+          for i in range(16)]
+WANT_FIXED = {
+    'fcw': 0x027f,
+    'fsw': 0x2000,      # TOP = 4 after four pushes, no exception flags
+    'ftw': 0x01ff,      # physical 0-3 empty, 4 (st0 = 0) zero, 5-7 valid
+    'mxcsr': 0x9fc0,
+}
+WANT_ST = {             # raw 80 bits, and the decimal fpregs prints
+    'st0': (0x00000000000000000000, '0'),
+    'st1': (0x3fffc000000000000000, '1.5'),
+    'st2': (0xc0008000000000000000, '-2'),
+    'st3': (0x4000c90fdaa22168c235, '3.14159265358979323851'),
+}
+FIXED = ['fcw', 'fsw', 'ftw', 'fop', 'fip', 'fdp', 'mxcsr']
+
+
+def cpu_has_avx():
+    with open('/proc/cpuinfo') as f:
+        for line in f:
+            if line.startswith('flags'):
+                return 'avx' in line.split(':', 1)[1].split()
+    return False
+
+
+def parse_fpregs(text):
+    """{name: (value, decimal or None)} of 'name 0x<hex> [(decimal)]' lines,
+    checking the shape of each line and the order of the names."""
+    check(text.endswith('\n'), 'fpregs does not end in a newline')
+    out, names = {}, []
+    for line in text.splitlines():
+        m = re.fullmatch(r'(\w+) 0x([0-9a-f]+)(?: \((.*)\))?', line)
+        check(m, f'malformed fpregs line {line!r}')
+        name, digits, dec = m.groups()
+        width = {'fip': 16, 'fdp': 16, 'mxcsr': 8}.get(name, 4)
+        if name.startswith('st'):
+            width = 20
+        elif name.startswith('xmm'):
+            width = 32
+        elif name.startswith('ymm'):
+            width = 64
+        check(len(digits) == width, f'{name}: {len(digits)} hex digits, want {width}')
+        out[name] = (int(digits, 16), dec)
+        names.append(name)
+    return out, names
+
+
+def want_names(avx):
+    return (FIXED + [f'st{i}' for i in range(8)] + [f'xmm{i}' for i in range(16)] +
+            ([f'ymm{i}' for i in range(16)] if avx else []))
+
+
+def fpdemo(c):
+    """An fpdemo target, blocked in the pause loop after its loads."""
+    t = c.target(FPDEMO)
+    check(t.info['avx'] == int(cpu_has_avx()),
+          f'fpdemo says avx {t.info["avx"]}, /proc/cpuinfo disagrees')
+
+    def in_pause():
+        with open(f'/proc/{t.pid}/syscall') as f:
+            return f.read().split()[0] == '34'
+    check(wait_until(in_pause, 5), 'fpdemo never reached its pause loop')
+    return t
+
+
+def read_fpregs(m, tid):
+    path = m.path('threads', str(tid), 'fpregs')
+    data = m.read('threads', str(tid), 'fpregs')
+    check(os.stat(path).st_size == len(data), f'st_size of {path} is not its length')
+    return data.decode()
+
+
+@tap_check('fpregs holds the values fpdemo loaded')
+def _(c):
+    t = fpdemo(c)
+    m = c.mount(t.pid)
+    regs, names = parse_fpregs(read_fpregs(m, t.pid))
+    avx = bool(t.info['avx'])
+    check(names == want_names(avx), f'fpregs names {names}')
+    bad = [f'{k} {regs[k][0]:#x}, want {v:#x}' for k, v in WANT_FIXED.items()
+           if regs[k][0] != v]
+    for k, (raw, dec) in WANT_ST.items():
+        if regs[k] != (raw, dec):
+            bad.append(f'{k} {regs[k][0]:#x} ({regs[k][1]}), want {raw:#x} ({dec})')
+    for i in range(16):
+        if regs[f'xmm{i}'][0] != XMM[i]:
+            bad.append(f'xmm{i} {regs[f"xmm{i}"][0]:#x}, want {XMM[i]:#x}')
+        if avx and regs[f'ymm{i}'][0] != YMM_HI[i] << 128 | XMM[i]:
+            bad.append(f'ymm{i} {regs[f"ymm{i}"][0]:#x}')
+    check(not bad, '; '.join(bad[:4]))
+
+
+def gdb_registers(pid, avx):
+    """What gdb, attached to pid, says of the same registers as fpregs
+    would: {fpregs name: (value, decimal or None)}."""
+    ex = []
+    for i in range(16):
+        ex += ['-ex', f'echo @xmm{i}=', '-ex', f'p/x $xmm{i}.uint128']
+        if avx:
+            ex += ['-ex', f'echo @ymm{i}=', '-ex', f'p/x $ymm{i}.v2_int128']
+    ex += ['-ex', 'info registers ' + ' '.join(
+        [f'st{i}' for i in range(8)] +
+        ['fctrl', 'fstat', 'ftag', 'fiseg', 'fioff', 'foseg', 'fooff', 'fop', 'mxcsr'])]
+    r = subprocess.run(['gdb', '-nx', '-batch', '-iex', 'set debuginfod enabled off',
+                        '-p', str(pid), *ex],
+                       capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
+    out = r.stdout.decode(errors='replace')
+    got, info = {}, {}
+    for line in out.splitlines():
+        m = re.fullmatch(r'@(\w+)=\$\d+ = (.*)', line)
+        if m:
+            name, val = m.groups()
+            if name.startswith('ymm'):
+                lo, hi = re.fullmatch(r'\{(0x[0-9a-f]+), (0x[0-9a-f]+)\}', val).groups()
+                got[name] = (int(hi, 16) << 128 | int(lo, 16), None)
+            else:
+                got[name] = (int(val, 16), None)
+            continue
+        m = re.match(r'(st\d)\s+(\S+)\s+\(raw (0x[0-9a-f]+)\)$', line)
+        if m:
+            got[m.group(1)] = (int(m.group(3), 16), m.group(2))
+            continue
+        m = re.match(r'(\w+)\s+(0x[0-9a-f]+)\s', line + ' ')
+        if m:
+            info[m.group(1)] = int(m.group(2), 16)
+    check('fctrl' in info and 'xmm15' in got,
+          f'gdb gave no registers (exit {r.returncode}): {r.stderr.decode(errors="replace")[-500:]}')
+    # gdb's names for the control words, and fip/fdp split in 32-bit halves
+    got['fcw'] = (info['fctrl'], None)
+    got['fsw'] = (info['fstat'], None)
+    got['ftw'] = (info['ftag'], None)
+    got['fop'] = (info['fop'], None)
+    got['fip'] = (info['fiseg'] << 32 | info['fioff'], None)
+    got['fdp'] = (info['foseg'] << 32 | info['fooff'], None)
+    got['mxcsr'] = (info['mxcsr'], None)
+    return got
+
+
+@tap_check('fpregs matches gdb attached after the unmount')
+def _(c):
+    check(shutil.which('gdb'), 'gdb is not installed (.ci/deps installs it)')
+    t = fpdemo(c)
+    avx = bool(t.info['avx'])
+    m = c.mount(t.pid)
+    ours, names = parse_fpregs(read_fpregs(m, t.pid))
+    check(m.unmount() == 0, 'ptracefs did not exit 0 after the unmount')
+    check(wait_until(lambda: tracer_pid(t.pid) == 0, 5), 'still traced after the unmount')
+    # gdb itself stops the target, so it must be back in its pause first
+    check(wait_until(lambda: set(task_states(t.pid).values()) == {'S'}, 5),
+          f'fpdemo is not back asleep: {task_states(t.pid)}')
+    theirs = gdb_registers(t.pid, avx)
+    bad = []
+    for name in names:
+        if name not in theirs:
+            bad.append(f'gdb said nothing of {name}')
+            continue
+        (v, dec), (gv, gdec) = ours[name], theirs[name]
+        if v != gv:
+            bad.append(f'{name} {v:#x}, gdb {gv:#x}')
+        elif gdec is not None and dec != gdec:
+            bad.append(f'{name} ({dec}), gdb ({gdec})')
+    check(not bad, '; '.join(bad[:4]))
+    check(len(names) == 7 + 8 + 16 + 16 * avx, f'{len(names)} registers compared')
+
+
+@tap_check('fpregs of every thread of the sample target: all lines, exact size')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    tids = sorted(int(x) for x in os.listdir(m.path('threads')))
+    check(len(tids) > 1, f'threads/ lists {tids}')
+    for tid in tids:
+        regs, names = parse_fpregs(read_fpregs(m, tid))
+        check(names == want_names(cpu_has_avx()), f'thread {tid}: fpregs names {names}')
+        # glibc starts every thread with the default control words
+        check(regs['fcw'][0] == 0x037f, f'thread {tid}: fcw {regs["fcw"][0]:#x}')
+        check(regs['mxcsr'][0] & 0xffc0 == 0x1f80, f'thread {tid}: mxcsr {regs["mxcsr"][0]:#x}')
+
+
+if __name__ == '__main__':
+    if not os.access(FPDEMO, os.X_OK):
+        print(f'Bail out! PTRACEFS_FPDEMO={FPDEMO!r} is not an executable (meson test sets it)')
+        sys.exit(1)
+    sys.exit(run())
