@@ -21,6 +21,35 @@ struct arch_reg {
 	uint8_t size;		/* 4 or 8 */
 };
 
+/*
+ * Where the fields of a core file's two process notes sit: struct
+ * elf_prstatus (one per thread) and struct elf_prpsinfo (one per process),
+ * as the kernel's core dumper lays them out for the architecture. Offsets
+ * are bytes from the start of the note's descriptor. `word` is the size of
+ * the target's C long: the width of pr_sigpend, pr_sighold and pr_flag and
+ * of each half of the struct timevals (pr_utime etc.).
+ */
+struct arch_core {
+	uint8_t elf_data;		/* ELFDATA2LSB / ELFDATA2MSB */
+	uint8_t word;			/* 4 or 8 */
+	uint32_t e_flags;		/* ELF_CORE_EFLAGS */
+	struct {
+		uint16_t size;
+		uint16_t signo, cursig, sigpend, sighold;	/* signo: pr_info.si_signo */
+		uint16_t pid, ppid, pgrp, sid;
+		uint16_t utime, stime, cutime, cstime;
+		uint16_t reg, fpvalid;	/* pr_reg holds arch_desc.regs_size bytes */
+	} prstatus;
+	struct {
+		uint16_t size;
+		uint16_t state, sname, zomb, nice, flag;
+		uint16_t uid, gid;
+		uint8_t id_size;	/* width of pr_uid and pr_gid: 2 or 4 */
+		uint16_t pid, ppid, pgrp, sid;
+		uint16_t fname, psargs;	/* char[16], char[80] */
+	} prpsinfo;
+};
+
 struct arch_desc {
 	const char *name;		/* "x86_64", as uname -m says it */
 	uint16_t elf_machine;		/* EM_* */
@@ -44,9 +73,11 @@ struct arch_desc {
 	unsigned fp_regset, xstate_regset;
 	int (*format_fp)(const void *fx, size_t fxlen, const void *xs,
 			 size_t xslen, struct sbuf *out);
+	const struct arch_core *core;	/* core note layouts; NULL: no `core` */
 };
 
 extern const struct arch_desc arch_x86_64;
+extern const struct arch_core arch_x86_64_core;
 #define X86_64_NSYSCALLS 451
 extern const char *const x86_64_syscall_names[X86_64_NSYSCALLS];
 

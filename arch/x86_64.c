@@ -57,4 +57,5 @@ const struct arch_desc arch_x86_64 = {
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.xstate_regset = 0x202,		/* NT_X86_XSTATE */
 	.format_fp = x86_64_format_fp,
+	.core = &arch_x86_64_core,
 };

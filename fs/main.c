@@ -229,79 +229,92 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	return rc < 0 ? 1 : 0;
 }
 
+/*
+ * Everything that can be refused before a fork or a mount: 0 to go on,
+ * else the exit status (0 for --help and --version).
+ */
+static int check_args(struct options *o, pid_t *pid, int *status)
+{
+	struct reader_opts ropts = { 0 };
+	char why[512] = "";
+	struct stat st;
+
+	*status = 1;
+	if (o->help || o->version) {
+		if (o->help)
+			usage(stdout);
+		else
+			printf("ptracefs %s (libfuse %d)\n", PTRACEFS_VERSION, fuse_version());
+		*status = 0;
+		return -1;
+	}
+	if (o->nargs != 2) {
+		fprintf(stderr, "ptracefs: %s (usage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT)\n",
+			o->nargs < 2 ? "expected a PID and a MOUNTPOINT" : "too many arguments");
+		return -1;
+	}
+	o->filter = -1;
+	if (o->coredump_filter) {
+		char *end;
+
+		errno = 0;
+		o->filter = (int64_t)strtoull(o->coredump_filter, &end, 16);
+		if (errno || end == o->coredump_filter || *end || o->filter > 0x1ff) {
+			fprintf(stderr, "ptracefs: invalid coredump_filter '%s': a hex mask of at most 0x1ff\n",
+				o->coredump_filter);
+			return -1;
+		}
+	}
+	if (parse_pid(o->pid, pid)) {
+		fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o->pid);
+		return -1;
+	}
+	if (stat(o->mountpoint, &st) != 0) {
+		fprintf(stderr, "ptracefs: mountpoint %s: %s\n", o->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "ptracefs: mountpoint %s: not a directory\n", o->mountpoint);
+		return -1;
+	}
+	ropts.force_nondumpable = o->force;
+	if (reader_preflight(*pid, &ropts, why, sizeof(why))) {
+		fprintf(stderr, "ptracefs: %s\n", why);
+		return -1;
+	}
+	if (o->allow_other)
+		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s read process %d's memory\n",
+			o->mountpoint, (int)*pid);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct options o = { 0 };
 	struct ptracefs fs = { 0 };
-	struct reader_opts ropts = { 0 };
-	char why[512] = "", fsname[64];
-	struct stat st;
-	struct fuse *fuse;
+	struct fuse *fuse = NULL;
+	char fsname[64];
 	sigset_t chld;
 	pid_t pid;
-	int rc, pfd[2];
+	int rc = 1, pfd[2];
 
 	if (fuse_opt_parse(&args, &o, spec, opt_proc) != 0)
-		return 1;
-	if (o.help) {
-		usage(stdout);
-		return 0;
-	}
-	if (o.version) {
-		printf("ptracefs %s (libfuse %d)\n", PTRACEFS_VERSION, fuse_version());
-		return 0;
-	}
-	if (o.nargs != 2) {
-		fprintf(stderr, "ptracefs: %s\nusage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT\n",
-			o.nargs < 2 ? "expected a PID and a MOUNTPOINT" : "too many arguments");
-		return 1;
-	}
-	o.filter = -1;
-	if (o.coredump_filter) {
-		char *end;
-
-		errno = 0;
-		o.filter = (int64_t)strtoull(o.coredump_filter, &end, 16);
-		if (errno || end == o.coredump_filter || *end || o.filter > 0x1ff) {
-			fprintf(stderr, "ptracefs: invalid coredump_filter '%s': a hex mask of at most 0x1ff\n",
-				o.coredump_filter);
-			return 1;
-		}
-	}
-	if (parse_pid(o.pid, &pid)) {
-		fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o.pid);
-		return 1;
-	}
-	if (stat(o.mountpoint, &st) != 0) {
-		fprintf(stderr, "ptracefs: mountpoint %s: %s\n", o.mountpoint, strerror(errno));
-		return 1;
-	}
-	if (!S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "ptracefs: mountpoint %s: not a directory\n", o.mountpoint);
-		return 1;
-	}
-	ropts.force_nondumpable = o.force;
-	ropts.coredump_filter = o.filter;
-	rc = reader_preflight(pid, &ropts, why, sizeof(why));
-	if (rc) {
-		fprintf(stderr, "ptracefs: %s\n", why);
-		return 1;
-	}
-	if (o.allow_other)
-		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s read process %d's memory\n",
-			o.mountpoint, (int)pid);
+		goto out;
+	if (check_args(&o, &pid, &rc))
+		goto out;
+	rc = 1;
 
 	/* default_permissions: the kernel enforces the 0400/0500 modes. */
 	snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:%d,subtype=ptracefs", (int)pid);
 	if (fuse_opt_add_arg(&args, "-oauto_unmount,default_permissions") ||
 	    fuse_opt_add_arg(&args, fsname)) {
 		fprintf(stderr, "ptracefs: out of memory\n");
-		return 1;
+		goto out;
 	}
 	fuse = fuse_new(&args, ptracefs_ops(), sizeof(struct fuse_operations), &fs);
 	if (!fuse)
-		return 1;	/* libfuse printed why (an unknown -o option, say) */
+		goto out;	/* libfuse printed why (an unknown -o option, say) */
 
 	/* The tracer reads SIGCHLD from a signalfd: no thread may take it. */
 	sigemptyset(&chld);
@@ -315,22 +328,26 @@ int main(int argc, char *argv[])
 
 		if (pipe2(pfd, O_CLOEXEC) < 0) {
 			perror("ptracefs: pipe");
-			return 1;
+			goto out;
 		}
 		child = fork();
 		if (child < 0) {
 			perror("ptracefs: fork");
-			return 1;
+			goto out;
 		}
 		if (child > 0) {
 			close(pfd[1]);
-			return wait_for_child(pfd[0], child);
+			rc = wait_for_child(pfd[0], child);
+			goto out;
 		}
 		close(pfd[0]);
 		setsid();
 		rc = serve(fuse, &fs, pid, &o, pfd[1]);
 	}
-	fuse_destroy(fuse);
+out:
+	if (fuse)
+		fuse_destroy(fuse);
 	fuse_opt_free_args(&args);
+	free(o.coredump_filter);
 	return rc;
 }

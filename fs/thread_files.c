@@ -117,6 +117,7 @@ static const struct node_ops stat_ops = { .show = stat_show };
 /* threads/<tid>/: one row a file. */
 static const struct node thread_entries[] = {
 	NODE_TEXT_("regs", 0400, regs_ops),
+	NODE_TEXT_("fpregs", 0400, fpregs_ops),
 	NODE_TEXT_("stat", 0400, stat_ops),
 };
 

@@ -77,6 +77,7 @@ extern const struct node thread_dir;
 extern const struct node region_file;
 extern const struct node module_dir;
 extern const struct node_ops threads_ops;	/* fs/thread_files.c */
+extern const struct node_ops fpregs_ops;	/* fs/fpregs_file.c */
 extern const struct node_ops core_ops;		/* fs/core_file.c */
 extern const struct node_ops regions_ops;	/* fs/region_files.c */
 extern const struct node_ops modules_ops;	/* fs/module_files.c */

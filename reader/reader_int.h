@@ -37,6 +37,7 @@ struct rthread {
 };
 
 struct tracer;
+struct core_layout;
 
 struct reader {
 	pid_t pid;
@@ -70,6 +71,9 @@ struct reader {
 	bool *mod_parsed;
 	size_t nmodules;
 	bool modules_built;
+	/* core_read.c: `core`'s layout, built under lazy_mu on first use;
+	 * reader_close frees it with core_layout_free. */
+	_Atomic(struct core_layout *) core;
 };
 
 /* proc.c: small /proc readers. */

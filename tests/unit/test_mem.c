@@ -99,6 +99,7 @@ static struct reader *make_reader(int pagemap_fd)
 	r->mem_fd = FAKE_MEM_FD;
 	r->pagemap_fd = pagemap_fd;
 	r->mem_size = 0x22000;
+	atomic_init(&r->nalive, 1);	/* a live target: reads go through */
 	vm_errno = pread_errno = 0;
 	vm_limit = SIZE_MAX;
 	unreadable_lo = unreadable_hi = 0;
@@ -184,6 +185,18 @@ static void test_mem_read_target_gone_is_eio(void **state)
 	(void)state;
 	vm_errno = ESRCH;
 	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), -EIO);
+	free_reader(r);
+}
+
+static void test_mem_read_after_target_died_is_eio(void **state)
+{
+	struct reader *r = make_reader(-1);
+	unsigned char buf[64];
+
+	(void)state;
+	atomic_store(&r->nalive, 0);
+	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), -EIO);
+	assert_int_equal(vm_calls, 0);
 	free_reader(r);
 }
 
@@ -291,6 +304,7 @@ int main(void)
 		cmocka_unit_test(test_mem_read_short_readv_continues_in_proc_mem),
 		cmocka_unit_test(test_mem_read_unreadable_page_reads_as_zeros),
 		cmocka_unit_test(test_mem_read_target_gone_is_eio),
+		cmocka_unit_test(test_mem_read_after_target_died_is_eio),
 		cmocka_unit_test(test_mem_read_clips_to_data_mappings),
 		cmocka_unit_test(test_mem_seek_walks_mappings),
 		cmocka_unit_test(test_mem_seek_data_past_last_is_enxio),

@@ -1,0 +1,162 @@
+/*
+ * bench-target: a process of a chosen shape for bench/run to mount.
+ *
+ *   bench-target [-t THREADS] [-m MAPPED] [-r RESIDENT] [-c CHUNK] [-s FILE]
+ *
+ *   -m MAPPED    one anonymous private mapping of this size (default 64M)
+ *   -r RESIDENT  how much of it is written (default: all of it)
+ *   -c CHUNK     written in runs of CHUNK bytes spread evenly over the
+ *                mapping (default: one run from its start). 4 GiB mapped,
+ *                256 MiB resident in 1 MiB runs is a heap the way JVMs, Go
+ *                and sanitizers leave it: mostly reserved, partly touched.
+ *   -t THREADS   extra threads, all blocked on one condition variable, so
+ *                they take no CPU from the measurement (default 0)
+ *   -s FILE      "pid N", "buf 0x...", "buflen N", "threads N", then "ready"
+ *
+ * Every written 8-byte word holds its own address (never zero, so sparse
+ * copies must carry it, and a wrong offset shows). SIGTERM ends it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "tests/targets/status.h"
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+
+static void *idle(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	for (;;)
+		pthread_cond_wait(&cond, &lock);	/* nobody signals it */
+	return NULL;
+}
+
+/* "4096", "64k", "1M", "4G": a byte count with an optional binary suffix. */
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static void fill(uint64_t *p, uint64_t bytes)
+{
+	for (uint64_t i = 0; i < bytes / 8; i++)
+		p[i] = (uint64_t)(uintptr_t)&p[i];
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t mapped = 64 << 20, resident = UINT64_MAX, chunk = 0, page;
+	unsigned long nthreads = 0;
+	const char *status_path = NULL;
+	char status[512];
+	size_t slen = 0;
+	pthread_attr_t attr;
+	sigset_t wait_for;
+	char *buf;
+	int opt, sig;
+
+	while ((opt = getopt(argc, argv, "t:m:r:c:s:")) != -1) {
+		switch (opt) {
+		case 't':
+			nthreads = strtoul(optarg, NULL, 10);
+			break;
+		case 'm':
+		case 'r':
+		case 'c':
+			if (parse_size(optarg, opt == 'm' ? &mapped : opt == 'r' ? &resident : &chunk)) {
+				fprintf(stderr, "bench-target: bad size '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 's':
+			status_path = optarg;
+			break;
+		default:
+			fprintf(stderr, "usage: bench-target [-t THREADS] [-m MAPPED] [-r RESIDENT] [-c CHUNK] [-s FILE]\n");
+			return 2;
+		}
+	}
+	page = (uint64_t)sysconf(_SC_PAGESIZE);
+	mapped = (mapped + page - 1) / page * page;
+	if (resident > mapped)
+		resident = mapped;
+	if (chunk == 0 || chunk > resident)
+		chunk = resident;
+	chunk = (chunk + page - 1) / page * page;
+
+	/* NORESERVE: the untouched part must not count against overcommit. */
+	buf = mmap(NULL, mapped, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (buf == MAP_FAILED) {
+		perror("bench-target: mmap");
+		return 1;
+	}
+	if (chunk) {
+		uint64_t runs = (resident + chunk - 1) / chunk;
+		uint64_t step = mapped / runs / page * page;
+
+		for (uint64_t k = 0, left = resident; k < runs && left; k++) {
+			uint64_t n = left < chunk ? left : chunk;
+
+			fill((uint64_t *)(buf + k * step), n);
+			left -= n;
+		}
+	}
+
+	/* Block SIGTERM before the threads exist, so sigwait gets it. */
+	sigemptyset(&wait_for);
+	sigaddset(&wait_for, SIGTERM);
+	sigaddset(&wait_for, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &wait_for, NULL);
+	pthread_attr_init(&attr);
+	for (unsigned long i = 0; i < nthreads; i++) {
+		pthread_t t;
+		int err = pthread_create(&t, &attr, idle, NULL);
+
+		if (err) {
+			fprintf(stderr, "bench-target: thread %lu: %s\n", i, strerror(err));
+			return 1;
+		}
+	}
+	if (status_path) {
+		status_add(status, sizeof(status), &slen, "pid %d\n", (int)getpid());
+		status_add(status, sizeof(status), &slen, "threads %lu\n", nthreads + 1);
+		status_add(status, sizeof(status), &slen, "buf %p\n", (void *)buf);
+		if (status_add(status, sizeof(status), &slen, "buflen %llu\n",
+			       (unsigned long long)mapped) ||
+		    status_publish(status_path, status, sizeof(status), slen)) {
+			perror("bench-target: status file");
+			return 1;
+		}
+	}
+	sigwait(&wait_for, &sig);
+	if (status_path)
+		unlink(status_path);
+	_exit(0);	/* the idle threads never return: do not join them */
+}

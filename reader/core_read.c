@@ -1,0 +1,382 @@
+/*
+ * `core` of a live reader: gathers what the layout needs from the
+ * snapshot (registers, /proc files, maps) plus /proc/PID/smaps, read once
+ * when the file is first used, and serves reads and SEEK_DATA/SEEK_HOLE.
+ *
+ * Segment bytes come from reader_mem_read, so the core is exactly as
+ * sparse as `mem`: never-populated anonymous pages are holes and are
+ * never faulted in, and the daemon holds no more than one request's worth
+ * of the target at a time.
+ *
+ * [vsyscall] (0xffffffffff600000) is dumped as the kernel and gcore do:
+ * it is not in `mem` (FUSE offsets end at 2^63), so it is read directly,
+ * and on today's kernels (vsyscall=xonly, "--xp") it is unreadable and
+ * its page is a hole. Its file offset is small like every other's.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "reader/core.h"
+#include "reader/reader_int.h"
+
+/* What a build allocates besides the layout, freed once it is built. */
+struct gather {
+	struct core_proc proc;
+	struct core_thread *threads;
+	struct core_regset *sets;
+	size_t nthreads;
+	uint64_t *filesz, *resident;
+	struct smaps smaps;
+	bool have_smaps;
+};
+
+static unsigned effective_filter(const struct reader *r)
+{
+	const char *text;
+	size_t len;
+	uint64_t v;
+
+	if (r->opts.coredump_filter >= 0)
+		return (unsigned)r->opts.coredump_filter;
+	if (reader_file(r, RB_COREDUMP_FILTER, &text, &len) == 0 &&
+	    core_status_u64(text, len, "", 16, &v) == 0)
+		return (unsigned)(v & 0x1ff);
+	return CORE_FILTER_DEFAULT;
+}
+
+static void gather_proc(struct reader *r, struct core_proc *pr)
+{
+	struct reader_thread_info ti;
+	const char *text;
+	size_t len;
+	uint64_t v;
+
+	memset(pr, 0, sizeof(*pr));
+	pr->pid = r->pid;
+	snprintf(pr->fname, sizeof(pr->fname), "%.15s", r->comm);
+	if (reader_file(r, RB_STAT, &text, &len) == 0)
+		core_parse_stat(text, len, pr);
+	/* /proc said 't' (us) by then: the state the target was in before. */
+	pr->state = reader_thread_info(r, r->pid, &ti) == 0 && ti.state ? ti.state : 'Z';
+	if (reader_file(r, RB_STATUS, &text, &len) == 0) {
+		if (core_status_u64(text, len, "Uid:", 10, &v) == 0)
+			pr->uid = (uint32_t)v;
+		if (core_status_u64(text, len, "Gid:", 10, &v) == 0)
+			pr->gid = (uint32_t)v;
+	}
+	if (reader_file(r, RB_CMDLINE, &text, &len) == 0)
+		core_psargs(text, len, pr->psargs);
+}
+
+/* Threads, the leader first (as the kernel puts the dumping thread). */
+static int gather_threads(struct reader *r, struct gather *g)
+{
+	const struct arch_desc *a = r->arch;
+	size_t n = reader_threads(r, NULL, 0), k = 0;
+	pid_t *tids = calloc(n ? n : 1, sizeof(*tids));
+
+	g->threads = calloc(n ? n : 1, sizeof(*g->threads));
+	g->sets = calloc((n ? n : 1) * (a->nregsets ? a->nregsets : 1), sizeof(*g->sets));
+	if (!tids || !g->threads || !g->sets) {
+		free(tids);
+		return -ENOMEM;
+	}
+	n = reader_threads(r, tids, n);
+	for (size_t i = 0; i < n; i++)
+		if (tids[i] == r->pid && i > 0) {
+			memmove(tids + 1, tids, i * sizeof(*tids));
+			tids[0] = r->pid;
+		}
+	for (size_t i = 0; i < n; i++) {
+		struct core_thread *t = &g->threads[k];
+		struct reader_thread_info ti;
+		char path[96], *status;
+		size_t len;
+
+		if (reader_thread_info(r, tids[i], &ti))
+			continue;	/* exited since */
+		t->tid = tids[i];
+		t->sets = &g->sets[k * a->nregsets];
+		t->utime = ti.utime;
+		t->stime = ti.stime;
+		for (size_t s = 0; s < a->nregsets; s++) {
+			struct core_regset *rs = &g->sets[k * a->nregsets + t->nsets];
+
+			rs->type = a->regsets[s].type;
+			if (reader_thread_regset(r, tids[i], rs->type, &rs->data, &rs->len) == 0)
+				t->nsets++;
+		}
+		/* Masks are not in the snapshot; the thread is still stopped. */
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)r->pid,
+			 (int)tids[i]);
+		if (proc_read_file(path, &status, &len, 1 << 20) == 0) {
+			core_status_u64(status, len, "SigPnd:", 16, &t->sigpend);
+			core_status_u64(status, len, "SigBlk:", 16, &t->sighold);
+			free(status);
+		}
+		k++;
+	}
+	g->nthreads = k;
+	free(tids);
+	return 0;
+}
+
+/* Per mapping: bytes dumped, and how many of them are likely not holes. */
+static int gather_maps(struct reader *r, struct gather *g)
+{
+	const struct maps *m = &r->maps;
+	unsigned filter = effective_filter(r);
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	char path[64], *text;
+	size_t len;
+
+	g->filesz = calloc(m->n ? m->n : 1, sizeof(*g->filesz));
+	g->resident = calloc(m->n ? m->n : 1, sizeof(*g->resident));
+	if (!g->filesz || !g->resident)
+		return -ENOMEM;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/smaps", (int)r->pid, (int)r->mem_pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30) == 0) {
+		g->have_smaps = smaps_parse(text, len, &g->smaps) == 0 && g->smaps.n;
+		free(text);
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		const struct map_entry *e = &m->v[i];
+		const struct smaps_entry *s =
+			g->have_smaps ? smaps_find(&g->smaps, e->start, e->end) : NULL;
+		uint64_t size = e->end - e->start, rss;
+		unsigned char magic[SELFMAG];
+
+		switch (core_dump_rule(e, s, filter)) {
+		case CORE_DUMP_NONE:
+			break;
+		case CORE_DUMP_WHOLE:
+			g->filesz[i] = size;
+			break;
+		case CORE_DUMP_ELF_HEADER:
+			/* Read from the file when the page is not present: no fault. */
+			if (reader_mem_read(r, magic, sizeof(magic), e->start) ==
+			    (ssize_t)sizeof(magic) && memcmp(magic, ELFMAG, SELFMAG) == 0)
+				g->filesz[i] = page < size ? page : size;
+			break;
+		}
+		g->resident[i] = g->filesz[i];
+		if (s && map_is_anon(e)) {
+			rss = s->rss_kb + s->swap_kb;
+			if (rss < g->filesz[i] / 1024)
+				g->resident[i] = rss * 1024;
+		} else if (!map_is_data(e) && !(e->perms & PERM_R)) {
+			g->resident[i] = 0;	/* [vsyscall] in xonly mode: a hole */
+		}
+	}
+	return 0;
+}
+
+static void gather_free(struct gather *g)
+{
+	free(g->threads);
+	free(g->sets);
+	free(g->filesz);
+	free(g->resident);
+	smaps_free(&g->smaps);
+}
+
+static int build(struct reader *r, struct core_layout **out)
+{
+	struct gather g = { 0 };
+	struct core_input in = { 0 };
+	const char *auxv = NULL;
+	size_t auxv_len = 0;
+	int rc;
+
+	if (!r->arch || !r->arch->core)
+		return -EOPNOTSUPP;
+	gather_proc(r, &g.proc);
+	rc = gather_threads(r, &g);
+	if (rc == 0)
+		rc = gather_maps(r, &g);
+	if (rc == 0) {
+		if (reader_file(r, RB_AUXV, &auxv, &auxv_len))
+			auxv_len = 0;
+		in.arch = r->arch;
+		in.proc = &g.proc;
+		in.threads = g.threads;
+		in.nthreads = g.nthreads;
+		in.auxv = auxv;
+		in.auxv_len = auxv_len;
+		in.maps = &r->maps;
+		in.filesz = g.filesz;
+		in.resident = g.resident;
+		in.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+		in.clk_tck = sysconf(_SC_CLK_TCK);
+		rc = core_build(&in, out);
+	}
+	gather_free(&g);
+	return rc;
+}
+
+int reader_core_layout(struct reader *r, const struct core_layout **out)
+{
+	struct core_layout *l = atomic_load_explicit(&r->core, memory_order_acquire);
+	int rc = 0;
+
+	if (!l) {
+		pthread_mutex_lock(&r->lazy_mu);
+		l = atomic_load_explicit(&r->core, memory_order_relaxed);
+		if (!l) {
+			rc = build(r, &l);
+			if (rc == 0)
+				atomic_store_explicit(&r->core, l, memory_order_release);
+		}
+		pthread_mutex_unlock(&r->lazy_mu);
+		if (rc)
+			return rc;
+	}
+	*out = l;
+	return 0;
+}
+
+int reader_core_size(struct reader *r, uint64_t *size, uint64_t *blocks)
+{
+	const struct core_layout *l;
+	int rc = reader_core_layout(r, &l);
+
+	if (rc)
+		return rc;
+	*size = l->size;
+	*blocks = (l->data_bytes + 511) / 512;
+	return 0;
+}
+
+/* Bytes of a mapping outside `mem` (the gate page): zeros where refused. */
+static int read_gate(struct reader *r, const struct map_entry *e, char *buf,
+		     size_t len, uint64_t addr)
+{
+	if (reader_gone(r))
+		return -EIO;
+	memset(buf, 0, len);
+	if (!(e->perms & PERM_R))
+		return 0;
+	while (len) {
+		ssize_t n = mem_read_raw(r, buf, len, addr);
+
+		if (n <= 0)
+			break;
+		buf += n;
+		addr += (uint64_t)n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t reader_core_read(struct reader *r, void *out, size_t len, uint64_t off)
+{
+	const struct core_layout *l;
+	char *buf = out;
+	size_t done = 0;
+	int rc = reader_core_layout(r, &l);
+
+	if (rc)
+		return rc;
+	if (off >= l->size)
+		return 0;
+	if (len > l->size - off)
+		len = (size_t)(l->size - off);
+	while (done < len) {
+		uint64_t pos = off + done;
+		size_t n = len - done;
+
+		if (pos < l->data_off) {
+			/* The generated head, then zeros up to the page boundary. */
+			if (n > l->data_off - pos)
+				n = (size_t)(l->data_off - pos);
+			if (pos < l->head_len) {
+				size_t h = l->head_len - pos < n ? (size_t)(l->head_len - pos) : n;
+
+				memcpy(buf + done, l->head + pos, h);
+				memset(buf + done + h, 0, n - h);
+			} else {
+				memset(buf + done, 0, n);
+			}
+		} else {
+			const struct core_seg *s = &l->segs[l->filled[core_locate(l, pos)]];
+			const struct map_entry *e = &r->maps.v[s->map];
+			uint64_t in = pos - s->offset;
+			ssize_t got;
+
+			if (n > s->filesz - in)
+				n = (size_t)(s->filesz - in);
+			if (map_is_data(e)) {
+				got = reader_mem_read(r, buf + done, n, s->vaddr + in);
+				if (got < 0)
+					return got;
+			} else if ((rc = read_gate(r, e, buf + done, n, s->vaddr + in))) {
+				return rc;
+			}
+		}
+		done += n;
+	}
+	return (ssize_t)done;
+}
+
+/* SEEK_DATA/SEEK_HOLE within one segment's [va, vend) of memory. */
+static int seg_seek(struct reader *r, const struct core_seg *s, uint64_t va,
+		    uint64_t vend, int whence, uint64_t *out)
+{
+	const struct map_entry *e = &r->maps.v[s->map];
+
+	if (map_is_data(e))
+		return reader_mem_seek(r, va, whence, vend, out);
+	/* The gate page: all data if readable, all hole if not. */
+	if (e->perms & PERM_R) {
+		*out = whence == SEEK_DATA ? va : vend;
+		return 0;
+	}
+	if (whence == SEEK_DATA)
+		return -ENXIO;
+	*out = va;
+	return 0;
+}
+
+int reader_core_seek(struct reader *r, uint64_t off, int whence, uint64_t *out)
+{
+	const struct core_layout *l;
+	int rc = reader_core_layout(r, &l);
+
+	if (rc)
+		return rc;
+	if (whence != SEEK_DATA && whence != SEEK_HOLE)
+		return -EINVAL;
+	if (off >= l->size)
+		return -ENXIO;
+	/* The head and its padding are data. */
+	if (off < l->data_off) {
+		if (whence == SEEK_DATA) {
+			*out = off;
+			return 0;
+		}
+		off = l->data_off;
+	}
+	for (size_t i = core_locate(l, off); i < l->nfilled; i++) {
+		const struct core_seg *s = &l->segs[l->filled[i]];
+		uint64_t from = off > s->offset ? off : s->offset;
+		uint64_t va = s->vaddr + (from - s->offset), vend = s->vaddr + s->filesz, v;
+
+		rc = seg_seek(r, s, va, vend, whence, &v);
+		if (rc == -ENXIO)
+			continue;
+		if (rc)
+			return rc;
+		if (whence == SEEK_DATA || v < vend) {
+			*out = s->offset + (v - s->vaddr);
+			return 0;
+		}
+	}
+	if (whence == SEEK_DATA)
+		return -ENXIO;
+	*out = l->size;
+	return 0;
+}
