@@ -74,6 +74,9 @@ struct arch_desc {
 	int (*format_fp)(const void *fx, size_t fxlen, const void *xs,
 			 size_t xslen, struct sbuf *out);
 	const struct arch_core *core;	/* core note layouts; NULL: no `core` */
+	/* gdb names of DWARF registers 0..n-1, to seed an unwinder. */
+	const char *const *dwarf_regs;
+	size_t ndwarf_regs;
 };
 
 extern const struct arch_desc arch_x86_64;

@@ -40,6 +40,12 @@ static const struct arch_reg x86_64_regs[] = {
 	R("orig_rax", 15),
 };
 
+/* DWARF numbering of the x86-64 psABI: 0-15 are not in slot order. */
+static const char *const x86_64_dwarf_regs[] = {
+	"rax", "rdx", "rcx", "rbx", "rsi", "rdi", "rbp", "rsp",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15", "rip",
+};
+
 const struct arch_desc arch_x86_64 = {
 	.name = "x86_64",
 	.elf_machine = EM_X86_64_,
@@ -58,4 +64,6 @@ const struct arch_desc arch_x86_64 = {
 	.xstate_regset = 0x202,		/* NT_X86_XSTATE */
 	.format_fp = x86_64_format_fp,
 	.core = &arch_x86_64_core,
+	.dwarf_regs = x86_64_dwarf_regs,
+	.ndwarf_regs = sizeof(x86_64_dwarf_regs) / sizeof(x86_64_dwarf_regs[0]),
 };

@@ -144,7 +144,14 @@ static int mem_seek(const struct node_ctx *c, uint64_t off, int whence, uint64_t
 	return reader_mem_seek(c->r, off, whence, size, out);
 }
 
+/* Every thread's backtrace, as eu-stack prints a process. */
+static int stack_show(const struct node_ctx *c, struct sbuf *sb)
+{
+	return reader_stack(c->r, 0, sb);
+}
+
 static const struct node_ops status_ops = { .show = status_show };
+static const struct node_ops stack_ops = { .show = stack_show };
 static const struct node_ops cmdline_ops = { .show = cmdline_show };
 static const struct node_ops environ_ops = { .show = environ_show };
 static const struct node_ops auxv_ops = { .show = auxv_show };
@@ -164,6 +171,7 @@ static const struct node root_entries[] = {
 	NODE_TEXT_("cmdline", 0400, cmdline_ops),
 	NODE_TEXT_("environ", 0400, environ_ops),
 	NODE_TEXT_("auxv", 0400, auxv_ops),
+	NODE_TEXT_("stack", 0400, stack_ops),
 	NODE_LINK_("exe", exe_ops),
 	NODE_BLOB_("mem", 0400, mem_ops, 1 << 20),
 	NODE_INST("threads", 0500, threads_ops),

@@ -110,7 +110,13 @@ static int stat_show(const struct node_ctx *c, struct sbuf *sb)
 	return sb->err;
 }
 
+static int stack_show(const struct node_ctx *c, struct sbuf *sb)
+{
+	return reader_stack(c->r, c->tid, sb);
+}
+
 const struct node_ops threads_ops = { .list = threads_list, .bind = threads_bind };
+static const struct node_ops stack_ops = { .show = stack_show };
 static const struct node_ops regs_ops = { .show = regs_show };
 static const struct node_ops stat_ops = { .show = stat_show };
 
@@ -119,6 +125,7 @@ static const struct node thread_entries[] = {
 	NODE_TEXT_("regs", 0400, regs_ops),
 	NODE_TEXT_("fpregs", 0400, fpregs_ops),
 	NODE_TEXT_("stat", 0400, stat_ops),
+	NODE_TEXT_("stack", 0400, stack_ops),
 };
 
 const struct node thread_dir = NODE_TABLE("<tid>", 0500, thread_entries);

@@ -130,6 +130,14 @@ int reader_module_info(struct reader *r, const struct reader_module *m,
 		       struct mod_info *out);
 
 /*
+ * A symbolized backtrace, one frame a line ("#N  0xPC function+0xOFF
+ * module [at file:line]"), unwound with libdwfl from the registers and
+ * memory of the snapshot. tid 0: every thread, under "TID n:" headers,
+ * as eu-stack prints a process.
+ */
+int reader_stack(struct reader *r, pid_t tid, struct sbuf *out);
+
+/*
  * `mem`: one sparse view of the address space, offset == address. Holes
  * (unmapped, unreadable, never-populated anonymous pages) read as zeros and
  * nothing is faulted in. Returns len, or -EIO once the target is gone.

@@ -240,7 +240,7 @@ static Elf64_Nhdr *find_build_id(char *img, size_t len, Elf64_Phdr **seg)
 /* Copies our executable to dir/corrupt-KIND.elf, maps it, scribbles. */
 static char *map_corrupt(const char *dir, const char *kind)
 {
-	char path[4096], buf[65536];
+	char path[4200], buf[65536];
 	int in = open("/proc/self/exe", O_RDONLY | O_CLOEXEC), out;
 	ssize_t n;
 	struct stat st;

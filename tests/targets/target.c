@@ -1,7 +1,8 @@
 /*
  * ptracefs-sample-target: a small multithreaded process worth mounting.
  *
- *   ptracefs-sample-target [-t THREADS] [-b SIZE] [-u SIZE] [-s FILE] [-q]
+ *   ptracefs-sample-target [-t THREADS] [-b SIZE] [-u SIZE] [-S SIZE] [-D SIZE]
+ *                          [-s FILE] [-q]
  *
  * What it holds, so that tests (and anyone poking at a mount) know what to
  * expect in `mem`:
@@ -15,13 +16,19 @@
  *   counter    a uint64_t the main thread bumps about once a millisecond; it
  *              stands still while the process is suspended.
  *   spin       a uint64_t the spinner thread bumps, for the same purpose.
+ *   sparse     (--sparse SIZE) an anonymous mapping in which one page in 16
+ *              is written (its first word holds its address): the shape of
+ *              a JVM or Go heap, mostly reserved, partly resident.
+ *   dontdump   (--dontdump SIZE) written like the buffer, then marked
+ *              MADV_DONTDUMP: a core must leave it out.
  *
  * Worker threads (4 by default) are blocked in different ways, in turn:
  * nanosleep, a condition variable (a futex), read(2) on a pipe nobody writes
  * to, and a spinner that alternates a short busy loop with a short sleep.
  *
  * --status FILE writes "key value" lines (pid, threads, buf, buflen, guard,
- * untouched, untouchedlen, counter, spin; addresses in hex), "ready" last;
+ * untouched, untouchedlen, counter, spin, and sparse/sparselen and
+ * dontdump/dontdumplen when asked for; addresses in hex), "ready" last;
  * the file appears atomically once every thread runs. SIGTERM, SIGINT and
  * SIGHUP end the process cleanly: threads joined, status file removed,
  * exit status 0.
@@ -154,6 +161,8 @@ static void usage(FILE *f)
 		"  -t, --threads N     worker threads (default 4)\n"
 		"  -b, --buf-size SIZE buffer of self-addressed words (default 1M)\n"
 		"  -u, --untouched SIZE never-written anonymous mapping (default 64M)\n"
+		"  -S, --sparse SIZE   mapping with one page in 16 written (default none)\n"
+		"  -D, --dontdump SIZE written mapping marked MADV_DONTDUMP (default none)\n"
 		"  -s, --status FILE   write pid and addresses to FILE, \"ready\" last\n"
 		"  -q, --quiet         print nothing\n"
 		"  -h, --help          this text\n"
@@ -166,12 +175,17 @@ int main(int argc, char **argv)
 		{ "threads", required_argument, NULL, 't' },
 		{ "buf-size", required_argument, NULL, 'b' },
 		{ "untouched", required_argument, NULL, 'u' },
+		{ "sparse", required_argument, NULL, 'S' },
+		{ "dontdump", required_argument, NULL, 'D' },
 		{ "status", required_argument, NULL, 's' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t nthreads = 4, buflen = 1 << 20, untouchedlen = 64 << 20;
+	size_t sparselen = 0, dontdumplen = 0;
+	char *sparse = NULL;
+	uint64_t *dontdump = NULL;
 	const char *status_path = NULL;
 	bool quiet = false;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -184,7 +198,7 @@ int main(int argc, char **argv)
 	size_t slen = 0;
 	int opt, rc = 0;
 
-	while ((opt = getopt_long(argc, argv, "t:b:u:s:qh", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "t:b:u:S:D:s:qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 't':
 			if (parse_count(optarg, &nthreads) || nthreads > 4096) {
@@ -200,6 +214,13 @@ int main(int argc, char **argv)
 			break;
 		case 'u':
 			if (parse_size(optarg, &untouchedlen)) {
+				fprintf(stderr, "ptracefs-sample-target: bad size '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+		case 'D':
+			if (parse_size(optarg, opt == 'S' ? &sparselen : &dontdumplen)) {
 				fprintf(stderr, "ptracefs-sample-target: bad size '%s'\n", optarg);
 				return 2;
 			}
@@ -240,6 +261,33 @@ int main(int argc, char **argv)
 	if (untouched == MAP_FAILED) {
 		perror("ptracefs-sample-target: untouched mapping");
 		return 1;
+	}
+
+	if (sparselen) {
+		sparselen = (sparselen + page - 1) / page * page;
+		/* PROT_NONE pages on both sides: it must not merge with a neighbour */
+		sparse = mmap(NULL, sparselen + 2 * page, PROT_NONE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (sparse == MAP_FAILED ||
+		    mprotect(sparse + page, sparselen, PROT_READ | PROT_WRITE)) {
+			perror("ptracefs-sample-target: sparse mapping");
+			return 1;
+		}
+		sparse += page;
+		for (size_t off = 0; off < sparselen; off += 16 * page)
+			*(uint64_t *)(sparse + off) = (uint64_t)(uintptr_t)(sparse + off);
+	}
+	if (dontdumplen) {
+		dontdumplen = (dontdumplen + page - 1) / page * page;
+		dontdump = mmap(NULL, dontdumplen, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (dontdump == MAP_FAILED ||
+		    madvise(dontdump, dontdumplen, MADV_DONTDUMP)) {
+			perror("ptracefs-sample-target: dontdump mapping");
+			return 1;
+		}
+		for (size_t i = 0; i < dontdumplen / 8; i++)
+			dontdump[i] = (uint64_t)(uintptr_t)&dontdump[i];
 	}
 
 	if (pipe(pipefd)) {
@@ -283,6 +331,14 @@ int main(int argc, char **argv)
 		status_add(status, sizeof(status), &slen, "untouched %p\n", (void *)untouched);
 		status_add(status, sizeof(status), &slen, "untouchedlen %zu\n", untouchedlen);
 		status_add(status, sizeof(status), &slen, "counter %p\n", (void *)&counter);
+		if (sparse) {
+			status_add(status, sizeof(status), &slen, "sparse %p\n", (void *)sparse);
+			status_add(status, sizeof(status), &slen, "sparselen %zu\n", sparselen);
+		}
+		if (dontdump) {
+			status_add(status, sizeof(status), &slen, "dontdump %p\n", (void *)dontdump);
+			status_add(status, sizeof(status), &slen, "dontdumplen %zu\n", dontdumplen);
+		}
 		if (status_add(status, sizeof(status), &slen, "spin %p\n", (void *)&spin) ||
 		    status_publish(status_path, status, sizeof(status), slen)) {
 			perror("ptracefs-sample-target: status file");

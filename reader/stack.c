@@ -1,0 +1,231 @@
+/*
+ * Backtraces with elfutils' libdwfl, unwinding from the registers and
+ * memory of our snapshot. libdwfl's own Linux backend would ptrace the
+ * threads itself (from whatever thread calls it); our callbacks hand it the
+ * registers captured at suspension and read memory the way `mem` does, so
+ * unwinding makes no ptrace request at all and runs on any FUSE worker.
+ */
+#include <elfutils/libdwfl.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reader/reader_int.h"
+
+#define MAX_FRAMES 256
+
+struct unwind;
+
+/* What set_initial_registers gets: it has no other way back to us. */
+struct uthread {
+	struct unwind *u;
+	struct rthread *t;
+};
+
+struct unwind {
+	struct reader *r;
+	size_t next;		/* next_thread's cursor into r->threads */
+	struct uthread *ut;	/* one per r->threads[i] */
+};
+
+static void *thread_arg(struct unwind *u, struct rthread *t)
+{
+	struct uthread *ut = &u->ut[t - u->r->threads];
+
+	ut->u = u;
+	ut->t = t;
+	return ut;
+}
+
+static pid_t next_thread_cb(Dwfl *dwfl, void *arg, void **thread_argp)
+{
+	struct unwind *u = arg;
+
+	(void)dwfl;
+	while (u->next < u->r->nthreads) {
+		struct rthread *t = &u->r->threads[u->next++];
+
+		if (atomic_load(&t->state) == RT_STOPPED) {
+			*thread_argp = thread_arg(u, t);
+			return t->tid;
+		}
+	}
+	return 0;
+}
+
+static bool get_thread_cb(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
+{
+	struct unwind *u = arg;
+	struct rthread *t = reader_find_thread(u->r, tid);
+
+	(void)dwfl;
+	if (!t || atomic_load(&t->state) != RT_STOPPED)
+		return false;
+	*thread_argp = thread_arg(u, t);
+	return true;
+}
+
+/* Stack words: only from data mappings, so a wild CFA ends the unwind. */
+static bool memory_read_cb(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result, void *arg)
+{
+	struct unwind *u = arg;
+	uint64_t v;
+
+	(void)dwfl;
+	if (maps_data_span(&u->r->maps, addr, 8) < 8 ||
+	    reader_mem_read(u->r, &v, 8, addr) != 8)
+		return false;
+	*result = v;
+	return true;
+}
+
+static bool set_initial_registers_cb(Dwfl_Thread *thread, void *arg)
+{
+	struct uthread *ut = arg;
+	struct rthread *t = ut->t;
+	const struct arch_desc *a = ut->u->r->arch;
+	Dwarf_Word regs[64];
+	const void *blob = NULL;
+	size_t len = 0;
+
+	for (size_t k = 0; k < t->nsets; k++)
+		if (t->sets[k].type == 1 /* NT_PRSTATUS */) {
+			blob = t->sets[k].data;
+			len = t->sets[k].len;
+		}
+	if (!blob || !a || !a->dwarf_regs || a->ndwarf_regs > 64)
+		return false;
+	for (size_t i = 0; i < a->ndwarf_regs; i++) {
+		int idx = arch_reg_index(a, a->dwarf_regs[i]);
+
+		regs[i] = idx < 0 ? 0 : arch_reg_value(a, blob, len, (size_t)idx);
+	}
+	return dwfl_thread_state_registers(thread, 0, (unsigned)a->ndwarf_regs, regs);
+}
+
+static const Dwfl_Thread_Callbacks thread_callbacks = {
+	.next_thread = next_thread_cb,
+	.get_thread = get_thread_cb,
+	.memory_read = memory_read_cb,
+	.set_initial_registers = set_initial_registers_cb,
+};
+
+static char *debuginfo_path;
+static const Dwfl_Callbacks proc_callbacks = {
+	.find_elf = dwfl_linux_proc_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct frame_out {
+	struct sbuf *sb;
+	int n;
+};
+
+/* "#N  0xPC function+0xOFF module [at file:line]", as eu-stack -ms prints. */
+static int frame_cb(Dwfl_Frame *frame, void *arg)
+{
+	struct frame_out *fo = arg;
+	Dwfl *dwfl = dwfl_thread_dwfl(dwfl_frame_thread(frame));
+	Dwarf_Addr pc, lookup;
+	bool activation;
+	Dwfl_Module *mod;
+	const char *fn = NULL, *modname = NULL;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+
+	if (!dwfl_frame_pc(frame, &pc, &activation))
+		return DWARF_CB_ABORT;
+	/* A return address points past the call: look up the call itself. */
+	lookup = activation ? pc : pc - 1;
+	mod = dwfl_addrmodule(dwfl, lookup);
+	if (mod) {
+		/* addrinfo first: it makes libdwfl find the module's file. */
+		fn = dwfl_module_addrinfo(mod, lookup, &off, &sym, NULL, NULL, NULL);
+		modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+		if (modname && strrchr(modname, '/'))
+			modname = strrchr(modname, '/') + 1;
+	}
+	sbuf_printf(fo->sb, "#%-2d 0x%016" PRIx64, fo->n, (uint64_t)pc);
+	if (fn)
+		sbuf_printf(fo->sb, " %s+0x%" PRIx64, fn, (uint64_t)off);
+	else
+		sbuf_puts(fo->sb, " ??");
+	if (modname)
+		sbuf_printf(fo->sb, " %s", modname);
+	if (mod) {
+		Dwfl_Line *line = dwfl_module_getsrc(mod, lookup);
+		int lineno = 0;
+		const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+
+		if (file)
+			sbuf_printf(fo->sb, " at %s:%d", file, lineno);
+	}
+	sbuf_puts(fo->sb, "\n");
+	return ++fo->n >= MAX_FRAMES ? DWARF_CB_ABORT : DWARF_CB_OK;
+}
+
+static Dwfl *open_dwfl(struct reader *r, struct unwind *u)
+{
+	Dwfl *dwfl = dwfl_begin(&proc_callbacks);
+
+	if (!dwfl)
+		return NULL;
+	/* The module list of the live process: it is the snapshot's, since
+	 * the process is stopped (through a live thread, as for `mem`). */
+	if (dwfl_linux_proc_report(dwfl, r->mem_pid) != 0 ||
+	    dwfl_report_end(dwfl, NULL, NULL) != 0 ||
+	    !dwfl_attach_state(dwfl, NULL, r->pid, &thread_callbacks, u)) {
+		dwfl_end(dwfl);
+		return NULL;
+	}
+	return dwfl;
+}
+
+static void thread_stack(Dwfl *dwfl, pid_t tid, struct sbuf *sb)
+{
+	struct frame_out fo = { sb, 0 };
+
+	if (dwfl_getthread_frames(dwfl, tid, frame_cb, &fo) != 0 && fo.n == 0)
+		sbuf_printf(sb, "# no frames: %s\n", dwfl_errmsg(-1));
+}
+
+int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
+{
+	struct unwind u = { r, 0, NULL };
+	Dwfl *dwfl;
+
+	if (reader_gone(r))
+		return -EIO;
+	if (tid && reader_thread_alive(r, tid))
+		return -ENOENT;
+	u.ut = calloc(r->nthreads ? r->nthreads : 1, sizeof(*u.ut));
+	if (!u.ut)
+		return -ENOMEM;
+	/* One Dwfl at a time: libdwfl is not thread-safe, and reading the
+	 * symbol tables of every module dominates the cost anyway. */
+	pthread_mutex_lock(&r->lazy_mu);
+	dwfl = open_dwfl(r, &u);
+	if (!dwfl) {
+		pthread_mutex_unlock(&r->lazy_mu);
+		free(u.ut);
+		return -EIO;
+	}
+	if (tid) {
+		thread_stack(dwfl, tid, sb);
+	} else {
+		sbuf_printf(sb, "PID %d - process\n", (int)r->pid);
+		for (size_t i = 0; i < r->nthreads; i++) {
+			if (atomic_load(&r->threads[i].state) != RT_STOPPED)
+				continue;
+			sbuf_printf(sb, "TID %d:\n", (int)r->threads[i].tid);
+			thread_stack(dwfl, r->threads[i].tid, sb);
+		}
+	}
+	dwfl_end(dwfl);
+	pthread_mutex_unlock(&r->lazy_mu);
+	free(u.ut);
+	return sb->err;
+}
