@@ -258,9 +258,12 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 
 static void free_snapshot(struct reader *r)
 {
-	for (size_t i = 0; i < r->nthreads; i++)
+	for (size_t i = 0; i < r->nthreads; i++) {
 		for (size_t k = 0; k < r->threads[i].nsets; k++)
 			free(r->threads[i].sets[k].data);
+		free(r->threads[i].stack);
+	}
+	free(r->stack);
 	for (int f = 0; f < RB_COUNT; f++)
 		free(r->files[f]);
 	free(r->modules);

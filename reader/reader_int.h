@@ -34,6 +34,8 @@ struct rthread {
 	struct regset sets[RT_MAX_SETS];	/* captured at suspension */
 	size_t nsets;
 	struct reader_thread_info info;	/* /proc facts at suspension */
+	char *stack;			/* stack.c's rendering, once made */
+	size_t stack_len;
 };
 
 struct tracer;
@@ -74,6 +76,8 @@ struct reader {
 	/* core_read.c: `core`'s layout, built under lazy_mu on first use;
 	 * reader_close frees it with core_layout_free. */
 	_Atomic(struct core_layout *) core;
+	char *stack;			/* the whole process's stack, once made */
+	size_t stack_len;
 };
 
 /* proc.c: small /proc readers. */

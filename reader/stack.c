@@ -5,6 +5,8 @@
  * registers captured at suspension and read memory the way `mem` does, so
  * unwinding makes no ptrace request at all and runs on any FUSE worker.
  */
+#include <dwarf.h>
+#include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -124,17 +126,67 @@ struct frame_out {
 	int n;
 };
 
-/* "#N  0xPC function+0xOFF module [at file:line]", as eu-stack -ms prints. */
+/* A DIE's name, through DW_AT_abstract_origin for inlined instances. */
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	const char *name = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_name, &attr));
+
+	return name;
+}
+
+/* The call site of an inlined instance: where its caller's code was. */
+static void call_site(Dwarf_Die *cu, Dwarf_Die *inl, const char **file, int *line)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word n;
+	Dwarf_Files *files;
+
+	*file = NULL;
+	*line = 0;
+	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_file, &attr), &n) == 0 &&
+	    dwarf_getsrcfiles(cu, &files, NULL) == 0)
+		*file = dwarf_filesrc(files, n, NULL, NULL);
+	if (dwarf_formudata(dwarf_attr(inl, DW_AT_call_line, &attr), &n) == 0)
+		*line = (int)n;
+}
+
+static void put_frame(struct frame_out *fo, Dwarf_Addr pc, const char *fn,
+		      uint64_t off, bool inlined, const char *modname,
+		      const char *file, int line)
+{
+	sbuf_printf(fo->sb, "#%-2d 0x%016" PRIx64 " %s", fo->n, (uint64_t)pc, fn ? fn : "??");
+	if (fn && !inlined)
+		sbuf_printf(fo->sb, "+0x%" PRIx64, off);
+	if (inlined)
+		sbuf_puts(fo->sb, " (inlined)");
+	if (modname)
+		sbuf_printf(fo->sb, " %s", modname);
+	if (file)
+		sbuf_printf(fo->sb, " at %s:%d", file, line);
+	sbuf_puts(fo->sb, "\n");
+	fo->n++;
+}
+
+/*
+ * One physical frame, as gdb shows it: first the functions inlined at pc,
+ * innermost first, each at the source line it was executing, then the
+ * function they were inlined into. Names come from DWARF when there is
+ * debug info (what the source calls them), else from the symbol table.
+ * "#N  0xPC function+0xOFF module [at file:line]".
+ */
 static int frame_cb(Dwfl_Frame *frame, void *arg)
 {
 	struct frame_out *fo = arg;
 	Dwfl *dwfl = dwfl_thread_dwfl(dwfl_frame_thread(frame));
-	Dwarf_Addr pc, lookup;
+	Dwarf_Addr pc, lookup, bias = 0;
 	bool activation;
 	Dwfl_Module *mod;
-	const char *fn = NULL, *modname = NULL;
+	Dwarf_Die *cu = NULL, *scopes = NULL;
+	const char *sym = NULL, *modname = NULL, *file = NULL;
 	GElf_Off off = 0;
-	GElf_Sym sym;
+	GElf_Sym esym;
+	int nscopes = 0, line = 0;
 
 	if (!dwfl_frame_pc(frame, &pc, &activation))
 		return DWARF_CB_ABORT;
@@ -142,29 +194,49 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	lookup = activation ? pc : pc - 1;
 	mod = dwfl_addrmodule(dwfl, lookup);
 	if (mod) {
+		Dwfl_Line *l;
+
 		/* addrinfo first: it makes libdwfl find the module's file. */
-		fn = dwfl_module_addrinfo(mod, lookup, &off, &sym, NULL, NULL, NULL);
+		sym = dwfl_module_addrinfo(mod, lookup, &off, &esym, NULL, NULL, NULL);
 		modname = dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
 		if (modname && strrchr(modname, '/'))
 			modname = strrchr(modname, '/') + 1;
+		l = dwfl_module_getsrc(mod, lookup);
+		if (l)
+			file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+		cu = dwfl_module_addrdie(mod, lookup, &bias);
+		if (cu)
+			nscopes = dwarf_getscopes(cu, lookup - bias, &scopes);
 	}
-	sbuf_printf(fo->sb, "#%-2d 0x%016" PRIx64, fo->n, (uint64_t)pc);
-	if (fn)
-		sbuf_printf(fo->sb, " %s+0x%" PRIx64, fn, (uint64_t)off);
-	else
-		sbuf_puts(fo->sb, " ??");
-	if (modname)
-		sbuf_printf(fo->sb, " %s", modname);
-	if (mod) {
-		Dwfl_Line *line = dwfl_module_getsrc(mod, lookup);
-		int lineno = 0;
-		const char *file = line ? dwfl_lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
+	for (int i = 0; i < nscopes; i++) {
+		int tag = dwarf_tag(&scopes[i]);
 
-		if (file)
-			sbuf_printf(fo->sb, " at %s:%d", file, lineno);
+		if (tag == DW_TAG_inlined_subroutine) {
+			Dwarf_Die inl = scopes[i], *outer = NULL;
+			int nouter;
+
+			put_frame(fo, pc, die_name(&inl), 0, true, modname, file, line);
+			/* Its caller was at the call site... */
+			call_site(cu, &inl, &file, &line);
+			/* ...and its caller's scopes are the concrete ones around
+			 * this instance (getscopes would continue in the abstract
+			 * definition instead). */
+			nouter = dwarf_getscopes_die(&inl, &outer);
+			free(scopes);
+			scopes = outer;
+			nscopes = nouter;
+			i = 0;	/* outer[0] is inl itself */
+		} else if (tag == DW_TAG_subprogram) {
+			const char *name = die_name(&scopes[i]);
+
+			if (name)
+				sym = name;
+			break;
+		}
 	}
-	sbuf_puts(fo->sb, "\n");
-	return ++fo->n >= MAX_FRAMES ? DWARF_CB_ABORT : DWARF_CB_OK;
+	free(scopes);
+	put_frame(fo, pc, sym, off, false, modname, file, line);
+	return fo->n >= MAX_FRAMES ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
 static Dwfl *open_dwfl(struct reader *r, struct unwind *u)
@@ -192,24 +264,16 @@ static void thread_stack(Dwfl *dwfl, pid_t tid, struct sbuf *sb)
 		sbuf_printf(sb, "# no frames: %s\n", dwfl_errmsg(-1));
 }
 
-int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
+static int render(struct reader *r, pid_t tid, struct sbuf *sb)
 {
 	struct unwind u = { r, 0, NULL };
 	Dwfl *dwfl;
 
-	if (reader_gone(r))
-		return -EIO;
-	if (tid && reader_thread_alive(r, tid))
-		return -ENOENT;
 	u.ut = calloc(r->nthreads ? r->nthreads : 1, sizeof(*u.ut));
 	if (!u.ut)
 		return -ENOMEM;
-	/* One Dwfl at a time: libdwfl is not thread-safe, and reading the
-	 * symbol tables of every module dominates the cost anyway. */
-	pthread_mutex_lock(&r->lazy_mu);
 	dwfl = open_dwfl(r, &u);
 	if (!dwfl) {
-		pthread_mutex_unlock(&r->lazy_mu);
 		free(u.ut);
 		return -EIO;
 	}
@@ -225,7 +289,45 @@ int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
 		}
 	}
 	dwfl_end(dwfl);
-	pthread_mutex_unlock(&r->lazy_mu);
 	free(u.ut);
 	return sb->err;
+}
+
+/*
+ * Unwinding reads every module's symbols and debug info: a few hundred
+ * milliseconds. The threads do not move while suspended, so each stack is
+ * made once and kept (getattr needs it too, for the exact size).
+ */
+int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
+{
+	struct rthread *t = NULL;
+	char **cache = &r->stack;
+	size_t *cache_len = &r->stack_len;
+	int rc = 0;
+
+	if (reader_gone(r))
+		return -EIO;
+	if (tid) {
+		if (reader_thread_alive(r, tid))
+			return -ENOENT;
+		t = reader_find_thread(r, tid);
+		cache = &t->stack;
+		cache_len = &t->stack_len;
+	}
+	/* One Dwfl at a time: libdwfl is not thread-safe. */
+	pthread_mutex_lock(&r->lazy_mu);
+	if (!*cache) {
+		struct sbuf out = SBUF_INIT;
+
+		rc = render(r, tid, &out);
+		if (rc == 0 && !out.buf)
+			rc = sbuf_puts(&out, "");
+		if (rc == 0)
+			*cache = sbuf_detach(&out, cache_len);
+		sbuf_free(&out);
+	}
+	if (rc == 0)
+		rc = sbuf_append(sb, *cache, *cache_len);
+	pthread_mutex_unlock(&r->lazy_mu);
+	return rc;
 }
