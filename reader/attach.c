@@ -72,13 +72,16 @@ int attach_add_thread(struct reader *r, pid_t tid, char state_before)
 	return 0;
 }
 
-/* Is tid already traced by this process (a TRACECLONE child we have not met)? */
+/*
+ * Is tid already ours (a TRACECLONE child we have not met)? TracerPid names
+ * the tracing thread, and this runs on it.
+ */
 static bool traced_by_us(pid_t tid)
 {
 	char v[32];
 
 	return proc_status_field(tid, "TracerPid", v, sizeof(v)) == 0 &&
-	       atoi(v) == getpid();
+	       atoi(v) == gettid();
 }
 
 /* Seizes one thread and asks it to stop. 1: new, 0: gone or ours, <0: fail. */
