@@ -6,6 +6,11 @@
 /* Every layout ptracefs knows; arch_by_elf picks by the target's ELF header. */
 static const struct arch_desc *const arch_table[] = {
 	&arch_x86_64,
+	&arch_i386,
+	&arch_aarch64,
+	&arch_arm,
+	&arch_riscv64,
+	&arch_loongarch64,
 };
 
 const struct arch_desc *arch_by_elf(uint16_t machine, uint8_t elf_class)
@@ -21,6 +26,16 @@ const struct arch_desc *arch_host(void)
 {
 #if defined(__x86_64__)
 	return &arch_x86_64;
+#elif defined(__i386__)
+	return &arch_i386;
+#elif defined(__aarch64__)
+	return &arch_aarch64;
+#elif defined(__arm__)
+	return &arch_arm;
+#elif defined(__riscv) && __riscv_xlen == 64
+	return &arch_riscv64;
+#elif defined(__loongarch64)
+	return &arch_loongarch64;
 #else
 	return NULL;
 #endif

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "arch/sbuf.h"
+#include "arch/syscalls.h"
 
 struct arch_reg {
 	const char *name;
@@ -79,10 +80,10 @@ struct arch_desc {
 	size_t ndwarf_regs;
 };
 
-extern const struct arch_desc arch_x86_64;
+/* One row per architecture (arch/<name>.c), registered in arch.c. */
+extern const struct arch_desc arch_x86_64, arch_i386, arch_aarch64, arch_arm,
+	arch_riscv64, arch_loongarch64;
 extern const struct arch_core arch_x86_64_core;
-#define X86_64_NSYSCALLS 451
-extern const char *const x86_64_syscall_names[X86_64_NSYSCALLS];
 
 /* The layout for an ELF machine/class pair, or NULL when unsupported. */
 const struct arch_desc *arch_by_elf(uint16_t machine, uint8_t elf_class);
@@ -113,5 +114,27 @@ int arch_format_regs(const struct arch_desc *a, const void *blob, size_t len,
  */
 int x86_64_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
 		     struct sbuf *out);
+/*
+ * i386 (also as a compat task of x86_64): the same from the 32-bit
+ * NT_PRXFPREG image, where fip/fdp are 32-bit offsets with their selectors
+ * fcs/fds beside them, and only xmm0..7 and ymm0..7 exist.
+ */
+int i386_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
+		   struct sbuf *out);
+/*
+ * The other architectures have one FP regset and no extended state (xs is
+ * ignored). aarch64: NT_PRFPREG (528) as v0..v31, fpsr, fpcr. arm:
+ * NT_ARM_VFP (260) as d0..d31, fpscr. riscv64: NT_PRFPREG (264) as the
+ * 32 FP registers by their ABI names, fcsr. loongarch64: NT_PRFPREG (272)
+ * as f0..f31, fcc0..7, fcsr.
+ */
+int aarch64_format_fp(const void *fp, size_t len, const void *xs, size_t xslen,
+		      struct sbuf *out);
+int arm_format_fp(const void *fp, size_t len, const void *xs, size_t xslen,
+		  struct sbuf *out);
+int riscv64_format_fp(const void *fp, size_t len, const void *xs, size_t xslen,
+		      struct sbuf *out);
+int loongarch64_format_fp(const void *fp, size_t len, const void *xs, size_t xslen,
+			  struct sbuf *out);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * x86_64 FP and vector state for threads/<tid>/fpregs, from the two regsets
- * the kernel hands out: NT_PRFPREG, the 512-byte FXSAVE image (x87, SSE,
+ * x86 FP and vector state for threads/<tid>/fpregs, for x86_64 and i386
+ * tasks, from the two regsets the kernel hands out: the 512-byte FXSAVE
+ * image (NT_PRFPREG of a 64-bit task, NT_PRXFPREG of a 32-bit one; x87, SSE,
  * mxcsr), and NT_X86_XSTATE, the XSAVE area in standard (non-compacted)
  * form, whose AVX component holds the upper halves of ymm0..15. Offsets
  * are the Intel SDM's (vol. 1, 10.5.1 and 13.4); bytes are read one at a
@@ -19,7 +20,7 @@
 
 #include "arch/arch.h"
 
-/* The 64-bit FXSAVE image (REX.W form: fip and fdp are 8 bytes each). */
+/* The FXSAVE image (offsets of the 64-bit form; see format_fx). */
 enum {
 	FX_FCW = 0,
 	FX_FSW = 2,
@@ -44,7 +45,6 @@ enum {
 	XS_XSTATE_BV = 512,	/* which components hold non-init state */
 	XS_HEADER_END = 576,
 	XS_YMM_HI = 576,	/* AVX: bits 255:128 of ymm0..15 */
-	XS_YMM_HI_END = 576 + 16 * 16,
 };
 
 #define XFEATURE_AVX (UINT64_C(1) << 2)
@@ -158,10 +158,16 @@ static void put_st_value(struct sbuf *out, const uint8_t *st)
 #endif
 }
 
-int x86_64_format_fp(const void *fxv, size_t fxlen, const void *xsv, size_t xslen,
-		     struct sbuf *out)
+/*
+ * Both flavours of the FXSAVE image: the 64-bit one (REX.W form) holds
+ * 64-bit fip and fdp and sixteen xmm registers; the 32-bit one, as an
+ * i386 task's NT_PRXFPREG carries it, splits each pointer into a 32-bit
+ * offset and a 16-bit selector (fcs at 12, fds at 20) and has eight.
+ */
+static int format_fx(const uint8_t *fx, size_t fxlen, const uint8_t *xs, size_t xslen,
+		     bool is64, struct sbuf *out)
 {
-	const uint8_t *fx = fxv, *xs = xsv;
+	unsigned nxmm = is64 ? 16 : 8;
 	bool ymm = false, ymm_live = false;
 
 	/* Check every length first, so a failure leaves out untouched. */
@@ -176,7 +182,7 @@ int x86_64_format_fp(const void *fxv, size_t fxlen, const void *xsv, size_t xsle
 		 * state: the upper halves are zero, whatever the bytes say.
 		 */
 		ymm_live = ymm && (le64(xs + XS_XSTATE_BV) & XFEATURE_AVX);
-		if (ymm && xslen < XS_YMM_HI_END)
+		if (ymm && xslen < XS_YMM_HI + 16 * nxmm)
 			return -EIO;
 	}
 
@@ -184,8 +190,15 @@ int x86_64_format_fp(const void *fxv, size_t fxlen, const void *xsv, size_t xsle
 	sbuf_printf(out, "fsw 0x%04x\n", le16(fx + FX_FSW));
 	sbuf_printf(out, "ftw 0x%04x\n", full_tag_word(fx));
 	sbuf_printf(out, "fop 0x%04x\n", le16(fx + FX_FOP));
-	sbuf_printf(out, "fip 0x%016llx\n", (unsigned long long)le64(fx + FX_FIP));
-	sbuf_printf(out, "fdp 0x%016llx\n", (unsigned long long)le64(fx + FX_FDP));
+	if (is64) {
+		sbuf_printf(out, "fip 0x%016llx\n", (unsigned long long)le64(fx + FX_FIP));
+		sbuf_printf(out, "fdp 0x%016llx\n", (unsigned long long)le64(fx + FX_FDP));
+	} else {
+		sbuf_printf(out, "fip 0x%08lx\n", (unsigned long)le32(fx + FX_FIP));
+		sbuf_printf(out, "fcs 0x%04x\n", le16(fx + FX_FIP + 4));
+		sbuf_printf(out, "fdp 0x%08lx\n", (unsigned long)le32(fx + FX_FDP));
+		sbuf_printf(out, "fds 0x%04x\n", le16(fx + FX_FDP + 4));
+	}
 	sbuf_printf(out, "mxcsr 0x%08lx\n", (unsigned long)le32(fx + FX_MXCSR));
 
 	for (unsigned i = 0; i < 8; i++) {
@@ -196,12 +209,12 @@ int x86_64_format_fp(const void *fxv, size_t fxlen, const void *xsv, size_t xsle
 		put_st_value(out, st);
 		sbuf_puts(out, "\n");
 	}
-	for (unsigned i = 0; i < 16; i++) {
+	for (unsigned i = 0; i < nxmm; i++) {
 		sbuf_printf(out, "xmm%u 0x", i);
 		put_hex(out, fx + FX_XMM + 16 * i, 16);
 		sbuf_puts(out, "\n");
 	}
-	for (unsigned i = 0; ymm && i < 16; i++) {
+	for (unsigned i = 0; ymm && i < nxmm; i++) {
 		static const uint8_t zero[16];
 
 		sbuf_printf(out, "ymm%u 0x", i);
@@ -210,4 +223,16 @@ int x86_64_format_fp(const void *fxv, size_t fxlen, const void *xsv, size_t xsle
 		sbuf_puts(out, "\n");
 	}
 	return out->err;
+}
+
+int x86_64_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
+		     struct sbuf *out)
+{
+	return format_fx(fx, fxlen, xs, xslen, true, out);
+}
+
+int i386_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
+		   struct sbuf *out)
+{
+	return format_fx(fx, fxlen, xs, xslen, false, out);
 }

@@ -42,6 +42,7 @@ static unsigned effective_filter(const struct reader *r)
 
 	if (r->opts.coredump_filter >= 0)
 		return (unsigned)r->opts.coredump_filter;
+	/* The file is one hex number: the first "field" with an empty key. */
 	if (reader_file(r, RB_COREDUMP_FILTER, &text, &len) == 0 &&
 	    core_status_u64(text, len, "", 16, &v) == 0)
 		return (unsigned)(v & 0x1ff);

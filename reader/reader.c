@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "reader/core.h"
 #include "reader/reader_int.h"
 
 struct attach_arg {
@@ -222,7 +223,7 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 		snprintf(r->comm, sizeof(r->comm), "%s", comm);
 		free(comm);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)r->pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/exe", (int)r->pid, (int)r->mem_pid);
 	n = readlink(path, r->exe, sizeof(r->exe) - 1);
 	r->exe[n > 0 ? n : 0] = '\0';
 
@@ -233,10 +234,13 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 			[RB_STATUS] = "status", [RB_COREDUMP_FILTER] = "coredump_filter",
 		};
 
-		/* stat, status, coredump_filter describe the process; the
-		 * rest are the mm's and need a thread that still has it. */
-		if (f == RB_STAT || f == RB_STATUS || f == RB_COREDUMP_FILTER)
+		/* stat and status describe the process; the rest are the
+		 * mm's and need a thread that still has it (coredump_filter
+		 * has no task/ entry, but /proc/TID/ serves any thread). */
+		if (f == RB_STAT || f == RB_STATUS)
 			snprintf(path, sizeof(path), "/proc/%d/%s", (int)r->pid, names[f]);
+		else if (f == RB_COREDUMP_FILTER)
+			snprintf(path, sizeof(path), "/proc/%d/%s", (int)r->mem_pid, names[f]);
 		else
 			snprintf(path, sizeof(path), "/proc/%d/task/%d/%s", (int)r->pid,
 				 (int)r->mem_pid, names[f]);
@@ -269,6 +273,7 @@ static void free_snapshot(struct reader *r)
 	free(r->modules);
 	free(r->mod_infos);
 	free(r->mod_parsed);
+	core_layout_free(atomic_load(&r->core));
 	pthread_mutex_destroy(&r->lazy_mu);
 	maps_free(&r->maps);
 	free(r->maps_text);
