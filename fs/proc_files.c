@@ -1,6 +1,7 @@
 /* Files about the whole process, and the root table. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,9 +78,9 @@ static int status_show(const struct node_ctx *c, struct sbuf *sb)
 		const char *f;
 		size_t len;
 
-		if (reader_file(c->r, RB_COREDUMP_FILTER, &f, &len) == 0)
-			sbuf_printf(sb, "coredump_filter 0x%s\n", f[0] == '0' && len > 1 ?
-				    f + strspn(f, "0") : f);
+		/* /proc gives "00000033\n": its newline is not ours to print. */
+		if (reader_file(c->r, RB_COREDUMP_FILTER, &f, &len) == 0 && len)
+			sbuf_printf(sb, "coredump_filter 0x%llx\n", strtoull(f, NULL, 16));
 	}
 	return sb->err;
 }

@@ -104,9 +104,17 @@ static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 			return 0;	/* exited meanwhile */
 		if (err == EPERM && traced_by_us(tid))
 			return attach_add_thread(r, tid, st) ?: 1;
-		if (err == EPERM && proc_task_state(r->pid, tid, &st) == 0 &&
-		    (st == 'Z' || st == 'X'))
-			return 0;
+		/*
+		 * A dying thread (exit_state set) is refused with EPERM too,
+		 * and may be gone from /proc by the time we look.
+		 */
+		if (err == EPERM) {
+			int gone = proc_task_state(r->pid, tid, &st);
+
+			if (gone == -ENOENT || gone == -ESRCH ||
+			    (gone == 0 && (st == 'Z' || st == 'X')))
+				return 0;
+		}
 		if (err == EAGAIN)
 			return 1;	/* exec in progress: rescan */
 		snprintf(why, whylen, "cannot seize thread %d: %s", (int)tid,
@@ -152,6 +160,26 @@ static int wait_stopped(struct reader *r, uint64_t deadline)
 		if (us < 2000)
 			us *= 2;
 	}
+}
+
+/*
+ * The kernel's count of the group (status "Threads:", which still counts a
+ * zombie leader and tracees we have not reaped) against ours. A pass can
+ * miss a thread: a readdir of /proc/PID/task racing with exits skips
+ * entries, and a thread that exits as we seize it may leave an untraced
+ * successor behind. More threads than we hold means one got past us.
+ */
+static bool all_accounted(struct reader *r)
+{
+	size_t ours = count_state(r, RT_SEIZED) + count_state(r, RT_STOPPED);
+	char v[32], st;
+
+	if (proc_status_field(r->pid, "Threads", v, sizeof(v)))
+		return true;	/* cannot tell: the passes decide */
+	if (!reader_find_thread(r, r->pid) &&
+	    proc_task_state(r->pid, r->pid, &st) == 0 && (st == 'Z' || st == 'X'))
+		ours++;		/* a zombie leader, never seized */
+	return strtoul(v, NULL, 10) <= ours;
 }
 
 static int seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen)
@@ -217,7 +245,7 @@ int attach_all(struct reader *r, char *why, size_t whylen)
 				 (int)r->pid);
 			return -ESRCH;
 		}
-		quiet = nnew ? 0 : quiet + 1;
+		quiet = nnew || !all_accounted(r) ? 0 : quiet + 1;
 	}
 	return 0;
 }
@@ -262,6 +290,25 @@ static bool is_ancestor(pid_t pid)
 	return false;
 }
 
+/*
+ * A process whose leader is a zombie (its main thread called pthread_exit)
+ * lives on while any other thread does: the first live thread, or 0.
+ */
+static pid_t live_thread(pid_t pid)
+{
+	pid_t *tids, found = 0;
+	size_t n;
+	char st;
+
+	if (proc_list_tasks(pid, &tids, &n))
+		return 0;
+	for (size_t i = 0; i < n && !found; i++)
+		if (proc_task_state(pid, tids[i], &st) == 0 && st != 'Z' && st != 'X')
+			found = tids[i];
+	free(tids);
+	return found;
+}
+
 static int yama_scope(void)
 {
 	char *buf;
@@ -291,6 +338,7 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 	char v[256], path[64];
 	unsigned uids[4] = { 0 };
 	struct stat st;
+	pid_t who = pid;	/* the thread whose /proc entries we trust */
 	int scope;
 
 	if (pid <= 0) {
@@ -324,11 +372,13 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 			 (int)pid);
 		return -EDEADLK;
 	}
-	if (proc_status_field(pid, "State", v, sizeof(v)) == 0 && v[0] == 'Z') {
+	/* A zombie leader's status says little: ask a live thread instead. */
+	if (proc_status_field(pid, "State", v, sizeof(v)) == 0 && v[0] == 'Z' &&
+	    !(who = live_thread(pid))) {
 		snprintf(why, whylen, "process %d is a zombie", (int)pid);
 		return -ESRCH;
 	}
-	if (proc_status_field(pid, "TracerPid", v, sizeof(v)) == 0 && atoi(v) != 0) {
+	if (proc_status_field(who, "TracerPid", v, sizeof(v)) == 0 && atoi(v) != 0) {
 		char comm[64] = "?";
 		int tracer = atoi(v);
 
@@ -366,7 +416,7 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 	 * A non-dumpable process's /proc entries belong to root (the
 	 * kernel's task_dump_owner), which is visible for non-root targets.
 	 */
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)who);
 	if (!(opts && opts->force_nondumpable) && stat(path, &st) == 0 &&
 	    st.st_uid == 0 && uids[1] != 0) {
 		snprintf(why, whylen,

@@ -341,6 +341,7 @@ void reader_close(struct reader *r)
 		if (r->map_fds[i] >= 0)
 			close(r->map_fds[i]);
 	free(r->map_fds);
+	mem_cache_free(r);
 	free_snapshot(r);
 	free(r);
 }

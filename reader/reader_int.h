@@ -39,6 +39,7 @@ struct rthread {
 };
 
 struct tracer;
+struct mem_cache;
 struct core_layout;
 
 struct reader {
@@ -60,6 +61,7 @@ struct reader {
 	int mem_fd;			/* /proc/PID/mem, the fallback path */
 	int pagemap_fd;			/* /proc/PID/pagemap, -1 if unreadable */
 	_Atomic int *map_fds;		/* per mapping: its file, -2 not yet opened */
+	_Atomic(struct mem_cache *) mem_cache;	/* mem.c: populated pages, filled on use */
 
 	struct rthread *threads;	/* sorted by tid */
 	size_t nthreads, threads_cap;
@@ -106,6 +108,8 @@ int attach_add_thread(struct reader *r, pid_t tid, char state_before);
 
 /* mem.c: the raw read paths, exposed for the unit tests that wrap them. */
 ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr);
+/* Frees the pagemap cache (reader_close; tests that free a reader by hand). */
+void mem_cache_free(struct reader *r);
 
 /* fault.c: PTRACEFS_FAULT=<point>[:<nth>] makes the nth hit of point fail. */
 #ifdef PTRACEFS_FAULTS

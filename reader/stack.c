@@ -104,7 +104,15 @@ static bool set_initial_registers_cb(Dwfl_Thread *thread, void *arg)
 
 		regs[i] = idx < 0 ? 0 : arch_reg_value(a, blob, len, (size_t)idx);
 	}
-	return dwfl_thread_state_registers(thread, 0, (unsigned)a->ndwarf_regs, regs);
+	if (!dwfl_thread_state_registers(thread, 0, (unsigned)a->ndwarf_regs, regs))
+		return false;
+	/*
+	 * The pc explicitly: only on x86 is it a DWARF register; elsewhere
+	 * (aarch64, arm's r15 aside, riscv64) the unwinder would otherwise
+	 * start from the return-address column, the caller's pc.
+	 */
+	dwfl_thread_state_register_pc(thread, arch_reg_value(a, blob, len, (size_t)a->pc));
+	return true;
 }
 
 static const Dwfl_Thread_Callbacks thread_callbacks = {

@@ -109,6 +109,7 @@ static struct reader *make_reader(int pagemap_fd)
 
 static void free_reader(struct reader *r)
 {
+	mem_cache_free(r);	/* what reader_close does for the pagemap cache */
 	maps_free(&r->maps);
 	free(r);
 }

@@ -1,0 +1,1506 @@
+#!/usr/bin/env python3
+"""robust suite: issue 5's numbered behaviours, one TAP line per check.
+
+ptracefs stops other people's processes, so every check ends by asking the
+same question of the target: is it undisturbed? That means every thread in
+the state it had before the mount (never t or T unless it was T), TracerPid
+0 in every thread, no SIGSTOP pending (SigPnd/ShdPnd) and its progress
+counter moving. Targets are tests/targets/hostile (see the comment at its
+top) started as children of this process, so their exit can be waited for.
+
+Environment (meson test sets it): PTRACEFS_BIN and PTRACEFS_HOSTILE. The
+fault sweep needs a daemon built with -Dfault_injection=true (the default).
+Without /dev/fuse, fusermount3 or ptrace the plan is skipped, or fails with
+PTRACEFS_NO_SKIP=1. PTRACEFS_ROBUST_ONLY=REGEX runs the matching checks.
+
+This process is a child subreaper: daemons that fork into the background
+stay its children, and their exit status is checked. A watchdog kills the
+daemons of a check that hangs, which ends any read stuck in its mount.
+"""
+import ctypes
+import errno
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+PTRACEFS = os.environ.get('PTRACEFS_BIN', '')
+HOSTILE = os.environ.get('PTRACEFS_HOSTILE', '')
+NO_SKIP = os.environ.get('PTRACEFS_NO_SKIP') == '1'
+NOBODY = 65534
+SETPRIV = ['setpriv', f'--reuid={NOBODY}', f'--regid={NOBODY}', '--clear-groups', '--']
+PAGE = os.sysconf('SC_PAGE_SIZE')
+SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
+CHECK_TIMEOUT = 60
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_CHILD_SUBREAPER = 36
+PTRACE_SEIZE = 0x4206
+
+
+class Fail(Exception):
+    pass
+
+
+class Skip(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Fail(msg)
+
+
+def wait_until(pred, timeout, step=0.01):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(step)
+
+
+def close_quietly(fd):
+    """close(2) of a FUSE file flushes; a dead connection fails that."""
+    try:
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def ename(e):
+    return errno.errorcode.get(e, str(e)) if isinstance(e, int) else str(e)
+
+
+# ---- /proc, read independently of ptracefs ----
+
+def read_text(path):
+    with open(path) as f:
+        return f.read()
+
+
+def task_status(pid, tid):
+    out = {}
+    for line in read_text(f'/proc/{pid}/task/{tid}/status').splitlines():
+        k, _, v = line.partition(':')
+        out[k] = v.strip()
+    return out
+
+
+def tasks(pid):
+    """{tid: (state letter, TracerPid, SIGSTOP pending)}; vanished threads left out."""
+    out = {}
+    try:
+        tids = os.listdir(f'/proc/{pid}/task')
+    except FileNotFoundError:
+        return out
+    for t in tids:
+        try:
+            st = task_status(pid, t)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        pending = int(st['SigPnd'], 16) | int(st['ShdPnd'], 16)
+        out[int(t)] = (st['State'][0], int(st['TracerPid']), bool(pending & SIGSTOP_BIT))
+    return out
+
+
+def states(pid):
+    return {tid: v[0] for tid, v in tasks(pid).items()}
+
+
+def traced(pid):
+    return any(v[1] for v in tasks(pid).values())
+
+
+def all_states(pid, letters):
+    st = states(pid)
+    return bool(st) and all(s in letters for s in st.values())
+
+
+def live_tid(pid):
+    """A thread that still has the mm (a zombie leader has none): the
+    leader unless it is a zombie, as other threads may come and go."""
+    st = states(pid)
+    if st.get(pid, 'Z') not in 'ZX':
+        return pid
+    for tid, s in sorted(st.items()):
+        if s not in 'ZX':
+            return tid
+    raise Fail(f'process {pid} has no live thread')
+
+
+def read_mem(pid, addr, n, tid=None):
+    with open(f'/proc/{pid}/task/{tid or live_tid(pid)}/mem', 'rb', buffering=0) as f:
+        return os.pread(f.fileno(), n, addr)
+
+
+def word(pid, addr):
+    return struct.unpack('<Q', read_mem(pid, addr, 8))[0]
+
+
+def parse_maps(text):
+    out = []
+    for line in text.splitlines():
+        parts = line.split(None, 5)
+        s, e = parts[0].split('-')
+        out.append((int(s, 16), int(e, 16), parts[1], parts[5] if len(parts) > 5 else ''))
+    return out
+
+
+def pagemap(pid, start, end, tid=None):
+    n = (end - start) // PAGE
+    with open(f'/proc/{pid}/task/{tid or live_tid(pid)}/pagemap', 'rb', buffering=0) as f:
+        raw = os.pread(f.fileno(), n * 8, start // PAGE * 8)
+    return [v >> 62 != 0 for v in struct.unpack(f'<{n}Q', raw)]
+
+
+def mountinfo(mnt, pid='self'):
+    """The mountinfo line of mnt (in pid's mount namespace), split, or None."""
+    with open(f'/proc/{pid}/mountinfo') as f:
+        for line in f:
+            fields = line.split()
+            point = re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), fields[4])
+            if point == mnt:
+                return fields
+    return None
+
+
+def mounted(mnt):
+    return mountinfo(mnt) is not None
+
+
+def proc_gone(pid):
+    try:
+        return read_text(f'/proc/{pid}/stat').rsplit(')', 1)[1].split()[0] in 'ZX'
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def reap(pid, timeout):
+    """Exit status of our child pid (None: still running after timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            p, st = os.waitpid(pid, os.WNOHANG)
+            if p == pid:
+                return os.waitstatus_to_exitcode(st)
+        except ChildProcessError:
+            if proc_gone(pid):
+                return 0
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.005)
+
+
+def vm_kb(pid, key):
+    for line in read_text(f'/proc/{pid}/status').splitlines():
+        if line.startswith(key + ':'):
+            return int(line.split()[1])
+    return 0
+
+
+def daemon_of(mnt):
+    """The ptracefs process serving mnt (argv[0] is ours, the last arg mnt)."""
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/cmdline', 'rb') as f:
+                argv = f.read().split(b'\0')[:-1]
+        except OSError:
+            continue
+        if argv and argv[0] == PTRACEFS.encode() and argv[-1] == mnt.encode():
+            if not proc_gone(int(d)):
+                return int(d)
+    return None
+
+
+def helpers():
+    """What the fusermount3 processes are doing, to explain a mount that
+    auto_unmount did not remove."""
+    out = []
+    for d in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{d}/cmdline', 'rb') as f:
+                if b'fusermount3' not in f.read():
+                    continue
+            st = read_text(f'/proc/{d}/stat').rsplit(')', 1)[1].split()
+            out.append(f'{d} {st[0]} ppid {st[1]} wchan {read_text(f"/proc/{d}/wchan")}')
+        except (OSError, IndexError):
+            pass
+    return '; '.join(out) or 'no fusermount3 running'
+
+
+def helper_pids():
+    out = []
+    for d in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{d}/cmdline', 'rb') as f:
+                if f.read().startswith(b'fusermount3'):
+                    out.append(int(d))
+        except OSError:
+            pass
+    return out
+
+
+def left_behind(mnt, hp=()):
+    """Why mnt is still mounted, as far as can be seen from outside."""
+    st = []
+    for h in hp:
+        try:
+            st.append(f'helper {h} exit {reap(h, 0)}')
+        except Exception as e:
+            st.append(f'helper {h}: {e}')
+    try:
+        os.stat(mnt)
+        how = 'answers'
+    except OSError as e:
+        how = ename(e.errno)
+    return f'{" ".join(mountinfo(mnt) or [])}; stat: {how}; {helpers()}; {st}'
+
+
+# ---- the processes a check starts ----
+
+LIVE = set()      # daemons and targets the watchdog kills
+
+
+class Target:
+    """hostile, started with args, its status file parsed."""
+
+    def __init__(self, tmp, args=(), uid=None):
+        d = tempfile.mkdtemp(dir=tmp)
+        if uid is not None:
+            os.chmod(d, 0o777)     # it publishes its status after setresuid
+        self.dir = d
+        self.statusfile = os.path.join(d, 'status')
+        argv = [HOSTILE, '-s', self.statusfile, *args]
+        if uid is not None:
+            argv += ['--uid', str(uid)]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        LIVE.add(self.pid)
+
+        def ready():
+            if self.proc.poll() is not None:
+                raise Fail(f'hostile {" ".join(args)} exited {self.proc.returncode}: '
+                           f'{self.proc.stderr.read().decode().strip()}')
+            try:
+                text = read_text(self.statusfile)
+            except FileNotFoundError:
+                return False
+            return text.endswith('ready\n') and text
+        text = wait_until(ready, 10)
+        check(text, 'hostile wrote no status file in 10 s')
+        self.info = {}
+        for line in text.splitlines():
+            k, _, v = line.partition(' ')
+            self.info[k] = int(v, 0) if v else None
+        check(self.info['pid'] == self.pid, 'status file names another pid')
+
+    def counter(self, key='counter'):
+        return word(self.pid, self.info[key])
+
+    def moves(self, key='counter', timeout=2.0):
+        c0 = self.counter(key)
+        return wait_until(lambda: self.counter(key) != c0, timeout, 0.005)
+
+    def kill(self):
+        LIVE.discard(self.pid)
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+
+class Mount:
+    def __init__(self, ctx, pid, mnt=None):
+        self.pid = pid
+        self.mnt = mnt or ctx.mountpoint()
+        self.daemon = None
+        self.proc = None
+        self.rc = None
+        self.stderr = ''
+
+    def start(self, extra=(), env=None, user=False, must=True):
+        """ptracefs [extra] PID MNT, in the background as users run it."""
+        argv = [PTRACEFS, *extra, str(self.pid), self.mnt]
+        r = subprocess.run((SETPRIV if user else []) + argv, capture_output=True,
+                           timeout=30, env=env)
+        self.rc, self.stderr = r.returncode, r.stderr.decode(errors='replace')
+        if r.returncode == 0:
+            check(mounted(self.mnt), 'ptracefs returned 0 but nothing is mounted')
+            self.daemon = daemon_of(self.mnt)
+            check(self.daemon, 'mounted, but no daemon serves it')
+            LIVE.add(self.daemon)
+        elif must:
+            raise Fail(f'ptracefs exited {r.returncode}: {self.stderr.strip()}')
+        return self
+
+    def start_fg(self, extra=(), env=None):
+        """ptracefs -f: the daemon is our child from the start."""
+        self.proc = subprocess.Popen([PTRACEFS, '-f', *extra, str(self.pid), self.mnt],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=env)
+        self.daemon = self.proc.pid
+        LIVE.add(self.daemon)
+        return self
+
+    def path(self, *p):
+        return os.path.join(self.mnt, *p)
+
+    def read(self, *p):
+        with open(self.path(*p), 'rb') as f:
+            return f.read()
+
+    def pread(self, p, n, off):
+        fd = os.open(self.path(p), os.O_RDONLY)
+        try:
+            return os.pread(fd, n, off)
+        finally:
+            close_quietly(fd)
+
+    def wait_exit(self, timeout):
+        st = reap(self.daemon, timeout)
+        if st is not None:
+            LIVE.discard(self.daemon)
+        return st
+
+    def unmount(self, lazy=False):
+        """fusermount3 -u; the daemon's exit status (None: still running)."""
+        # Releases are sent in the background and an unmount drops those not
+        # yet read: libfuse then leaks their handles (LeakSanitizer reports
+        # them). A synchronous request queued behind them lets them through.
+        try:
+            os.stat(self.mnt)
+        except OSError:
+            pass
+        r = subprocess.run(['fusermount3', '-uz' if lazy else '-u', self.mnt],
+                           capture_output=True, timeout=10)
+        check(r.returncode == 0, f'fusermount3 -u: {r.stderr.decode().strip()}')
+        return self.wait_exit(5)
+
+    def cleanup(self):
+        if self.daemon and reap(self.daemon, 0) is None:
+            for sig, secs in ((signal.SIGTERM, 2), (signal.SIGKILL, 2)):
+                try:
+                    os.kill(self.daemon, sig)
+                except ProcessLookupError:
+                    break
+                if reap(self.daemon, secs) is not None:
+                    break
+        LIVE.discard(self.daemon)
+        if mounted(self.mnt):
+            subprocess.run(['fusermount3', '-uz', self.mnt], capture_output=True, timeout=10)
+
+
+class Streamer(threading.Thread):
+    """Reads [start, start+length) of a file in 1 MiB requests, round and
+    round, until told to stop or a read fails; checks the target's
+    self-addressed words as it goes."""
+
+    def __init__(self, path, start, length, chunk=1 << 20):
+        super().__init__(daemon=True)
+        self.path, self.start_, self.length, self.chunk = path, start, length, chunk
+        self.halt = threading.Event()
+        self.bytes = 0
+        self.error = None
+        self.short = False
+        self.bad = None
+        self.start()
+
+    def run(self):
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError as e:
+            self.error = e.errno
+            return
+        try:
+            off = 0
+            while not self.halt.is_set():
+                a = self.start_ + off
+                data = os.pread(fd, self.chunk, a)
+                if len(data) < self.chunk:
+                    self.short = True
+                    break
+                first, last = struct.unpack_from('<Q', data, 0)[0], \
+                    struct.unpack_from('<Q', data, self.chunk - 8)[0]
+                if (first, last) != (a, a + self.chunk - 8) and self.bad is None:
+                    self.bad = a
+                self.bytes += len(data)
+                off = (off + self.chunk) % self.length
+        except OSError as e:
+            self.error = e.errno
+        finally:
+            close_quietly(fd)
+
+    def ends(self, timeout):
+        """Whether it stops by itself (a read failed or came up short)."""
+        self.join(timeout)
+        return not self.is_alive()
+
+    def finish(self, timeout):
+        """Stops it; False if it is still stuck in a read after timeout."""
+        self.halt.set()
+        self.join(timeout)
+        return not self.is_alive()
+
+    def outcome(self):
+        return (f'{self.bytes >> 20} MiB read, error {ename(self.error) if self.error else None}, '
+                f'short {self.short}')
+
+
+# ---- "undisturbed" ----
+
+def disturbance(t, before, same_threads=True):
+    """What is wrong with target t against the states it had before; []."""
+    now = tasks(t.pid)
+    bad = []
+    for tid, (s, tracer, stop_pending) in sorted(now.items()):
+        was = before.get(tid)
+        if tracer:
+            bad.append(f'{tid} traced by {tracer}')
+        if s in 'tT' and was != 'T':
+            bad.append(f'{tid} is {s} (was {was})')
+        if stop_pending:
+            bad.append(f'{tid} has SIGSTOP pending')
+        if was == 'Z' and s != 'Z':
+            bad.append(f'{tid} was a zombie, is {s}')
+    if same_threads and set(now) != set(before):
+        bad.append(f'threads {sorted(before)} became {sorted(now)}')
+    return bad
+
+
+def assert_undisturbed(t, before, within=1.0, same_threads=True, key='counter'):
+    bad = wait_until(lambda: not disturbance(t, before, same_threads), within)
+    check(bad, f'{within} s later: {"; ".join(disturbance(t, before, same_threads))}')
+    check(t.moves(key), f'the target\'s {key} stands still')
+
+
+# ---- checks: registry and context ----
+
+CHECKS = []
+
+
+def tap_check(name):
+    def reg(fn):
+        CHECKS.append((name, fn))
+        return fn
+    return reg
+
+
+class Ctx:
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.undo = []
+
+    def target(self, *args, uid=None):
+        t = Target(self.tmp, args, uid)
+        self.undo.append(t.kill)
+        return t
+
+    def mountpoint(self, public=False):
+        d = tempfile.mkdtemp(dir=self.tmp)
+        if public:
+            os.chmod(d, 0o755)
+        return d
+
+    def mount(self, pid, extra=(), **kw):
+        m = Mount(self, pid, kw.pop('mnt', None))
+        self.undo.append(m.cleanup)
+        return m.start(extra, **kw)
+
+    def mount_fg(self, pid, extra=(), env=None):
+        m = Mount(self, pid)
+        self.undo.append(m.cleanup)
+        return m.start_fg(extra, env)
+
+    def close(self):
+        for fn in reversed(self.undo):
+            try:
+                fn()
+            except Exception:
+                for line in traceback.format_exc().splitlines():
+                    print(f'# cleanup: {line}')
+
+
+def fault_env(point):
+    return dict(os.environ, PTRACEFS_FAULT=point)
+
+
+def refused(rc, err, mnt):
+    """A startup refusal: non-zero, one line on stderr, nothing mounted."""
+    if isinstance(err, bytes):
+        err = err.decode(errors='replace')
+    lines = [x for x in err.splitlines() if x.strip()]
+    check(rc != 0, f'exit status 0; stderr {err!r}')
+    check(len(lines) == 1, f'stderr is {len(lines)} lines: {err!r}')
+    check(not mounted(mnt), 'a mount was left behind')
+    return err
+
+
+# ==== 1, 2: attach and detach ====
+
+def stopped_target(c, threads):
+    t = c.target('-t', str(threads))
+    running = states(t.pid)
+    os.kill(t.pid, signal.SIGSTOP)
+    check(wait_until(lambda: all_states(t.pid, 'T'), 2), f'SIGSTOP: {states(t.pid)}')
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    check(b'pid' in m.read('status'), 'status unreadable')
+    check(m.unmount() == 0, 'daemon did not exit 0 on unmount')
+    check(wait_until(lambda: all_states(t.pid, 'T'), 1), f'after unmount: {states(t.pid)}')
+    check(not disturbance(t, before), '; '.join(disturbance(t, before)))
+    check(not t.moves(timeout=0.2), 'a stopped target runs after unmount')
+    os.kill(t.pid, signal.SIGCONT)
+    assert_undisturbed(t, running)
+
+
+@tap_check('1 a stopped single-threaded target stays stopped after unmount, runs on SIGCONT')
+def _(c):
+    stopped_target(c, 0)
+
+
+@tap_check('1 a stopped multithreaded target stays stopped after unmount, runs on SIGCONT')
+def _(c):
+    stopped_target(c, 4)
+
+
+@tap_check('2 thread storm: every live thread stopped or a clear failure; undisturbed after')
+def _(c):
+    t = c.target('--storm', '-t', '0')
+    outcomes = []
+    for _ in range(5):
+        m = Mount(c, t.pid)
+        c.undo.append(m.cleanup)
+        m.start(must=False)
+        if m.rc != 0:
+            refused(m.rc, m.stderr, m.mnt)
+            outcomes.append(f'failed: {m.stderr.strip()}')
+        else:
+            st = states(t.pid)
+            check(all(s == 't' for s in st.values()), f'mounted with threads running: {st}')
+            check(not t.moves('storm', 0.1), 'threads are still being created while mounted')
+            listed = sorted(int(x) for x in os.listdir(m.path('threads')))
+            check(listed == sorted(st), f'threads/ {len(listed)} entries, /proc {len(st)}')
+            check(m.unmount() == 0, 'daemon did not exit 0')
+            outcomes.append(f'mounted {len(st)} threads')
+        bad = wait_until(lambda: not disturbance(t, {}, same_threads=False), 1)
+        check(bad, '; '.join(disturbance(t, {}, same_threads=False)))
+        check(t.moves('storm'), 'the storm stopped')
+        check(t.moves(), 'the counter stands still')
+    print(f'# storm: {"; ".join(outcomes)}')
+
+
+# ==== 3, 4, 5: the daemon goes away ====
+
+@tap_check('3 SIGKILL of the daemon during attach: target undisturbed within 1 s, no mount')
+def _(c):
+    t = c.target('-t', '3')
+    before = states(t.pid)
+    m = c.mount_fg(t.pid, env=fault_env('sleep-attach'))
+    # the daemon sleeps 2 s after seizing and interrupting, before waiting
+    check(wait_until(lambda: traced(t.pid), 5), 'the daemon never seized the target')
+    time.sleep(0.3)
+    check('t' in states(t.pid).values(), f'not interrupted yet: {states(t.pid)}')
+    m.proc.kill()
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    assert_undisturbed(t, before)
+    check(not mounted(m.mnt), 'a mount appeared')
+
+
+@tap_check('3 SIGKILL of the daemon while suspended: undisturbed within 1 s, auto_unmount')
+def _(c):
+    t = c.target('-t', '3')
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    check(all_states(t.pid, 't'), f'not suspended: {states(t.pid)}')
+    hp = helper_pids()
+    os.kill(m.daemon, signal.SIGKILL)
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    assert_undisturbed(t, before)
+    check(wait_until(lambda: not mounted(m.mnt), 5),
+          f'still mounted 5 s after the daemon died: {left_behind(m.mnt, hp)}')
+
+
+@tap_check('3 SIGKILL of the daemon of a stopped target: it stays stopped, runs on SIGCONT')
+def _(c):
+    t = c.target('-t', '2')
+    running = states(t.pid)
+    os.kill(t.pid, signal.SIGSTOP)
+    check(wait_until(lambda: all_states(t.pid, 'T'), 2), f'SIGSTOP: {states(t.pid)}')
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    os.kill(m.daemon, signal.SIGKILL)
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    # the kernel wakes each tracee to re-enter its group stop: R for a moment
+    check(wait_until(lambda: all_states(t.pid, 'T'), 1), f'no longer stopped: {states(t.pid)}')
+    check(not disturbance(t, before), '; '.join(disturbance(t, before)))
+    check(not t.moves(timeout=0.2), 'a stopped target runs after its tracer died')
+    os.kill(t.pid, signal.SIGCONT)
+    assert_undisturbed(t, running)
+
+
+@tap_check('3 SIGKILL of the daemon while a reader streams mem: reader errs, target undisturbed')
+def _(c):
+    t = c.target('-t', '3', '-b', str(64 << 20))
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    s = Streamer(m.path('mem'), t.info['buf'], t.info['buflen'])
+    check(wait_until(lambda: s.bytes >= 8 << 20 or not s.is_alive(), 10), 'the stream stalled')
+    check(s.is_alive(), f'the stream ended early: {s.outcome()}')
+    os.kill(m.daemon, signal.SIGKILL)
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    check(s.ends(2), f'the reader hangs after the daemon died: {s.outcome()}')
+    check(s.error in (errno.ECONNABORTED, errno.ENOTCONN, errno.EIO) or s.short,
+          f'reader: {s.outcome()}')
+    check(s.bad is None, f'wrong bytes at {s.bad:#x}' if s.bad else '')
+    assert_undisturbed(t, before)
+    check(wait_until(lambda: not mounted(m.mnt), 5),
+          f'still mounted 5 s after the daemon died: {left_behind(m.mnt)}')
+
+
+def signal_check(sig, stream, extra):
+    def fn(c):
+        t = c.target('-t', '3', '-b', str(16 << 20))
+        before = states(t.pid)
+        m = c.mount(t.pid, extra)
+        fd = os.open(m.path('mem'), os.O_RDONLY)
+        c.undo.append(lambda: close_quietly(fd))
+        check(len(os.pread(fd, 4096, t.info['buf'])) == 4096, 'mem unreadable')
+        s = Streamer(m.path('mem'), t.info['buf'], t.info['buflen']) if stream else None
+        if s:
+            check(wait_until(lambda: s.bytes >= 4 << 20 or not s.is_alive(), 10),
+                  'the stream stalled')
+        t0 = time.monotonic()
+        os.kill(m.daemon, sig)
+        st = m.wait_exit(2)
+        check(st is not None, f'daemon still running 2 s after {sig.name}')
+        check(st == 0, f'daemon exit status {st} after {sig.name}')
+        check(wait_until(lambda: not mounted(m.mnt), 1), 'still mounted after the daemon exited')
+        if s:
+            check(s.finish(2), 'the reader hangs')
+            check(s.bad is None, f'wrong bytes at {s.bad:#x}' if s.bad else '')
+        assert_undisturbed(t, before)
+        print(f'# {sig.name}: daemon gone after {time.monotonic() - t0:.2f} s'
+              + (f'; reader {s.outcome()}' if s else ''))
+    return fn
+
+
+for _sig, _stream, _extra in ((signal.SIGTERM, True, ()), (signal.SIGINT, False, ()),
+                              (signal.SIGHUP, True, ()), (signal.SIGTERM, True, ('-s',))):
+    tap_check(f'4 {_sig.name} with mem held open{" and streaming" if _stream else ""}'
+              f'{", -s (one thread)" if _extra else ""}: daemon exits 0 within 2 s, mount gone')(
+        signal_check(_sig, _stream, _extra))
+
+
+@tap_check('4 SIGTERM at random moments of startup (12 rounds): no mount left, undisturbed')
+def _(c):
+    t = c.target('-t', '3')
+    before = states(t.pid)
+    outcomes = {}
+    for i in range(12):
+        mnt = c.mountpoint()
+        p = subprocess.Popen([PTRACEFS, str(t.pid), mnt], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE)
+        LIVE.add(p.pid)
+
+        def child():
+            # the daemon is the forked child of what we started
+            for d in os.listdir('/proc'):
+                if d.isdigit():
+                    try:
+                        if int(read_text(f'/proc/{d}/stat').rsplit(')', 1)[1].split()[1]) == p.pid:
+                            return int(d)
+                    except (OSError, IndexError, ValueError):
+                        pass
+            return None
+        wait_until(lambda: child() or p.poll() is not None, 5, 0.0005)
+        daemon = child() or daemon_of(mnt)
+        check(daemon, f'round {i}: no daemon forked')
+        LIVE.add(daemon)
+        time.sleep(random.uniform(0, 0.01))
+        try:
+            os.kill(daemon, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        err = p.communicate(timeout=10)[1].decode()
+        LIVE.discard(p.pid)
+        check(reap(daemon, 2) is not None, f'round {i}: daemon alive 2 s after SIGTERM')
+        LIVE.discard(daemon)
+        lines = [x for x in err.splitlines() if x.strip()]
+        check(p.returncode == 0 and not lines or p.returncode != 0 and len(lines) == 1,
+              f'round {i}: exit {p.returncode}, stderr {err!r}')
+        check(wait_until(lambda: not mounted(mnt), 5), f'round {i}: mount left behind: {left_behind(mnt)}')
+        key = 'mounted first' if p.returncode == 0 else lines[0]
+        outcomes[key] = outcomes.get(key, 0) + 1
+        bad = wait_until(lambda: not disturbance(t, before), 1)
+        check(bad, f'round {i}: ' + '; '.join(disturbance(t, before)))
+    check(t.moves(), 'the counter stands still')
+    print(f'# outcomes: {outcomes}')
+
+
+@tap_check('4 SIGTERM of the daemon during attach: it dies, no mount, target undisturbed')
+def _(c):
+    t = c.target('-t', '3')
+    before = states(t.pid)
+    m = c.mount_fg(t.pid, env=fault_env('sleep-attach'))
+    check(wait_until(lambda: traced(t.pid), 5), 'the daemon never seized the target')
+    time.sleep(0.3)
+    m.proc.terminate()
+    check(m.wait_exit(2) is not None, 'daemon alive 2 s after SIGTERM')
+    assert_undisturbed(t, before)
+    check(not mounted(m.mnt), 'a mount appeared')
+
+
+def unmount_while_streaming(c, lazy):
+    t = c.target('-t', '3', '-b', str(64 << 20))
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    s = Streamer(m.path('mem'), t.info['buf'], t.info['buflen'])
+    check(wait_until(lambda: s.bytes >= 8 << 20 or not s.is_alive(), 10), 'the stream stalled')
+    flag = '-uz' if lazy else '-u'
+    r = subprocess.run(['fusermount3', flag, m.mnt], capture_output=True, timeout=10)
+    err = r.stderr.decode().strip()
+    if r.returncode != 0:
+        # a plain unmount of a busy mount is refused: the reader is unharmed
+        check(not lazy and 'busy' in err.lower(), f'fusermount3 {flag}: {err}')
+        check(mounted(m.mnt), f'fusermount3 {flag} failed but the mount is gone')
+        got = s.bytes
+        check(wait_until(lambda: s.bytes > got, 2), f'the reader stalled: {s.outcome()}')
+    elif not lazy:
+        check(wait_until(lambda: not s.is_alive(), 2), 'the reader goes on after the unmount')
+    # the reader stops (or has stopped) and lets go of the file
+    check(s.finish(2), f'the reader hangs: {s.outcome()}')
+    check(s.bad is None, f'wrong bytes at {s.bad:#x}' if s.bad else '')
+    if mounted(m.mnt):
+        st = m.unmount(lazy)
+    else:
+        st = m.wait_exit(5)
+    check(st == 0, f'daemon exit status {st}')
+    check(not mounted(m.mnt), 'still mounted')
+    assert_undisturbed(t, before)
+    print(f'# fusermount3 {flag}: {"refused: " + err if r.returncode else "ok"}; '
+          f'reader {s.outcome()}')
+
+
+@tap_check('5 fusermount3 -u while a reader streams mem: nothing hangs, daemon exits 0')
+def _(c):
+    unmount_while_streaming(c, False)
+
+
+@tap_check('5 fusermount3 -uz while a reader streams mem: nothing hangs, daemon exits 0')
+def _(c):
+    unmount_while_streaming(c, True)
+
+
+# ==== 6-10: lifecycle ====
+
+@tap_check('6/7 target SIGKILLed while mounted: root lists, EIO, ENOENT, reaped in 1 s, unmounts')
+def _(c):
+    t = c.target('-t', '3')
+    m = c.mount(t.pid)
+    tids = sorted(states(t.pid))
+    other = [x for x in tids if x != t.pid][0]
+    regs = os.open(m.path('threads', str(other), 'regs'), os.O_RDONLY)
+    mem = os.open(m.path('mem'), os.O_RDONLY)
+    fds = [regs, mem]
+    c.undo.append(lambda: [close_quietly(x) for x in fds])
+    check(len(os.pread(regs, 4096, 0)) > 0, 'regs unreadable before the kill')
+    s = Streamer(m.path('mem'), t.info['buf'], t.info['buflen'])
+    check(wait_until(lambda: s.bytes >= 2 << 20 or not s.is_alive(), 10), 'the stream stalled')
+    t0 = time.monotonic()
+    t.proc.kill()
+    try:
+        st = t.proc.wait(1)
+    except subprocess.TimeoutExpired:
+        raise Fail(f'its parent could not reap it within 1 s: {states(t.pid)}')
+    check(st == -signal.SIGKILL, f'exit status {st}')
+    print(f'# reaped after {time.monotonic() - t0:.3f} s')
+    check(s.ends(2), f'a reader of mem goes on after the target died: {s.outcome()}')
+    # a read split into several requests ends short, the next fails
+    check(s.error == errno.EIO or s.short, f'the streaming reader: {s.outcome()}')
+    check(s.bad is None, f'wrong bytes at {s.bad:#x}' if s.bad else '')
+    check({'status', 'maps', 'mem', 'threads'} <= set(os.listdir(m.mnt)), 'the root no longer lists')
+    check(b'state exited' in m.read('status'), 'status does not say exited')
+    check(os.listdir(m.path('threads')) == [], f'threads/ still lists {os.listdir(m.path("threads"))}')
+    bad = []
+    for tid in tids:
+        try:
+            os.stat(m.path('threads', str(tid)))
+            bad.append(f'threads/{tid} still there')
+        except OSError as e:
+            if e.errno != errno.ENOENT:
+                bad.append(f'threads/{tid}: {ename(e.errno)}')
+
+    def expect_eio(name, fn):
+        try:
+            fn()
+            bad.append(f'{name}: succeeded')
+        except OSError as e:
+            if e.errno != errno.EIO:
+                bad.append(f'{name}: {ename(e.errno)}')
+
+    expect_eio('read of an open regs', lambda: os.pread(regs, 4096, 0))
+    expect_eio('read of an open mem', lambda: os.pread(mem, 4096, t.info['buf']))
+    expect_eio('read of a new mem', lambda: m.pread('mem', 4096, t.info['buf']))
+    # file-backed pages too: the executable's image
+    expect_eio('read of modules/hostile/image', lambda: m.pread(
+        os.path.join('modules', 'hostile', 'image'), 4096, 0))
+    check(not bad, '; '.join(bad))
+    for x in fds:
+        close_quietly(x)
+    fds.clear()
+    check(m.unmount() == 0, 'daemon did not exit 0 on unmount')
+
+
+@tap_check('7 target SIGKILLed during attach: a clean one-line failure, reaped, no mount')
+def _(c):
+    t = c.target('-t', '3')
+    m = Mount(c, t.pid)
+    c.undo.append(m.cleanup)
+    p = subprocess.Popen([PTRACEFS, str(t.pid), m.mnt], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env=fault_env('sleep-attach'))
+    LIVE.add(p.pid)
+    check(wait_until(lambda: traced(t.pid), 5), 'the daemon never seized the target')
+    m.daemon = daemon_of(m.mnt)
+    t0 = time.monotonic()
+    t.proc.kill()
+    # the injected 2 s sleep holds the tracer thread: no reaping before it ends
+    try:
+        t.proc.wait(4)
+    except subprocess.TimeoutExpired:
+        raise Fail(f'not reaped 4 s after SIGKILL: {states(t.pid)}')
+    reaped = time.monotonic() - t0
+    err = p.communicate(timeout=10)[1].decode()
+    LIVE.discard(p.pid)
+    refused(p.returncode, err, m.mnt)
+    check('exited' in err, f'stderr {err!r}')
+    check(m.daemon is None or reap(m.daemon, 2) is not None, 'the daemon lingers')
+    print(f'# reaped after {reaped:.2f} s; {err.strip()}')
+
+
+@tap_check('8 zombie leader: mounts, mem read through a live thread matches /proc')
+def _(c):
+    t = c.target('--zombie-leader', '-t', '2')
+    check(wait_until(lambda: states(t.pid).get(t.pid) == 'Z', 2), f'leader is {states(t.pid)}')
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    live = sorted(tid for tid, s in before.items() if s != 'Z')
+    listed = sorted(int(x) for x in os.listdir(m.path('threads')))
+    check(listed == live, f'threads/ lists {listed}, live threads {live}')
+    tid = live[0]
+    check(m.read('maps') == read_text(f'/proc/{t.pid}/task/{tid}/maps').encode(),
+          'maps differs from the live thread\'s')
+    status = dict(line.split(' ', 1) for line in m.read('status').decode().splitlines())
+    exe = os.readlink(f'/proc/{t.pid}/task/{tid}/exe')
+    check(status.get('exe') == exe and os.readlink(m.path('exe')) == exe,
+          f'exe is {status.get("exe")!r}, want {exe!r}')
+    check(status.get('state') == 'suspended', f'state {status.get("state")!r}')
+    want = int(read_text(f'/proc/{tid}/coredump_filter'), 16)
+    check(int(status.get('coredump_filter', '0x0'), 16) == want,
+          f'coredump_filter {status.get("coredump_filter")!r}, want {want:#x}')
+    buf, n = t.info['buf'], t.info['buflen']
+    with open(m.path('mem'), 'rb', buffering=0) as f:
+        got = os.pread(f.fileno(), n, buf)
+    check(got == read_mem(t.pid, buf, n, tid), 'mem differs from /proc/PID/task/TID/mem')
+    words = struct.unpack(f'<{n // 8}Q', got)
+    check(all(w == buf + 8 * i for i, w in enumerate(words)), 'buffer words wrong')
+    for x in live:
+        check(b'rip' in m.read('threads', str(x), 'regs'), f'no regs for {x}')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+
+
+@tap_check('9 a target reading its own mount: mount completes, served, never fed itself')
+def _(c):
+    # In suspended mode every thread of the target is stopped before the
+    # mount exists, so a target thread can never be inside a request to it
+    # (which would deadlock an attach): this checks that ordering holds.
+    mnt = c.mountpoint()
+    t = c.target('--reader-of', mnt, '-t', '1')
+    check(wait_until(lambda: t.counter('reader_other') > 10, 2), 'the reader thread does not run')
+    before = states(t.pid)
+    t0 = time.monotonic()
+    m = c.mount(t.pid, mnt=mnt)
+    check(time.monotonic() - t0 < 10, 'the mount took more than 10 s')
+    check(all_states(t.pid, 't'), f'not every thread stopped: {states(t.pid)}')
+    check(b'pid' in m.read('status'), 'another client is not served')
+    with open(m.path('mem'), 'rb', buffering=0) as f:
+        ok = struct.unpack('<Q', os.pread(f.fileno(), 8, t.info['reader_ok']))[0]
+    check(ok == 0, f'the target read its own mount {ok} times')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+    check(t.counter('reader_ok') == 0, 'the target read its own mount after all')
+
+
+@tap_check('10 userfaultfd region of a suspended target: read returns in time, nothing faulted')
+def _(c):
+    t = c.target('--uffd', '-t', '1')
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    u, n, touched = t.info['uffd'], t.info['uffdlen'], t.info['uffd_touched']
+    faults0 = t.counter('uffd_faults')
+    res = {}
+
+    def reader():
+        try:
+            with open(m.path('mem'), 'rb', buffering=0) as f:
+                res['mem'] = os.pread(f.fileno(), n, u)
+            res['region'] = m.read('regions', f'{u:x}-{u + n:x}')
+        except OSError as e:
+            res['error'] = e.errno
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    th.join(2)
+    check(not th.is_alive(), 'the read of the userfaultfd region hangs')
+    check('error' not in res or res['error'] == errno.EIO, f'read: {ename(res.get("error"))}')
+    if 'mem' in res:
+        data = res['mem']
+        check(data[:touched] == b'\xa5' * touched, 'the served half is not what the handler gave')
+        check(data[touched:] == bytes(n - touched), 'the untouched half is not zeros')
+        check(res.get('region') == data, 'regions/ file differs from mem')
+    check(not any(pagemap(t.pid, u + touched, u + n)), 'the read populated untouched pages')
+    check(b'pid' in m.read('status'), 'the daemon stopped answering')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+    check(t.counter('uffd_faults') == faults0, 'our read made the target serve faults')
+
+
+# ==== 11: refusals ====
+
+def refusal(c, pid, extra=(), mnt=None, want=None, user=False, t=None):
+    mnt = mnt or c.mountpoint(public=user)
+    before = states(t.pid) if t else None
+    r = subprocess.run((SETPRIV if user else []) + [PTRACEFS, *extra, str(pid), mnt],
+                       capture_output=True, timeout=30)
+    err = refused(r.returncode, r.stderr, mnt)
+    if want:
+        check(re.search(want, err), f'{want!r} not in {err.strip()!r}')
+    if t:
+        assert_undisturbed(t, before)
+    return err
+
+
+for _name, _pid, _want in (('pid "abc"', 'abc', 'invalid pid'), ('pid "0"', '0', 'invalid pid'),
+                           ('pid "-5"', '-5', None), ('pid 1', '1', 'pid 1')):
+    tap_check(f'11 refused: {_name}')(lambda c, p=_pid, w=_want: refusal(c, p, want=w))
+
+
+@tap_check('11 refused: a process that does not exist, a zombie, a thread id')
+def _(c):
+    p = subprocess.Popen(['true'])
+    p.wait()
+    refusal(c, p.pid, want='no such process')
+    z = subprocess.Popen(['true'])
+    c.undo.append(z.wait)
+    check(wait_until(lambda: proc_gone(z.pid), 2), 'child did not exit')
+    refusal(c, z.pid, want='zombie')
+    t = c.target('-t', '2')
+    tid = [x for x in states(t.pid) if x != t.pid][0]
+    refusal(c, tid, want=f'thread of process {t.pid}', t=t)
+
+
+@tap_check('11 refused: no permission (another uid), with the reason')
+def _(c):
+    if subprocess.run(SETPRIV + ['test', '-x', PTRACEFS]).returncode:
+        raise Skip(f'uid {NOBODY} cannot run {PTRACEFS}')
+    t = c.target('-t', '1')
+    refusal(c, t.pid, user=True, want='permission denied', t=t)
+
+
+@tap_check('11 refused: a process already traced, naming the tracer; the tracer keeps it')
+def _(c):
+    if not shutil.which('strace'):
+        raise Skip('no strace')
+    t = c.target('-t', '2')
+    before = states(t.pid)
+    s = subprocess.Popen(['strace', '-f', '-p', str(t.pid), '-o', '/dev/null'],
+                         stderr=subprocess.DEVNULL)
+    c.undo.append(lambda: (s.terminate(), s.wait()))
+    check(wait_until(lambda: all(v[1] == s.pid for v in tasks(t.pid).values()), 5),
+          'strace did not attach')
+    refusal(c, t.pid, want=f'traced by pid {s.pid}')
+    check(all(v[1] == s.pid for v in tasks(t.pid).values()), 'strace lost the target')
+    s.terminate()
+    s.wait()
+    assert_undisturbed(t, before)
+
+
+def shell_refusal(c, script, want):
+    """ptracefs started by a throwaway shell against itself or its
+    ancestors: if it failed to refuse, only the shell would freeze."""
+    mnt = c.mountpoint()
+    env = dict(os.environ, PF=PTRACEFS, MNT=mnt)
+    try:
+        r = subprocess.run(['sh', '-c', script], capture_output=True, timeout=10, env=env)
+    except subprocess.TimeoutExpired:
+        d = daemon_of(mnt)
+        if d:
+            os.kill(d, signal.SIGKILL)
+        raise Fail('ptracefs froze its own ancestry')
+    err = refused(r.returncode, r.stderr, mnt)
+    check(re.search(want, err), f'{want!r} not in {err.strip()!r}')
+
+
+@tap_check('11 refused: itself, its parent, its grandparent')
+def _(c):
+    shell_refusal(c, 'exec "$PF" $$ "$MNT"', 'itself')
+    shell_refusal(c, '"$PF" $$ "$MNT"; exit $?', 'ancestor')
+    shell_refusal(c, 'G=$$ sh -c \'"$PF" $G "$MNT"; exit $?\'; exit $?', 'ancestor')
+
+
+@tap_check('11 refused: bad mountpoints, unknown -o option, bad option values, bad arguments')
+def _(c):
+    t = c.target('-t', '1')
+    refusal(c, t.pid, mnt=os.path.join(c.tmp, 'no-such-dir'), want='No such file', t=t)
+    f = os.path.join(c.mountpoint(), 'file')
+    open(f, 'w').close()
+    refusal(c, t.pid, mnt=f, want='not a directory', t=t)
+    refusal(c, t.pid, extra=('-o', 'bogus_option'), want='bogus_option', t=t)
+    refusal(c, t.pid, extra=('-o', 'coredump_filter=zz'), want='coredump_filter', t=t)
+    mnt = c.mountpoint()
+    for argv in ([PTRACEFS], [PTRACEFS, str(t.pid)], [PTRACEFS, str(t.pid), mnt, mnt]):
+        r = subprocess.run(argv, capture_output=True, timeout=10)
+        check(r.returncode != 0, f'{argv[1:]} accepted')
+        check(not mounted(mnt), 'a mount was left behind')
+    check(not disturbance(t, states(t.pid)), 'target disturbed')
+
+
+# ==== 12, 13: hostile input ====
+
+KINDS = ('none', 'phnum', 'phoff', 'filesz', 'note')
+
+
+@tap_check('12 scribbled ELF headers: module marked corrupt, daemon survives, memory bounded')
+def _(c):
+    t = c.target('--corrupt-elf', ','.join(KINDS), '-t', '1')
+    before = states(t.pid)
+    m = c.mount(t.pid)
+    hwm0 = vm_kb(m.daemon, 'VmHWM')
+    info = {}
+    for k in KINDS:
+        name = f'corrupt-{k}.elf'
+        text = m.read('modules', name, 'info').decode()
+        info[k] = dict(line.split(' ', 1) for line in text.splitlines())
+        check(int(info[k].get('base', '0'), 16) == t.info['elf_' + k],
+              f'{name}: base {info[k].get("base")}')
+        # the image is served whatever its headers say
+        check(len(m.read('modules', name, 'image')) > 0, f'{name}: image unreadable')
+    for k in KINDS[1:]:
+        check(info[k].get('corrupt') == 'yes', f'{k}: corrupt {info[k].get("corrupt")}')
+        check(info[k].get('problem'), f'{k}: no problem named')
+        print(f'# {k}: {info[k]["problem"]}')
+    check(info['none'].get('corrupt') == 'no', f'control: {info["none"]}')
+    own = m.read('modules', 'hostile', 'build-id').decode().strip()
+    check(info['none'].get('build-id') == own, 'control copy lost its build-id')
+    check(not os.path.exists(m.path('modules', 'corrupt-note.elf', 'build-id')),
+          'a truncated note still yields a build-id')
+    # every other module and file still reads
+    for name in os.listdir(m.path('modules')):
+        m.read('modules', name, 'info')
+    check(b'pid' in m.read('status'), 'daemon no longer answers')
+    grew = vm_kb(m.daemon, 'VmHWM') - hwm0
+    check(grew < 32 << 10, f'daemon peak RSS grew by {grew} kB')
+    print(f'# daemon peak RSS grew by {grew} kB')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+
+
+def checksum_present(pid, tid=None):
+    """sha256 of every present page of the writable private mappings."""
+    h = hashlib.sha256()
+    tid = tid or live_tid(pid)
+    maps = parse_maps(read_text(f'/proc/{pid}/task/{tid}/maps'))
+    with open(f'/proc/{pid}/task/{tid}/mem', 'rb', buffering=0) as f:
+        for s, e, perms, path in maps:
+            if not perms.startswith('rw') or path in ('[vvar]', '[vvar_vclock]'):
+                continue
+            for i, present in enumerate(pagemap(pid, s, e, tid)):
+                if present:
+                    try:
+                        h.update(os.pread(f.fileno(), PAGE, s + i * PAGE))
+                    except OSError:
+                        pass
+    return h.hexdigest()
+
+
+@tap_check('13 write attempts fail with EACCES or EROFS; target memory unchanged')
+def _(c):
+    t = c.target('-t', '2')
+    before = states(t.pid)
+    buf, n = t.info['buf'], t.info['buflen']
+    buf_sum = hashlib.sha256(read_mem(t.pid, buf, n)).hexdigest()
+    m = c.mount(t.pid)
+    all0 = checksum_present(t.pid)
+    tid = [x for x in before if x != t.pid][0]
+    p = m.path
+    ops = {
+        'open mem O_WRONLY': lambda: os.open(p('mem'), os.O_WRONLY),
+        'open mem O_RDWR': lambda: os.open(p('mem'), os.O_RDWR),
+        'open status O_RDWR': lambda: os.open(p('status'), os.O_RDWR),
+        'open regs O_WRONLY|O_APPEND': lambda: os.open(p('threads', str(tid), 'regs'),
+                                                      os.O_WRONLY | os.O_APPEND),
+        'open maps O_RDONLY|O_TRUNC': lambda: os.open(p('maps'), os.O_RDONLY | os.O_TRUNC),
+        'truncate mem': lambda: os.truncate(p('mem'), 0),
+        'truncate maps': lambda: os.truncate(p('maps'), 1),
+        'chmod mem': lambda: os.chmod(p('mem'), 0o600),
+        'chmod /': lambda: os.chmod(m.mnt, 0o755),
+        'chown status': lambda: os.chown(p('status'), 1, 1),
+        'utime mem': lambda: os.utime(p('mem'), (0, 0)),
+        'create': lambda: os.open(p('newfile'), os.O_WRONLY | os.O_CREAT, 0o600),
+        'create in threads/': lambda: os.open(p('threads', 'x'), os.O_RDWR | os.O_CREAT, 0o600),
+        'mkdir': lambda: os.mkdir(p('newdir')),
+        'mkdir in a thread': lambda: os.mkdir(p('threads', str(tid), 'd')),
+        'mknod': lambda: os.mknod(p('fifo'), 0o600 | stat.S_IFIFO),
+        'rmdir threads': lambda: os.rmdir(p('threads')),
+        'unlink mem': lambda: os.unlink(p('mem')),
+        'rename maps': lambda: os.rename(p('maps'), p('maps2')),
+        'symlink': lambda: os.symlink('/etc/passwd', p('link')),
+        'link': lambda: os.link(p('maps'), p('maps2')),
+        'setxattr mem': lambda: os.setxattr(p('mem'), 'user.x', b'1'),
+        'setxattr /': lambda: os.setxattr(m.mnt, 'user.x', b'1'),
+        'removexattr status': lambda: os.removexattr(p('status'), 'user.x'),
+    }
+    bad = []
+    for name, op in ops.items():
+        try:
+            fd = op()
+            if isinstance(fd, int):
+                os.close(fd)
+            bad.append(f'{name}: allowed')
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EROFS):
+                bad.append(f'{name}: {ename(e.errno)}')
+    check(not bad, '; '.join(bad))
+    check(checksum_present(t.pid) == all0, 'the target\'s memory changed while suspended')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    check(hashlib.sha256(read_mem(t.pid, buf, n)).hexdigest() == buf_sum, 'buffer changed')
+    assert_undisturbed(t, before)
+
+
+# ==== 14, 15, 16: security ====
+
+PROBE = r'''
+import errno, json, os, sys
+mnt = sys.argv[1]
+out = {}
+for name, fn in (("stat /", lambda: os.stat(mnt)),
+                 ("readdir /", lambda: os.listdir(mnt)),
+                 ("stat status", lambda: os.stat(os.path.join(mnt, "status"))),
+                 ("read status", lambda: open(os.path.join(mnt, "status"), "rb").read()),
+                 ("read mem", lambda: open(os.path.join(mnt, "mem"), "rb").read(1))):
+    try:
+        fn()
+        out[name] = "ok"
+    except OSError as e:
+        out[name] = errno.errorcode.get(e.errno, str(e.errno))
+print(json.dumps(out))
+'''
+
+
+def probe(mnt, user):
+    argv = [sys.executable, '-c', PROBE, mnt]
+    r = subprocess.run((SETPRIV if user else []) + argv, capture_output=True, timeout=10)
+    check(r.returncode == 0, f'probe: {r.stderr.decode().strip()}')
+    return json.loads(r.stdout)
+
+
+def tree(root):
+    """(path relative to root, lstat) of root and everything under it."""
+    out = [('/', os.lstat(root))]
+    for d, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            out.append((os.path.relpath(p, root), os.lstat(p)))
+    return out
+
+
+def nobody_can_run():
+    if not shutil.which('setpriv'):
+        raise Skip('no setpriv')
+    if subprocess.run(SETPRIV + ['test', '-x', PTRACEFS]).returncode:
+        raise Skip(f'uid {NOBODY} cannot run {PTRACEFS}')
+
+
+@tap_check('14 another uid gets EACCES on stat, readdir and read')
+def _(c):
+    nobody_can_run()
+    t = c.target('-t', '1')
+    m = c.mount(t.pid, mnt=c.mountpoint(public=True))
+    got = probe(m.mnt, True)
+    check(all(v == 'EACCES' for v in got.values()), f'uid {NOBODY}: {got}')
+    check(probe(m.mnt, False)['read status'] == 'ok', 'the owner cannot read')
+
+
+@tap_check('14 -o allow_other: a warning on stderr, default_permissions enforces the modes')
+def _(c):
+    nobody_can_run()
+    t = c.target('-t', '1')
+    m = c.mount(t.pid, ('-o', 'allow_other'), mnt=c.mountpoint(public=True))
+    lines = [x for x in m.stderr.splitlines() if x.strip()]
+    check(len(lines) == 1 and 'warning' in lines[0], f'stderr: {m.stderr!r}')
+    opts = ','.join(mountinfo(m.mnt)[5:])
+    check('default_permissions' in opts and 'allow_other' in opts, f'mount options: {opts}')
+    got = probe(m.mnt, True)
+    want = {'stat /': 'ok', 'readdir /': 'EACCES', 'stat status': 'EACCES',
+            'read status': 'EACCES', 'read mem': 'EACCES'}
+    check(got == want, f'uid {NOBODY}: {got}')
+
+
+NS_MOUNT = r"""
+mknod -m 666 "$NODE" c "$MAJ" "$MIN" && mount --bind "$NODE" /dev/fuse &&
+exec "$@"
+"""
+
+
+@tap_check('14/15 a non-root mount: root gets EACCES without allow_root; owner is the user')
+def _(c):
+    # A user mounts through the setuid fusermount3, which opens /dev/fuse
+    # as that user: where /dev/fuse is 0600 (as on some CI machines) that
+    # needs a 0666 node, bound over it in a private mount namespace only.
+    nobody_can_run()
+    t = c.target('-t', '1', uid=NOBODY)
+    before = states(t.pid)
+    mnt = c.mountpoint(public=True)
+    os.chown(mnt, NOBODY, NOBODY)
+    rdev = os.stat('/dev/fuse').st_rdev
+    env = dict(os.environ, NODE=os.path.join(c.mountpoint(), 'fuse'),
+               MAJ=str(os.major(rdev)), MIN=str(os.minor(rdev)))
+    r = subprocess.run(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', NS_MOUNT,
+                        'sh', *SETPRIV, PTRACEFS, str(t.pid), mnt],
+                       capture_output=True, timeout=30, env=env)
+    check(r.returncode == 0, f'ptracefs as uid {NOBODY}: {r.stderr.decode().strip()}')
+    m = Mount(c, t.pid, mnt)
+    c.undo.append(m.cleanup)
+    m.daemon = daemon_of(mnt)
+    check(m.daemon, 'no daemon')
+    LIVE.add(m.daemon)
+    ns = ['nsenter', '--mount', f'--target={m.daemon}', '--']
+    fields = mountinfo(mnt, m.daemon)
+    check(fields and f'user_id={NOBODY}' in fields[-1], f'mount: {fields}')
+
+    def run_probe(user):
+        r = subprocess.run(ns + (SETPRIV if user else []) + [sys.executable, '-c', PROBE, mnt],
+                           capture_output=True, timeout=10)
+        check(r.returncode == 0, f'probe: {r.stderr.decode().strip()}')
+        return json.loads(r.stdout)
+    got = run_probe(False)
+    check(all(v == 'EACCES' for v in got.values()), f'root: {got}')
+    got = run_probe(True)
+    check(all(v == 'ok' for v in got.values()), f'the mounting user: {got}')
+    r = subprocess.run(ns + SETPRIV + [sys.executable, '-c', WALK, mnt],
+                       capture_output=True, timeout=30)
+    entries = json.loads(r.stdout or b'[]')
+    check(entries and all((u, g) == (NOBODY, NOBODY) for u, g, _ in entries),
+          f'owners {sorted({(u, g) for u, g, _ in entries})}')
+    check(all(stat.S_ISLNK(md) or stat.S_IMODE(md) == (0o500 if stat.S_ISDIR(md) else 0o400)
+              for _, _, md in entries), 'modes are not 0500/0400')
+    r = subprocess.run(ns + SETPRIV + ['fusermount3', '-u', mnt], capture_output=True, timeout=10)
+    check(r.returncode == 0, f'fusermount3 -u as the user: {r.stderr.decode().strip()}')
+    check(m.wait_exit(5) == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+
+
+WALK = r"""
+import json, os, sys
+out = []
+for d, dirs, files in os.walk(sys.argv[1]):
+    for n in [d] + [os.path.join(d, x) for x in dirs + files]:
+        st = os.lstat(n)
+        out.append([st.st_uid, st.st_gid, st.st_mode])
+print(json.dumps(out))
+"""
+
+
+@tap_check('15 every file 0400, every directory 0500, all owned by the mounting uid')
+def _(c):
+    t = c.target('--corrupt-elf', 'none', '-t', '2')
+    m = c.mount(t.pid)
+    entries = tree(m.mnt)
+    bad = [f'{p} is {stat.filemode(st.st_mode)}' for p, st in entries
+           if not stat.S_ISLNK(st.st_mode) and
+           stat.S_IMODE(st.st_mode) != (0o500 if stat.S_ISDIR(st.st_mode) else 0o400)]
+    check(not bad, '; '.join(bad[:5]))
+    own = {(st.st_uid, st.st_gid) for _, st in entries}
+    check(own == {(os.getuid(), os.getgid())}, f'owners {own}')
+    check(len(entries) > 30, f'only {len(entries)} entries walked')
+
+
+@tap_check('16 a non-dumpable process is refused with the reason; -o force mounts it')
+def _(c):
+    t = c.target('--nondumpable', '-t', '1', uid=NOBODY)
+    before = states(t.pid)
+    refusal(c, t.pid, want='dumpable', t=t)
+    m = c.mount(t.pid, ('-o', 'force'))
+    check(b'pid' in m.read('status'), 'status unreadable')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+    # the control: the same uid, dumpable, needs no force
+    d = c.target('-t', '1', uid=NOBODY)
+    before = states(d.pid)
+    m = c.mount(d.pid)
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(d, before)
+
+
+# ==== fault injection ====
+
+def fault_check(point, threads, must_fail):
+    def fn(c):
+        t = c.target('-t', str(threads))
+        before = states(t.pid)
+        m = Mount(c, t.pid)
+        c.undo.append(m.cleanup)
+        m.start(env=fault_env(point), must=False)
+        if m.rc != 0:
+            refused(m.rc, m.stderr, m.mnt)
+            print(f'# {point}: {m.stderr.strip()}')
+        else:
+            check(not must_fail, f'{point}: mounted despite the fault')
+            buf, n = t.info['buf'], t.info['buflen']
+            zero = 0
+            for _ in range(2):
+                try:
+                    with open(m.path('mem'), 'rb', buffering=0) as f:
+                        got = os.pread(f.fileno(), n, buf)
+                except OSError as e:
+                    check(e.errno == errno.EIO, f'mem read: {ename(e.errno)}')
+                    continue
+                check(len(got) == n, f'short read of {len(got)}')
+                for i in range(0, n, PAGE):
+                    page = got[i:i + PAGE]
+                    if page == bytes(PAGE):
+                        zero += 1
+                    else:
+                        words = struct.unpack(f'<{PAGE // 8}Q', page)
+                        check(all(w == buf + i + 8 * j for j, w in enumerate(words)),
+                              f'page {buf + i:#x} is neither right nor zeros')
+            for tid in os.listdir(m.path('threads')):
+                m.read('threads', tid, 'regs')
+            m.read('status')
+            check(m.unmount() == 0, 'daemon did not exit 0')
+            print(f'# {point}: mounted; {zero} page(s) of the buffer read as zeros')
+        assert_undisturbed(t, before)
+    return fn
+
+
+for _point, _threads, _must in (('seize:1', 3, True), ('seize:3', 4, True),
+                                ('snapshot', 3, True), ('read:1', 2, False),
+                                ('read:3', 2, False)):
+    tap_check(f'fault {_point}: a clean failure or clean zeros, target undisturbed')(
+        fault_check(_point, _threads, _must))
+
+
+# ==== runner ====
+
+def prerequisites():
+    if not os.path.exists('/dev/fuse'):
+        return '/dev/fuse is missing'
+    try:
+        os.close(os.open('/dev/fuse', os.O_RDWR))
+    except OSError as e:
+        return f'/dev/fuse: {e.strerror}'
+    if not shutil.which('fusermount3'):
+        return 'fusermount3 is not installed'
+    probe_proc = subprocess.Popen(['sleep', '10'])
+    try:
+        if LIBC.ptrace(PTRACE_SEIZE, probe_proc.pid, None, None) != 0:
+            return f'ptrace: {os.strerror(ctypes.get_errno())}'
+    finally:
+        probe_proc.kill()
+        probe_proc.wait()
+    return None
+
+
+def on_timeout(name):
+    print(f'# watchdog: "{name}" ran over {CHECK_TIMEOUT} s, killing what it started', flush=True)
+    for pid in list(LIVE):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def reap_strays():
+    """Zombie children we did not start (auto_unmount helpers reparented
+    to us, daemons of failed starts)."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def run():
+    for name, path in (('PTRACEFS_BIN', PTRACEFS), ('PTRACEFS_HOSTILE', HOSTILE)):
+        if not os.access(path, os.X_OK):
+            print(f'Bail out! {name}={path!r} is not an executable (meson test sets it)')
+            return 1
+    why = prerequisites()
+    if why:
+        if NO_SKIP:
+            print(f'1..1\nnot ok 1 - prerequisites: {why} (PTRACEFS_NO_SKIP=1)')
+            return 1
+        print(f'1..0 # SKIP {why}')
+        return 0
+    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    only = os.environ.get('PTRACEFS_ROBUST_ONLY')
+    todo = [x for x in CHECKS if not only or re.search(only, x[0])]
+    tmp = tempfile.mkdtemp(prefix='ptracefs-robust-')
+    os.chmod(tmp, 0o711)    # other uids may reach the public mountpoints in it
+    failed = 0
+    print(f'TAP version 13\n1..{len(todo)}', flush=True)
+    try:
+        for n, (name, fn) in enumerate(todo, 1):
+            c = Ctx(tmp)
+            dog = threading.Timer(CHECK_TIMEOUT, on_timeout, (name,))
+            dog.daemon = True
+            dog.start()
+            t0 = time.monotonic()
+            try:
+                fn(c)
+                print(f'ok {n} - {name}')
+            except Skip as e:
+                if NO_SKIP:
+                    failed += 1
+                    print(f'not ok {n} - {name}\n# would skip: {e} (PTRACEFS_NO_SKIP=1)')
+                else:
+                    print(f'ok {n} - {name} # SKIP {e}')
+            except Fail as e:
+                failed += 1
+                print(f'not ok {n} - {name}\n# {e}')
+            except Exception:
+                failed += 1
+                print(f'not ok {n} - {name}')
+                for line in traceback.format_exc().splitlines():
+                    print(f'# {line}')
+            finally:
+                dog.cancel()
+                c.close()
+                reap_strays()
+            print(f'# {time.monotonic() - t0:.2f} s', flush=True)
+    finally:
+        for d in os.listdir(tmp):
+            p = os.path.join(tmp, d)
+            if mounted(p):
+                subprocess.run(['fusermount3', '-uz', p], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(run())
