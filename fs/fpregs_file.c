@@ -5,33 +5,45 @@
  */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 #include "fs/tree.h"
+
+/* The largest register set we copy: an XSAVE area with AVX-512 is ~2.7 KiB. */
+#define REGSET_MAX 16384
 
 static int fpregs_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
-	const void *fx, *xs = NULL;
-	size_t fxlen, xslen = 0;
-	int rc;
+	unsigned char *fx, *xs;
+	int fxlen, xslen = 0, rc;
 
 	/* An architecture without a formatter has no such file. */
 	if (!a || !a->format_fp)
 		return -ENOENT;
-	rc = reader_thread_regset(c->r, c->tid, a->fp_regset, &fx, &fxlen);
-	if (rc)
-		return rc == -ENOENT ? -ENOENT : -EIO;
+	fx = malloc(2 * REGSET_MAX);
+	if (!fx)
+		return -ENOMEM;
+	xs = fx + REGSET_MAX;
+	fxlen = reader_thread_regset_copy(c->r, c->tid, a->fp_regset, fx, REGSET_MAX);
+	if (fxlen < 0) {
+		rc = fxlen == -ENOENT ? -ENOENT : -EIO;
+		goto out;
+	}
 	/* No extended state (an old kernel or CPU) only drops the ymm lines. */
 	if (a->xstate_regset) {
-		rc = reader_thread_regset(c->r, c->tid, a->xstate_regset, &xs, &xslen);
-		if (rc == -ENODATA) {
-			xs = NULL;
+		xslen = reader_thread_regset_copy(c->r, c->tid, a->xstate_regset, xs, REGSET_MAX);
+		if (xslen == -ENODATA) {
 			xslen = 0;
-		} else if (rc) {
-			return rc == -ENOENT ? -ENOENT : -EIO;
+		} else if (xslen < 0) {
+			rc = xslen == -ENOENT ? -ENOENT : -EIO;
+			goto out;
 		}
 	}
-	return a->format_fp(fx, fxlen, xs, xslen, sb);
+	rc = a->format_fp(fx, (size_t)fxlen, xslen ? xs : NULL, (size_t)xslen, sb);
+out:
+	free(fx);
+	return rc;
 }
 
 const struct node_ops fpregs_ops = { .show = fpregs_show };

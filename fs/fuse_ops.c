@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct fs_fh {
 	struct node_ctx ctx;
 	char *text;		/* text nodes: the snapshot taken at open */
 	size_t len;
+	char *path;		/* to walk again after a refresh */
+	bool held;		/* holds the target stopped until release */
 	struct fs_fh *prev, *next;	/* on open_fhs */
 };
 
@@ -52,7 +55,10 @@ static void fh_free(struct fs_fh *fh)
 	if (fh->next)
 		fh->next->prev = fh->prev;
 	pthread_mutex_unlock(&fh_mu);
+	if (fh->held)
+		reader_release_suspend(fh->ctx.r);
 	free(fh->text);
+	free(fh->path);
 	free(fh);
 }
 
@@ -67,22 +73,26 @@ static struct ptracefs *app(void)
  * The last caller found not to be one is remembered, which spares the
  * /proc lookup (a fifth of the daemon's time in `cat threads/<tid>/regs`)
  * on the run of requests one reader makes: a suspended target starts no
- * thread, so that pid cannot turn into one of its threads meanwhile.
+ * thread, so that pid cannot turn into one of its threads until it runs
+ * again. Live mode asks every time; each suspension bumps the generation.
  */
-static _Atomic pid_t last_outsider;
+static _Atomic uint64_t last_outsider;	/* generation << 32 | pid */
 
 static bool caller_is_target(void)
 {
+	struct reader *r = app()->r;
 	pid_t caller = fuse_get_context()->pid;
+	uint64_t key = (uint64_t)reader_generation(r) << 32 | (uint32_t)caller;
+	bool live = reader_is_live(r);
 	char path[64];
 
-	if (caller == atomic_load_explicit(&last_outsider, memory_order_relaxed))
+	if (!live && key == atomic_load_explicit(&last_outsider, memory_order_relaxed))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)reader_pid(app()->r),
-		 (int)caller);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d", (int)reader_pid(r), (int)caller);
 	if (access(path, F_OK) == 0)
 		return true;
-	atomic_store_explicit(&last_outsider, caller, memory_order_relaxed);
+	if (!live)
+		atomic_store_explicit(&last_outsider, key, memory_order_relaxed);
 	return false;
 }
 
@@ -91,6 +101,62 @@ static int walk(const char *path, struct node_ctx *ctx)
 	if (caller_is_target())
 		return -EDEADLK;
 	return fs_walk(app()->r, path, ctx);
+}
+
+/*
+ * Every request runs with the snapshot held shared, so a refresh (live
+ * mode, ctl) never changes it under a reader. A node that needs the
+ * target stopped (stack, core) first takes a hold, which in live mode
+ * suspends it. On success the lock is held: leave() drops it.
+ */
+static int enter(const char *path, struct fs_fh *fh, struct node_ctx *ctx,
+		 bool *held, bool fresh)
+{
+	struct reader *r = app()->r;
+	int rc;
+
+	*held = false;
+	/* Opens in live mode first catch up with a changed address space. */
+	if (fresh)
+		reader_refresh_if_changed(r);
+	for (;;) {
+		reader_rdlock(r);
+		if (fh && fh->ctx.gen == reader_generation(r)) {
+			*ctx = fh->ctx;
+			rc = 0;
+		} else {
+			/* A refresh since the open: indexes into maps moved. */
+			rc = walk(fh ? fh->path : path, ctx);
+		}
+		if (rc == 0 && (!ctx->node->hold || *held || !reader_is_live(r)))
+			return 0;
+		reader_unlock(r);
+		if (rc || *held) {
+			if (*held)
+				reader_release_suspend(r);
+			return rc ? rc : -EIO;
+		}
+		rc = reader_hold_suspend(r);
+		if (rc)
+			return rc;
+		*held = true;
+	}
+}
+
+static void leave(bool held)
+{
+	reader_unlock(app()->r);
+	if (held)
+		reader_release_suspend(app()->r);
+}
+
+static void request_exit(void)
+{
+	/*
+	 * libfuse 3.14's loop wakes only for a signal on its own thread;
+	 * every other thread blocks SIGTERM, so this one lands there.
+	 */
+	kill(getpid(), SIGTERM);
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -108,23 +174,36 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	 */
 	cfg->attr_timeout = 1.0;
 	cfg->use_ino = 0;
+	fs_on_detach = request_exit;
 	return app();
 }
 
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+	struct fs_fh *fh = fi ? (struct fs_fh *)(uintptr_t)fi->fh : NULL;
 	struct node_ctx ctx;
+	bool held;
 	int rc;
 
-	if (fi && fi->fh)
-		ctx = ((struct fs_fh *)(uintptr_t)fi->fh)->ctx;
-	else if ((rc = walk(path, &ctx)))
-		return rc;
-	rc = fs_stat(&ctx, st);
+	if (fh && fh->text) {
+		/* The snapshot this reader has: its size, without a new one. */
+		memset(st, 0, sizeof(*st));
+		st->st_mode = S_IFREG | fh->ctx.node->mode;
+		st->st_nlink = 1;
+		st->st_size = (off_t)fh->len;
+		st->st_blocks = (blkcnt_t)((fh->len + 511) / 512);
+		st->st_blksize = 4096;
+		rc = 0;
+		held = false;
+		reader_rdlock(app()->r);
+	} else {
+		if ((rc = enter(path, fh, &ctx, &held, false)))
+			return rc;
+		rc = fs_stat(&ctx, st);
+	}
+	leave(held);
 	if (rc)
 		return rc;
-	if (fi && fi->fh && ((struct fs_fh *)(uintptr_t)fi->fh)->text)
-		st->st_size = (off_t)((struct fs_fh *)(uintptr_t)fi->fh)->len;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
 	st->st_atim = st->st_mtim = st->st_ctim = app()->suspended;
@@ -148,47 +227,65 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 {
 	struct fill_cookie fc = { buf, filler };
 	struct node_ctx ctx;
+	bool held;
 	int rc;
 
 	(void)off;
 	(void)fi;
 	(void)flags;
-	if ((rc = walk(path, &ctx)))
+	if ((rc = enter(path, NULL, &ctx, &held, true)))
 		return rc;
 	filler(buf, ".", NULL, 0, 0);
 	filler(buf, "..", NULL, 0, 0);
 	rc = fs_list(&ctx, fill_one, &fc);
+	leave(held);
 	return rc == -ENOBUFS ? 0 : rc;
 }
 
 static int op_open(const char *path, struct fuse_file_info *fi)
 {
+	int acc = fi->flags & O_ACCMODE;
 	struct fs_fh *fh;
 	struct node_ctx ctx;
+	bool held;
 	int rc;
 
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC))
-		return -EACCES;
-	if ((rc = walk(path, &ctx)))
+	if ((rc = enter(path, NULL, &ctx, &held, true)))
 		return rc;
+	rc = -EACCES;
 	if (ctx.node->kind == NODE_DIR)
-		return -EISDIR;
-	fh = calloc(1, sizeof(*fh));
-	if (!fh)
-		return -ENOMEM;
-	fh->ctx = ctx;
-	if (ctx.node->kind == NODE_TEXT) {
-		struct sbuf sb = SBUF_INIT;
+		rc = -EISDIR;
+	/* Read-only, but for ctl, which is write-only. */
+	else if (ctx.node->ops->write ? acc == O_WRONLY : acc == O_RDONLY && !(fi->flags & O_TRUNC))
+		rc = 0;
+	fh = rc ? NULL : calloc(1, sizeof(*fh));
+	if (!rc && (!fh || !(fh->path = strdup(path))))
+		rc = -ENOMEM;
+	if (!rc) {
+		fh->ctx = ctx;
+		if (ctx.node->kind == NODE_TEXT) {
+			struct sbuf sb = SBUF_INIT;
 
-		rc = fs_show(&ctx, &sb);
-		if (rc) {
+			rc = fs_show(&ctx, &sb);
+			fh->text = rc ? NULL : sbuf_detach(&sb, &fh->len);
+			if (!rc && !fh->text)
+				fh->text = strdup("");
 			sbuf_free(&sb);
-			free(fh);
-			return rc;
 		}
-		fh->text = sbuf_detach(&sb, &fh->len);
-		if (!fh->text)
-			fh->text = strdup("");
+	}
+	/* A text file is made: only a blob (core) keeps its hold open. */
+	if (!rc && held && ctx.node->kind == NODE_BLOB) {
+		fh->held = true;
+		held = false;
+	}
+	leave(held);
+	if (rc) {
+		if (fh) {
+			free(fh->text);
+			free(fh->path);
+			free(fh);
+		}
+		return rc;
 	}
 	/* Every read reaches us: content is a snapshot per open, not cached. */
 	fi->direct_io = 1;
@@ -220,13 +317,16 @@ static int op_read(const char *path, char *buf, size_t len, off_t off,
 		   struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
-	const struct node_ctx *ctx = &fh->ctx;
+	struct node_ctx ctx;
+	ssize_t n;
+	bool held;
+	int rc;
 
 	(void)path;
 	if (off < 0)
 		return -EINVAL;
 	/* A file of a thread that has exited: the snapshot no longer holds. */
-	if (ctx->tid && reader_thread_alive(ctx->r, ctx->tid))
+	if (fh->ctx.tid && reader_thread_alive(fh->ctx.r, fh->ctx.tid))
 		return -EIO;
 	if (fh->text) {
 		if ((uint64_t)off >= fh->len)
@@ -236,20 +336,21 @@ static int op_read(const char *path, char *buf, size_t len, off_t off,
 		memcpy(buf, fh->text + off, len);
 		return (int)len;
 	}
-	if (ctx->node->kind != NODE_BLOB)
+	if (fh->ctx.node->kind != NODE_BLOB)
 		return -EINVAL;
-	{
-		ssize_t n = ctx->node->ops->read(ctx, buf, len, (uint64_t)off);
-
-		return n < 0 ? (int)n : (int)n;
-	}
+	if ((rc = enter(NULL, fh, &ctx, &held, false)))
+		return rc == -ENOENT ? -EIO : rc;
+	n = ctx.node->ops->read(&ctx, buf, len, (uint64_t)off);
+	leave(held);
+	return (int)n;
 }
 
 static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
-	const struct node_ctx *ctx = &fh->ctx;
-	uint64_t out;
+	struct node_ctx ctx;
+	uint64_t out, size = 0, blocks;
+	bool held;
 	int rc;
 
 	(void)path;
@@ -257,34 +358,51 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
 		return -EINVAL;
 	if (off < 0)
 		return -ENXIO;
-	if (fh->text || !ctx->node->ops->seek) {
-		uint64_t size = fh->text ? fh->len : 0;
-
-		if (!fh->text) {
-			uint64_t blocks;
-
-			if ((rc = ctx->node->ops->size(ctx, &size, &blocks)))
-				return rc;
-		}
-		if ((uint64_t)off >= size)
+	if (fh->text) {
+		if ((uint64_t)off >= fh->len)
 			return -ENXIO;
-		return whence == SEEK_DATA ? off : (off_t)size;
+		return whence == SEEK_DATA ? off : (off_t)fh->len;
 	}
-	rc = ctx->node->ops->seek(ctx, (uint64_t)off, whence, &out);
+	if ((rc = enter(NULL, fh, &ctx, &held, false)))
+		return rc == -ENOENT ? -EIO : rc;
+	if (!ctx.node->ops->seek) {
+		rc = ctx.node->ops->size(&ctx, &size, &blocks);
+		if (rc == 0 && (uint64_t)off >= size)
+			rc = -ENXIO;
+		out = whence == SEEK_DATA ? (uint64_t)off : size;
+	} else {
+		rc = ctx.node->ops->seek(&ctx, (uint64_t)off, whence, &out);
+	}
+	leave(held);
 	return rc ? rc : (off_t)out;
+}
+
+/* ctl: one command per write, outside the snapshot lock (it may refresh). */
+static int op_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
+	int rc;
+
+	(void)path;
+	(void)off;
+	if (!fh || !fh->ctx.node->ops->write)
+		return -EROFS;
+	rc = fh->ctx.node->ops->write(&fh->ctx, buf, size);
+	return rc < 0 ? rc : (int)size;
 }
 
 static int op_readlink(const char *path, char *buf, size_t size)
 {
 	struct sbuf sb = SBUF_INIT;
 	struct node_ctx ctx;
+	bool held;
 	int rc;
 
-	if ((rc = walk(path, &ctx)))
+	if ((rc = enter(path, NULL, &ctx, &held, false)))
 		return rc;
-	if (ctx.node->kind != NODE_LINK)
-		return -EINVAL;
-	rc = ctx.node->ops->link(&ctx, &sb);
+	rc = ctx.node->kind == NODE_LINK ? ctx.node->ops->link(&ctx, &sb) : -EINVAL;
+	leave(held);
 	if (rc == 0 && size) {
 		size_t n = sb.len < size - 1 ? sb.len : size - 1;
 
@@ -298,12 +416,15 @@ static int op_readlink(const char *path, char *buf, size_t size)
 static int op_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct node_ctx ctx;
+	bool held;
 	int rc;
 
 	(void)fi;
-	if ((rc = walk(path, &ctx)))
+	if ((rc = enter(path, NULL, &ctx, &held, true)))
 		return rc;
-	return ctx.node->kind == NODE_DIR ? 0 : -ENOTDIR;
+	rc = ctx.node->kind == NODE_DIR ? 0 : -ENOTDIR;
+	leave(held);
+	return rc;
 }
 
 /* The tree is read-only: every modifying request fails the same way. */
@@ -314,10 +435,22 @@ static int ro_rename(const char *a, const char *b, unsigned f) { (void)a; (void)
 static int ro_mknod(const char *p, mode_t m, dev_t d) { (void)p; (void)m; (void)d; return -EROFS; }
 static int ro_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p; (void)m; (void)fi; return -EROFS; }
 static int ro_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { (void)p; (void)u; (void)g; (void)fi; return -EROFS; }
-static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi) { (void)p; (void)o; (void)fi; return -EROFS; }
+/* "echo resume > ctl" truncates first: ctl has nothing to lose. */
+static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi)
+{
+	struct node_ctx ctx;
+	bool held;
+	int rc;
+
+	(void)fi;
+	if ((rc = enter(p, NULL, &ctx, &held, false)))
+		return rc;
+	rc = ctx.node->ops && ctx.node->ops->write && o == 0 ? 0 : -EROFS;
+	leave(held);
+	return rc;
+}
 static int ro_create(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p; (void)m; (void)fi; return -EROFS; }
 static int ro_utimens(const char *p, const struct timespec tv[2], struct fuse_file_info *fi) { (void)p; (void)tv; (void)fi; return -EROFS; }
-static int ro_write(const char *p, const char *b, size_t s, off_t o, struct fuse_file_info *fi) { (void)p; (void)b; (void)s; (void)o; (void)fi; return -EROFS; }
 static int ro_setxattr(const char *p, const char *n, const char *v, size_t s, int f) { (void)p; (void)n; (void)v; (void)s; (void)f; return -EROFS; }
 static int ro_removexattr(const char *p, const char *n) { (void)p; (void)n; return -EROFS; }
 
@@ -344,7 +477,7 @@ static const struct fuse_operations ops = {
 	.truncate = ro_truncate,
 	.create = ro_create,
 	.utimens = ro_utimens,
-	.write = ro_write,
+	.write = op_write,
 	.setxattr = ro_setxattr,
 	.removexattr = ro_removexattr,
 };

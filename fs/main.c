@@ -29,7 +29,7 @@ struct options {
 	const char *pid;
 	const char *mountpoint;
 	int nargs;
-	int help, version, foreground, debug, single, force, allow_other;
+	int help, version, foreground, debug, single, force, allow_other, live;
 	char *coredump_filter;
 	int64_t filter;		/* parsed coredump_filter, -1 if none */
 };
@@ -49,6 +49,7 @@ static const struct fuse_opt spec[] = {
 	OPT("-f", foreground, 1),
 	OPT("-s", single, 1),
 	OPT("force", force, 1),
+	OPT("live", live, 1),
 	OPT("coredump_filter=%s", coredump_filter, 0),
 	FUSE_OPT_END
 };
@@ -71,6 +72,9 @@ static void usage(FILE *f)
 "  -d, -o debug      log every request (implies -f)\n"
 "  -s                serve requests on one thread\n"
 "  -o force          mount a non-dumpable process anyway\n"
+"  -o live           seize the threads but let them run: maps, mem and\n"
+"                    threads/ follow the process; regs stops one thread\n"
+"                    for the read; ctl switches between the modes\n"
 "  -o coredump_filter=MASK\n"
 "                    which mappings `core` carries bytes of (hex, as\n"
 "                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
@@ -212,7 +216,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		 const struct options *o, int report_fd)
 {
 	struct reader_opts ropts = { .force_nondumpable = o->force,
-				     .coredump_filter = o->filter };
+				     .coredump_filter = o->filter, .live = o->live };
 	char why[512] = "";
 	sigset_t stop, old;
 	int rc;

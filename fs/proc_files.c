@@ -172,13 +172,18 @@ static const struct node root_entries[] = {
 	NODE_TEXT_("cmdline", 0400, cmdline_ops),
 	NODE_TEXT_("environ", 0400, environ_ops),
 	NODE_TEXT_("auxv", 0400, auxv_ops),
-	NODE_TEXT_("stack", 0400, stack_ops),
+	/* Unwinding needs the threads still: a live mount stops them for it. */
+	{ .name = "stack", .mode = 0400, .kind = NODE_TEXT, .ops = &stack_ops, .hold = true },
 	NODE_LINK_("exe", exe_ops),
 	NODE_BLOB_("mem", 0400, mem_ops, 1 << 20),
 	NODE_INST("threads", 0500, threads_ops),
 	NODE_INST("regions", 0500, regions_ops),
 	NODE_INST("modules", 0500, modules_ops),
-	NODE_BLOB_("core", 0400, core_ops, 1 << 20),
+	/* One consistent core per open: a live mount stops while it is open. */
+	{ .name = "core", .mode = 0400, .kind = NODE_BLOB, .ops = &core_ops,
+	  .blksize = 1 << 20, .hold = true },
+	/* The only file that takes writes: one command each (fs/ctl_file.c). */
+	{ .name = "ctl", .mode = 0200, .kind = NODE_BLOB, .ops = &ctl_ops },
 };
 
 const struct node fs_root = NODE_TABLE("/", 0500, root_entries);

@@ -43,15 +43,15 @@ static int threads_bind(const struct node_ctx *c, const char *name, struct node_
 static int regs_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
-	const void *blob;
-	size_t len;
-	int rc = reader_thread_regs(c->r, c->tid, &blob, &len);
+	unsigned char blob[1024];	/* NT_PRSTATUS: 272 bytes at most */
+	int len = reader_thread_regset_copy(c->r, c->tid, 1 /* NT_PRSTATUS */,
+					    blob, sizeof(blob));
 
-	if (rc)
-		return rc == -ENOENT ? -ENOENT : -EIO;
+	if (len < 0)
+		return len == -ENOENT ? -ENOENT : -EIO;
 	if (!a)
 		return -EIO;
-	return arch_format_regs(a, blob, len, sb);
+	return arch_format_regs(a, blob, (size_t)len, sb);
 }
 
 static const char *state_name(char s)
@@ -125,7 +125,7 @@ static const struct node thread_entries[] = {
 	NODE_TEXT_("regs", 0400, regs_ops),
 	NODE_TEXT_("fpregs", 0400, fpregs_ops),
 	NODE_TEXT_("stat", 0400, stat_ops),
-	NODE_TEXT_("stack", 0400, stack_ops),
+	{ .name = "stack", .mode = 0400, .kind = NODE_TEXT, .ops = &stack_ops, .hold = true },
 };
 
 const struct node thread_dir = NODE_TABLE("<tid>", 0500, thread_entries);

@@ -15,9 +15,11 @@ static const struct node *table_find(const struct node *dir, const char *name,
 	return NULL;
 }
 
+void (*fs_on_detach)(void);
+
 int fs_walk(struct reader *r, const char *path, struct node_ctx *out)
 {
-	struct node_ctx ctx = { .node = &fs_root, .r = r };
+	struct node_ctx ctx = { .node = &fs_root, .r = r, .gen = reader_generation(r) };
 	const char *p = path;
 
 	while (*p) {

@@ -8,6 +8,7 @@
 #ifndef PTRACEFS_TREE_H
 #define PTRACEFS_TREE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -25,6 +26,7 @@ struct node_ctx {
 	struct reader *r;
 	pid_t tid;		/* threads/<tid>/... */
 	size_t idx;		/* modules/<i>, regions/<i> */
+	unsigned gen;		/* the snapshot generation idx belongs to */
 };
 
 typedef int (*node_fill_fn)(void *cookie, const char *name);
@@ -41,6 +43,8 @@ struct node_ops {
 	int (*bind)(const struct node_ctx *, const char *name, struct node_ctx *out);
 	/* symlink target */
 	int (*link)(const struct node_ctx *, struct sbuf *);
+	/* a write-only control file: one command per write */
+	int (*write)(const struct node_ctx *, const char *buf, size_t len);
 };
 
 struct node {
@@ -51,6 +55,7 @@ struct node {
 	const struct node *children;	/* static directory */
 	size_t nchildren;
 	unsigned blksize;		/* preferred I/O size, 0: default */
+	bool hold;			/* live mode: stop the target while open */
 };
 
 #define NODE_COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -72,6 +77,9 @@ int fs_stat(const struct node_ctx *ctx, struct stat *st);
 /* Renders a text node. */
 int fs_show(const struct node_ctx *ctx, struct sbuf *out);
 
+/* ctl's "detach": set by the FUSE glue to end the mount. */
+extern void (*fs_on_detach)(void);
+
 /* Per-directory tables and ops, defined next to their files. */
 extern const struct node thread_dir;
 extern const struct node region_file;
@@ -80,6 +88,7 @@ extern const struct node_ops threads_ops;	/* fs/thread_files.c */
 extern const struct node_ops fpregs_ops;	/* fs/fpregs_file.c */
 extern const struct node_ops core_ops;		/* fs/core_file.c */
 extern const struct node_ops regions_ops;	/* fs/region_files.c */
+extern const struct node_ops ctl_ops;		/* fs/ctl_file.c */
 extern const struct node_ops modules_ops;	/* fs/module_files.c */
 
 #endif

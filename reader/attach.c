@@ -29,45 +29,32 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The newest record of tid: a tid can be reused after its thread died. */
 struct rthread *reader_find_thread(const struct reader *r, pid_t tid)
 {
-	size_t lo = 0, hi = r->nthreads;
+	size_t n = atomic_load(&((struct reader *)r)->nthreads);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (r->threads[mid].tid == tid)
-			return &r->threads[mid];
-		if (r->threads[mid].tid < tid)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	while (n-- > 0)
+		if (r->threads[n].tid == tid)
+			return &r->threads[n];
 	return NULL;
 }
 
 int attach_add_thread(struct reader *r, pid_t tid, char state_before)
 {
-	size_t pos = 0;
+	size_t n = atomic_load(&r->nthreads);
+	struct rthread *t;
 
-	if (r->nthreads == r->threads_cap) {
-		size_t cap = r->threads_cap ? r->threads_cap * 2 : 16;
-		struct rthread *v = realloc(r->threads, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		r->threads = v;
-		r->threads_cap = cap;
-	}
-	while (pos < r->nthreads && r->threads[pos].tid < tid)
-		pos++;
-	memmove(&r->threads[pos + 1], &r->threads[pos],
-		(r->nthreads - pos) * sizeof(r->threads[0]));
-	memset(&r->threads[pos], 0, sizeof(r->threads[0]));
-	r->threads[pos].tid = tid;
-	r->threads[pos].state_before = state_before;
-	atomic_init(&r->threads[pos].state, RT_SEIZED);
-	r->nthreads++;
+	if (n == r->threads_cap)
+		return -ENOSPC;
+	t = &r->threads[n];
+	memset(t, 0, sizeof(*t));
+	t->tid = tid;
+	t->state_before = state_before;
+	pthread_mutex_init(&t->sets_mu, NULL);
+	atomic_init(&t->state, RT_SEIZED);
+	/* Published whole: readers see the entry only once it is filled in. */
+	atomic_store(&r->nthreads, n + 1);
 	atomic_fetch_add(&r->nalive, 1);
 	return 0;
 }
@@ -122,8 +109,13 @@ static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 		return -err;
 	}
 	if (attach_add_thread(r, tid, st) < 0) {
-		snprintf(why, whylen, "out of memory");
-		return -ENOMEM;
+		snprintf(why, whylen, "too many threads");
+		return -ENOSPC;
+	}
+	/* Live mode: seized (so registers can be had) but left running. */
+	if (atomic_load(&r->mode) == MODE_LIVE) {
+		atomic_store(&reader_find_thread(r, tid)->state, RT_RUNNING);
+		return 1;
 	}
 	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 && errno != ESRCH) {
 		int err = errno;
@@ -139,7 +131,9 @@ static size_t count_state(const struct reader *r, int state)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i < r->nthreads; i++)
+	size_t total = atomic_load(&((struct reader *)r)->nthreads);
+
+	for (size_t i = 0; i < total; i++)
 		if (atomic_load(&r->threads[i].state) == state)
 			n++;
 	return n;
@@ -171,7 +165,8 @@ static int wait_stopped(struct reader *r, uint64_t deadline)
  */
 static bool all_accounted(struct reader *r)
 {
-	size_t ours = count_state(r, RT_SEIZED) + count_state(r, RT_STOPPED);
+	size_t ours = count_state(r, RT_SEIZED) + count_state(r, RT_STOPPED) +
+		      count_state(r, RT_RUNNING);
 	char v[32], st;
 
 	if (proc_status_field(r->pid, "Threads", v, sizeof(v)))
@@ -250,14 +245,49 @@ int attach_all(struct reader *r, char *why, size_t whylen)
 	return 0;
 }
 
+/*
+ * Stops every running thread (live mode) and waits for the stops, within
+ * timeout_ms. Threads in a job-control stop that we left listening report
+ * that stop again, and stay in it.
+ */
+int stop_all(struct reader *r, unsigned timeout_ms)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *t = &r->threads[i];
+
+		if (atomic_load(&t->state) != RT_RUNNING)
+			continue;
+		atomic_store(&t->state, RT_SEIZED);
+		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno == ESRCH) {
+			/* Gone: its exit event is reaped below. */
+		}
+	}
+	return wait_stopped(r, now_ms() + timeout_ms);
+}
+
+/* Lets a stopped thread run again; a job-control stop is only listened to. */
+void resume_thread(struct rthread *t)
+{
+	if (atomic_load(&t->state) != RT_STOPPED)
+		return;
+	atomic_store(&t->state, RT_RUNNING);
+	if (t->group_stop_sig)
+		ptrace(PTRACE_LISTEN, t->tid, 0, 0);
+	else
+		ptrace(PTRACE_CONT, t->tid, 0, 0);
+}
+
 void detach_all(struct reader *r)
 {
-	uint64_t deadline = now_ms() + 1000;
+	size_t n;
 
-	/* A thread seized but not yet stopped cannot be detached: let it stop. */
-	if (count_state(r, RT_SEIZED))
-		wait_stopped(r, deadline);
-	for (size_t i = 0; i < r->nthreads; i++) {
+	/* Only a stopped tracee can be detached: stop the running ones, and
+	 * let those seized but not yet stopped get there. */
+	stop_all(r, 1000);
+	n = atomic_load(&r->nthreads);
+	for (size_t i = 0; i < n; i++) {
 		struct rthread *t = &r->threads[i];
 
 		if (atomic_load(&t->state) != RT_STOPPED)

@@ -16,7 +16,9 @@
  * bit per page (32 KiB per GiB mapped): after the first read of a block,
  * reads and SEEK_DATA/SEEK_HOLE there cost no pagemap syscall (a fifth of
  * the daemon's time on 4 KiB reads). A file page the kernel evicts later
- * is still read through the target, which maps it back as it was.
+ * is still read through the target, which maps it back as it was. Each
+ * suspension takes a new snapshot, which drops the cache (free_mm); in
+ * live mode it is not used.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -229,7 +231,8 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 
 	if (r->pagemap_fd < 0)
 		return want ? from : to;
-	b = pm_bitmap(r, idx);
+	/* A running target populates and drops pages: live mode asks each time. */
+	b = reader_is_live(r) ? NULL : pm_bitmap(r, idx);
 	if (!b)
 		return pagemap_scan_uncached(r, from, to, want);
 	pg = (page_down(from) - e->start) / PAGE;

@@ -25,50 +25,71 @@ struct attach_arg {
  * every stopped thread (GETREGSET, which exists on every architecture,
  * unlike GETREGS). A set the kernel refuses is simply absent.
  */
-static int snapshot_regs(struct reader *r)
+int capture_regs(struct reader *r, struct rthread *t, unsigned char *buf)
 {
 	const struct arch_desc *a = r->arch;
-	unsigned char *buf;
+	struct regset sets[RT_MAX_SETS];
+	size_t n = 0;
+
+	for (size_t k = 0; k < a->nregsets && n < RT_MAX_SETS; k++) {
+		struct iovec iov = { buf, a->regsets[k].max };
+
+		if (ptrace(PTRACE_GETREGSET, t->tid, (void *)(long)a->regsets[k].type,
+			   &iov) != 0 || iov.iov_len == 0)
+			continue;
+		sets[n].data = malloc(iov.iov_len);
+		if (!sets[n].data) {
+			while (n--)
+				free(sets[n].data);
+			return -ENOMEM;
+		}
+		memcpy(sets[n].data, buf, iov.iov_len);
+		sets[n].len = iov.iov_len;
+		sets[n].type = a->regsets[k].type;
+		n++;
+	}
+	/* Replace what an earlier suspension (or live read) captured. */
+	pthread_mutex_lock(&t->sets_mu);
+	for (size_t k = 0; k < t->nsets; k++)
+		free(t->sets[k].data);
+	memcpy(t->sets, sets, n * sizeof(sets[0]));
+	t->nsets = n;
+	pthread_mutex_unlock(&t->sets_mu);
+	return 0;
+}
+
+unsigned char *regs_buffer(const struct arch_desc *a)
+{
 	size_t cap = 0;
 
-	if (!a)
-		return 0;
 	for (size_t k = 0; k < a->nregsets; k++)
 		if (a->regsets[k].max > cap)
 			cap = a->regsets[k].max;
-	buf = malloc(cap);
+	return malloc(cap ? cap : 1);
+}
+
+static int snapshot_regs(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+	unsigned char *buf;
+	int rc = 0;
+
+	if (!r->arch)
+		return 0;
+	buf = regs_buffer(r->arch);
 	if (!buf)
 		return -ENOMEM;
-	for (size_t i = 0; i < r->nthreads; i++) {
-		struct rthread *t = &r->threads[i];
-
-		if (atomic_load(&t->state) != RT_STOPPED)
-			continue;
-		for (size_t k = 0; k < a->nregsets && t->nsets < RT_MAX_SETS; k++) {
-			struct iovec iov = { buf, a->regsets[k].max };
-			struct regset *rs = &t->sets[t->nsets];
-
-			if (ptrace(PTRACE_GETREGSET, t->tid,
-				   (void *)(long)a->regsets[k].type, &iov) != 0 ||
-			    iov.iov_len == 0)
-				continue;
-			rs->data = malloc(iov.iov_len);
-			if (!rs->data) {
-				free(buf);
-				return -ENOMEM;
-			}
-			memcpy(rs->data, buf, iov.iov_len);
-			rs->len = iov.iov_len;
-			rs->type = a->regsets[k].type;
-			t->nsets++;
-		}
-	}
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (atomic_load(&r->threads[i].state) == RT_STOPPED)
+			rc = capture_regs(r, &r->threads[i], buf);
 	free(buf);
-	return fault_hit("snapshot") ? -EIO : 0;
+	if (rc == 0 && fault_hit("snapshot"))
+		rc = -EIO;
+	return rc;
 }
 
 /* /proc/PID/task/TID/{stat,syscall}, read while the thread is stopped. */
-static void snapshot_thread_info(struct reader *r, struct rthread *t)
+void snapshot_thread_info(struct reader *r, struct rthread *t)
 {
 	struct reader_thread_info *ti = &t->info;
 	char path[96], *buf, *p;
@@ -136,7 +157,8 @@ static int attach_fn(struct reader *r, void *p)
 	struct attach_arg *a = p;
 	int rc = attach_all(r, a->why, sizeof(a->why));
 
-	if (rc == 0) {
+	/* Live mode reads registers when asked, from a stopped thread. */
+	if (rc == 0 && atomic_load(&r->mode) == MODE_SUSPENDED) {
 		rc = snapshot_regs(r);
 		if (rc)
 			snprintf(a->why, sizeof(a->why), "cannot read registers: %s",
@@ -179,25 +201,28 @@ static const struct arch_desc *detect_arch(pid_t pid)
 	}
 }
 
-static int snapshot_process(struct reader *r, char *why, size_t whylen)
+/* A live thread: a zombie leader has no mm. */
+static pid_t pick_mem_pid(struct reader *r)
 {
-	char path[96], *comm;
-	size_t len;
-	ssize_t n;
-	int rc;
+	size_t n = atomic_load(&r->nthreads);
 
-	/*
-	 * Memory and the mm's files go through a live thread: a zombie leader
-	 * (main thread gone by pthread_exit) has no mm, and /proc/PID/maps,
-	 * /proc/PID/mem and process_vm_readv(PID) all fail for it.
-	 */
-	r->mem_pid = r->pid;
-	if (reader_thread_alive(r, r->pid) != 0)
-		for (size_t i = 0; i < r->nthreads; i++)
-			if (atomic_load(&r->threads[i].state) == RT_STOPPED) {
-				r->mem_pid = r->threads[i].tid;
-				break;
-			}
+	if (reader_thread_alive(r, r->pid) == 0)
+		return r->pid;
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load(&r->threads[i].state) != RT_DEAD)
+			return r->threads[i].tid;
+	return r->pid;
+}
+
+/*
+ * What a refresh replaces: maps and the files that describe the mm, and
+ * every cache derived from them. Called at attach, and with snap_lock
+ * held for writing by reader_refresh.
+ */
+int load_mm(struct reader *r, char *why, size_t whylen)
+{
+	char path[96];
+	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)r->pid, (int)r->mem_pid);
 	rc = proc_read_file(path, &r->maps_text, &r->maps_len, (size_t)1 << 30);
@@ -205,8 +230,11 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 		rc = maps_parse(r->maps_text, r->maps_len, &r->maps);
 	if (rc) {
 		snprintf(why, whylen, "cannot read %s: %s", path, strerror(-rc));
+		free(r->maps_text);
+		r->maps_text = NULL;
 		return rc;
 	}
+	r->mem_size = r->mem_data_bytes = 0;
 	for (size_t i = 0; i < r->maps.n; i++) {
 		const struct map_entry *e = &r->maps.v[i];
 
@@ -216,17 +244,6 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 		if (e->end > r->mem_size)
 			r->mem_size = e->end;
 	}
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->pid);
-	if (proc_read_file(path, &comm, &len, 4096) == 0) {
-		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(r->comm, sizeof(r->comm), "%s", comm);
-		free(comm);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/exe", (int)r->pid, (int)r->mem_pid);
-	n = readlink(path, r->exe, sizeof(r->exe) - 1);
-	r->exe[n > 0 ? n : 0] = '\0';
-
 	for (int f = 0; f < RB_COUNT; f++) {
 		static const char *const names[RB_COUNT] = {
 			[RB_CMDLINE] = "cmdline", [RB_ENVIRON] = "environ",
@@ -247,36 +264,102 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 		if (proc_read_file(path, &r->files[f], &r->files_len[f], 64 << 20))
 			r->files[f] = NULL;
 	}
-	for (size_t i = 0; i < r->nthreads; i++)
-		snapshot_thread_info(r, &r->threads[i]);
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)r->pid, (int)r->mem_pid);
-	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", (int)r->pid, (int)r->mem_pid);
-	r->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	r->map_fds = calloc(r->maps.n ? r->maps.n : 1, sizeof(*r->map_fds));
 	for (size_t i = 0; r->map_fds && i < r->maps.n; i++)
 		atomic_init(&r->map_fds[i], -2);
 	return 0;
 }
 
-static void free_snapshot(struct reader *r)
+void free_mm(struct reader *r)
 {
-	for (size_t i = 0; i < r->nthreads; i++) {
-		for (size_t k = 0; k < r->threads[i].nsets; k++)
-			free(r->threads[i].sets[k].data);
-		free(r->threads[i].stack);
-	}
-	free(r->stack);
-	for (int f = 0; f < RB_COUNT; f++)
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t i = 0; r->map_fds && i < r->maps.n; i++)
+		if (r->map_fds[i] >= 0)
+			close(r->map_fds[i]);
+	free(r->map_fds);
+	r->map_fds = NULL;
+	mem_cache_free(r);
+	for (int f = 0; f < RB_COUNT; f++) {
 		free(r->files[f]);
+		r->files[f] = NULL;
+	}
 	free(r->modules);
 	free(r->mod_infos);
 	free(r->mod_parsed);
-	core_layout_free(atomic_load(&r->core));
-	pthread_mutex_destroy(&r->lazy_mu);
+	r->modules = NULL;
+	r->mod_infos = NULL;
+	r->mod_parsed = NULL;
+	r->nmodules = 0;
+	r->modules_built = false;
+	core_layout_free(atomic_exchange(&r->core, NULL));
+	for (size_t i = 0; i < n; i++) {
+		free(r->threads[i].stack);
+		r->threads[i].stack = NULL;
+	}
+	free(r->stack);
+	r->stack = NULL;
 	maps_free(&r->maps);
 	free(r->maps_text);
+	r->maps_text = NULL;
+}
+
+void load_thread_infos(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load(&r->threads[i].state) != RT_DEAD)
+			snapshot_thread_info(r, &r->threads[i]);
+}
+
+static int snapshot_process(struct reader *r, char *why, size_t whylen)
+{
+	char path[96], *comm;
+	size_t len;
+	ssize_t n;
+	int rc;
+
+	/*
+	 * Memory and the mm's files go through a live thread: a zombie leader
+	 * (main thread gone by pthread_exit) has no mm, and /proc/PID/maps,
+	 * /proc/PID/mem and process_vm_readv(PID) all fail for it.
+	 */
+	r->mem_pid = pick_mem_pid(r);
+	rc = load_mm(r, why, whylen);
+	if (rc)
+		return rc;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->pid);
+	if (proc_read_file(path, &comm, &len, 4096) == 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(r->comm, sizeof(r->comm), "%s", comm);
+		free(comm);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/exe", (int)r->pid, (int)r->mem_pid);
+	n = readlink(path, r->exe, sizeof(r->exe) - 1);
+	r->exe[n > 0 ? n : 0] = '\0';
+	load_thread_infos(r);
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)r->pid, (int)r->mem_pid);
+	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", (int)r->pid, (int)r->mem_pid);
+	r->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
+static void free_snapshot(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	free_mm(r);
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < r->threads[i].nsets; k++)
+			free(r->threads[i].sets[k].data);
+		pthread_mutex_destroy(&r->threads[i].sets_mu);
+	}
+	pthread_mutex_destroy(&r->lazy_mu);
+	pthread_mutex_destroy(&r->mode_mu);
+	pthread_rwlock_destroy(&r->snap_lock);
 	free(r->threads);
 }
 
@@ -297,11 +380,27 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	snprintf(r->comm, sizeof(r->comm), "?");
 	r->arch = detect_arch(pid);	/* before the seize: it picks the regsets */
 	pthread_mutex_init(&r->lazy_mu, NULL);
+	pthread_mutex_init(&r->mode_mu, NULL);
+	pthread_rwlock_init(&r->snap_lock, NULL);
+	atomic_init(&r->mode, r->opts.live ? MODE_LIVE : MODE_SUSPENDED);
+	r->want_live = r->opts.live;
+	/*
+	 * Room for every thread the mount will ever meet, reserved once so
+	 * entries never move (see struct reader). Untouched, it costs only
+	 * address space.
+	 */
+	r->threads_cap = READER_MAX_THREADS;
+	r->threads = calloc(r->threads_cap, sizeof(*r->threads));
+	if (!r->threads) {
+		free(r);
+		return -ENOMEM;
+	}
 	budget = (r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000) + 5000;
 
 	rc = tracer_start(r);
 	if (rc) {
 		snprintf(why, whylen, "cannot start the tracer thread: %s", strerror(-rc));
+		free_snapshot(r);
 		free(r);
 		return rc;
 	}
@@ -337,11 +436,6 @@ void reader_close(struct reader *r)
 		close(r->mem_fd);
 	if (r->pagemap_fd >= 0)
 		close(r->pagemap_fd);
-	for (size_t i = 0; r->map_fds && i < r->maps.n; i++)
-		if (r->map_fds[i] >= 0)
-			close(r->map_fds[i]);
-	free(r->map_fds);
-	mem_cache_free(r);
 	free_snapshot(r);
 	free(r);
 }
@@ -359,7 +453,9 @@ bool reader_gone(const struct reader *r)
 
 const char *reader_state(const struct reader *r)
 {
-	return reader_gone(r) ? "exited" : "suspended";
+	if (reader_gone(r))
+		return "exited";
+	return atomic_load(&((struct reader *)r)->mode) == MODE_LIVE ? "live" : "suspended";
 }
 
 const char *reader_maps_text(const struct reader *r, size_t *len)
@@ -368,17 +464,27 @@ const char *reader_maps_text(const struct reader *r, size_t *len)
 	return r->maps_text;
 }
 
+static int cmp_tid(const void *a, const void *b)
+{
+	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+
+	return (x > y) - (x < y);
+}
+
 size_t reader_threads(const struct reader *r, pid_t *tids, size_t cap)
 {
-	size_t n = 0;
+	size_t total = atomic_load(&((struct reader *)r)->nthreads), n = 0;
 
-	for (size_t i = 0; i < r->nthreads; i++) {
+	for (size_t i = 0; i < total; i++) {
 		if (atomic_load(&r->threads[i].state) == RT_DEAD)
 			continue;
 		if (n < cap)
 			tids[n] = r->threads[i].tid;
 		n++;
 	}
+	/* Records are in the order met; callers list them ascending. */
+	if (tids && cap)
+		qsort(tids, n < cap ? n : cap, sizeof(*tids), cmp_tid);
 	return n;
 }
 

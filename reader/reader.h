@@ -27,6 +27,7 @@ struct reader_opts {
 	unsigned op_timeout_ms;		/* deadline of one tracer request; 0: 5000 */
 	bool force_nondumpable;		/* mount a PR_SET_DUMPABLE 0 target anyway */
 	int64_t coredump_filter;	/* `core`'s filter; < 0: the target's own */
+	bool live;			/* seize without stopping (-o live) */
 };
 
 struct reader;
@@ -136,6 +137,33 @@ int reader_module_info(struct reader *r, const struct reader_module *m,
  * as eu-stack prints a process.
  */
 int reader_stack(struct reader *r, pid_t tid, struct sbuf *out);
+
+/*
+ * Live mode and refreshes (reader/live.c). Every FUSE request holds the
+ * snapshot shared (reader_rdlock .. reader_unlock); the calls below take
+ * it exclusively, so they must not be made while holding it.
+ */
+void reader_rdlock(struct reader *r);
+void reader_unlock(struct reader *r);
+/* Bumped by every refresh: a walk's indexes are valid for its generation. */
+unsigned reader_generation(const struct reader *r);
+bool reader_is_live(const struct reader *r);
+int reader_suspend(struct reader *r);		/* ctl suspend */
+int reader_resume(struct reader *r);		/* ctl resume */
+int reader_refresh_all(struct reader *r);	/* ctl refresh */
+int reader_detach(struct reader *r);		/* ctl detach */
+/* Live mode: re-reads maps when /proc/PID/maps changed. */
+int reader_refresh_if_changed(struct reader *r);
+/* A stop that lasts until the matching release (live mode: core, stack). */
+int reader_hold_suspend(struct reader *r);
+void reader_release_suspend(struct reader *r);
+/*
+ * Copies register set `type` of tid into buf: from the snapshot when the
+ * thread is stopped, else (live mode) by stopping it for the read.
+ * Returns the length, -ENODATA when the kernel has no such set.
+ */
+int reader_thread_regset_copy(struct reader *r, pid_t tid, unsigned type,
+			      void *buf, size_t cap);
 
 /*
  * `mem`: one sparse view of the address space, offset == address. Holes

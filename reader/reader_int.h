@@ -12,12 +12,17 @@
 
 /* Life of one thread as the tracer sees it. */
 enum rthread_state {
-	RT_SEIZED,	/* seized, stop not yet reported */
+	RT_SEIZED,	/* seized, asked to stop, stop not yet reported */
 	RT_STOPPED,	/* in a ptrace-stop: safe to query */
 	RT_DEAD,	/* exited (reaped) or vanished before we stopped it */
+	RT_RUNNING,	/* live mode: seized and left running (or listening) */
 };
 
+enum reader_mode { MODE_SUSPENDED, MODE_LIVE };
+
 #define RT_MAX_SETS 8
+/* Thread records one mount can hold (live mode adds one per clone). */
+#define READER_MAX_THREADS (1u << 18)
 
 /* One register set as PTRACE_GETREGSET returned it. */
 struct regset {
@@ -31,6 +36,7 @@ struct rthread {
 	_Atomic int state;		/* enum rthread_state */
 	char state_before;		/* /proc state letter before the seize */
 	int group_stop_sig;		/* stop signal if it was job-control stopped */
+	pthread_mutex_t sets_mu;	/* sets are replaced by each suspension */
 	struct regset sets[RT_MAX_SETS];	/* captured at suspension */
 	size_t nsets;
 	struct reader_thread_info info;	/* /proc facts at suspension */
@@ -63,9 +69,27 @@ struct reader {
 	_Atomic int *map_fds;		/* per mapping: its file, -2 not yet opened */
 	_Atomic(struct mem_cache *) mem_cache;	/* mem.c: populated pages, filled on use */
 
-	struct rthread *threads;	/* sorted by tid */
-	size_t nthreads, threads_cap;
+	/*
+	 * Every thread ever seized, in the order met. Append-only with a
+	 * capacity fixed at attach, so an entry never moves: FUSE workers
+	 * read it without a lock while the tracer appends (live mode).
+	 */
+	struct rthread *threads;
+	_Atomic size_t nthreads;
+	size_t threads_cap;
 	_Atomic int nalive;
+	_Atomic int mode;		/* enum reader_mode */
+	_Atomic int holds;		/* reader_hold_suspend()s outstanding */
+	bool want_live;			/* the mode asked for; under mode_mu */
+	pthread_mutex_t mode_mu;	/* one mode change at a time */
+
+	/*
+	 * The snapshot (maps, files, caches) is replaced by a refresh: FUSE
+	 * requests hold it shared (reader_rdlock), a refresh exclusively.
+	 * The tracer thread never takes it.
+	 */
+	pthread_rwlock_t snap_lock;
+	_Atomic unsigned generation;
 
 	struct tracer *tracer;
 
@@ -99,9 +123,19 @@ void tracer_stop(struct reader *r);
 /* Consumes pending wait events for our tracees (tracer thread only). */
 void tracer_reap(struct reader *r);
 
+/* reader.c: the snapshot's parts, shared with live.c. */
+int capture_regs(struct reader *r, struct rthread *t, unsigned char *buf);
+unsigned char *regs_buffer(const struct arch_desc *a);
+int load_mm(struct reader *r, char *why, size_t whylen);
+void free_mm(struct reader *r);
+void load_thread_infos(struct reader *r);
+void snapshot_thread_info(struct reader *r, struct rthread *t);
+
 /* attach.c, on the tracer thread. */
 int attach_all(struct reader *r, char *why, size_t whylen);
 void detach_all(struct reader *r);
+int stop_all(struct reader *r, unsigned timeout_ms);
+void resume_thread(struct rthread *t);
 struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
 /* Records a seized thread, keeping r->threads sorted; may move the array. */
 int attach_add_thread(struct reader *r, pid_t tid, char state_before);

@@ -39,41 +39,67 @@ struct tracer {
 	bool stop;
 };
 
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+/*
+ * One ptrace-stop of a tracee. A thread we asked to stop (RT_SEIZED) is
+ * now RT_STOPPED. A thread we leave running (live mode) is let go again at
+ * once: an auto-attached clone's first stop, its parent's clone event, a
+ * signal on its way. A job-control stop of a running thread is listened
+ * to (PTRACE_LISTEN), never resumed behind the user's back.
+ */
 static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 {
 	int event = status >> 16, sig = WSTOPSIG(status);
+	bool wanted = atomic_load(&t->state) != RT_RUNNING;
+	pid_t tid = t->tid;
 
 	if (event == 0) {
 		/*
-		 * A signal-delivery-stop that raced with our interrupt: let the
-		 * signal be delivered as if we were not here; the interrupt is
-		 * still pending and will trap right after.
+		 * A signal-delivery-stop (one that raced with our interrupt, or
+		 * any signal in live mode): deliver it as if we were not here;
+		 * a pending interrupt still traps right after.
 		 */
-		ptrace(PTRACE_CONT, t->tid, 0, (void *)(long)sig);
+		ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig);
 		return;
 	}
-	if (event == PTRACE_EVENT_STOP &&
-	    (sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU))
-		t->group_stop_sig = sig;
-	atomic_store(&t->state, RT_STOPPED);
 	if (event == PTRACE_EVENT_CLONE) {
 		unsigned long child = 0;
-		pid_t tid = t->tid;
 
-		/*
-		 * The new thread is auto-attached (TRACECLONE) and starts in an
-		 * event stop of its own. Adding it may move r->threads: t is
-		 * not used after this.
-		 */
+		/* The new thread is auto-attached (TRACECLONE) and starts in an
+		 * event stop of its own. */
 		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && child > 0 &&
-		    !reader_find_thread(r, (pid_t)child))
-			attach_add_thread(r, (pid_t)child, 'R');
+		    !reader_find_thread(r, (pid_t)child) &&
+		    attach_add_thread(r, (pid_t)child, 'R') == 0 &&
+		    atomic_load(&r->mode) == MODE_LIVE)
+			atomic_store(&reader_find_thread(r, (pid_t)child)->state, RT_RUNNING);
 	}
+	if (event == PTRACE_EVENT_STOP && is_stop_signal(sig)) {
+		t->group_stop_sig = sig;
+		if (!wanted) {
+			ptrace(PTRACE_LISTEN, tid, 0, 0);
+			return;
+		}
+	} else if (event == PTRACE_EVENT_STOP && !wanted) {
+		/* A listened-to job-control stop has ended (SIGCONT). */
+		t->group_stop_sig = 0;
+	}
+	if (!wanted) {
+		ptrace(PTRACE_CONT, tid, 0, 0);
+		return;
+	}
+	atomic_store(&t->state, RT_STOPPED);
 }
 
 void tracer_reap(struct reader *r)
 {
-	for (size_t i = 0; i < r->nthreads; i++) {
+	/* Entries never move; ones appended meanwhile are reaped next time. */
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t i = 0; i < n; i++) {
 		struct rthread *t = &r->threads[i];
 		int status;
 		pid_t w;
@@ -209,7 +235,8 @@ int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
 		return -ENOMEM;
 	q->fn = fn;
 	q->argsize = argsize;
-	memcpy(q->arg, arg, argsize);
+	if (argsize)
+		memcpy(q->arg, arg, argsize);
 
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += timeout_ms / 1000;
@@ -244,7 +271,8 @@ int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
 		return -ETIMEDOUT;
 	}
 	pthread_mutex_unlock(&t->mu);
-	memcpy(arg, q->arg, argsize);
+	if (argsize)
+		memcpy(arg, q->arg, argsize);
 	rc = q->rc;
 	free(q);
 	return rc;

@@ -222,7 +222,7 @@ def _(c):
     m = c.mount(t.pid)
     tmp = tempfile.mkdtemp(dir=c.tmp)
     tarball = os.path.join(tmp, 'tree.tar')
-    r = subprocess.run(['tar', '-C', m.mnt, '--exclude=./mem', '--exclude=./core',
+    r = subprocess.run(['tar', '-C', m.mnt, '--exclude=./mem', '--exclude=./core', '--exclude=./ctl',
                         '--exclude=./regions', '--exclude=./modules', '-cf', tarball, '.'],
                        capture_output=True, text=True)
     check(r.returncode == 0, f'tar: {r.stderr}')

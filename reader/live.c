@@ -1,0 +1,340 @@
+/*
+ * Modes and refreshes: the target suspended (every thread stopped, one
+ * snapshot) or live (threads seized but running; registers read by
+ * stopping one thread for a moment; maps re-read when they change).
+ *
+ * Locking: FUSE requests hold snap_lock shared for their whole length
+ * (reader_rdlock); a mode change or a refresh holds it exclusively, so no
+ * request ever sees half a snapshot. The tracer thread never takes it: a
+ * request holding it may be waiting on the tracer.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader/reader_int.h"
+
+#define STOP_TIMEOUT_MS 2000
+
+void reader_rdlock(struct reader *r)
+{
+	pthread_rwlock_rdlock(&r->snap_lock);
+}
+
+void reader_unlock(struct reader *r)
+{
+	pthread_rwlock_unlock(&r->snap_lock);
+}
+
+unsigned reader_generation(const struct reader *r)
+{
+	return atomic_load(&((struct reader *)r)->generation);
+}
+
+bool reader_is_live(const struct reader *r)
+{
+	return atomic_load(&((struct reader *)r)->mode) == MODE_LIVE;
+}
+
+/* Re-reads the mm's snapshot; snap_lock held for writing. */
+static int refresh_locked(struct reader *r)
+{
+	char why[256];
+	int rc;
+
+	free_mm(r);
+	rc = load_mm(r, why, sizeof(why));
+	load_thread_infos(r);
+	atomic_fetch_add(&r->generation, 1);
+	return rc;
+}
+
+int reader_refresh(struct reader *r)
+{
+	int rc;
+
+	if (reader_gone(r))
+		return -ESRCH;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = refresh_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
+/*
+ * Live mode: has /proc/PID/maps changed since the snapshot? Then refresh.
+ * Called before a request takes snap_lock (opens of files made of maps).
+ */
+int reader_refresh_if_changed(struct reader *r)
+{
+	char path[96], *text;
+	size_t len;
+	bool same;
+
+	if (!reader_is_live(r) || reader_gone(r))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)r->pid, (int)r->mem_pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
+		return 0;	/* keep what we have: the target may be exiting */
+	pthread_rwlock_rdlock(&r->snap_lock);
+	same = r->maps_text && len == r->maps_len && memcmp(text, r->maps_text, len) == 0;
+	pthread_rwlock_unlock(&r->snap_lock);
+	free(text);
+	return same ? 0 : reader_refresh(r);
+}
+
+/* On the tracer: stop every running thread and capture its registers. */
+static int suspend_fn(struct reader *r, void *arg)
+{
+	unsigned char *buf;
+	size_t n;
+	int rc;
+
+	(void)arg;
+	rc = stop_all(r, STOP_TIMEOUT_MS);
+	if (rc)
+		return rc;
+	atomic_store(&r->mode, MODE_SUSPENDED);
+	buf = regs_buffer(r->arch);
+	if (!buf)
+		return -ENOMEM;
+	n = atomic_load(&r->nthreads);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (atomic_load(&r->threads[i].state) == RT_STOPPED)
+			rc = capture_regs(r, &r->threads[i], buf);
+	free(buf);
+	return rc;
+}
+
+/* On the tracer: let every stopped thread run (or listen, if job-stopped). */
+static int resume_fn(struct reader *r, void *arg)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	(void)arg;
+	atomic_store(&r->mode, MODE_LIVE);
+	for (size_t i = 0; i < n; i++)
+		resume_thread(&r->threads[i]);
+	return 0;
+}
+
+static int change_mode(struct reader *r, tracer_fn fn)
+{
+	int rc;
+
+	if (reader_gone(r))
+		return -ESRCH;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = tracer_call(r, fn, NULL, 0, STOP_TIMEOUT_MS + 3000);
+	/* Stopped now: the snapshot is consistent again. */
+	if (rc == 0 && fn == suspend_fn)
+		rc = refresh_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
+/*
+ * The mode the user asked for (want_live: -o live, ctl resume/suspend)
+ * and the holds of readers that need a stop decide the actual mode:
+ * live only when wanted and nobody holds a stop. mode_mu orders them.
+ */
+static int settle(struct reader *r)
+{
+	bool live = r->want_live && atomic_load(&r->holds) == 0;
+
+	if (live == reader_is_live(r))
+		return 0;
+	return change_mode(r, live ? resume_fn : suspend_fn);
+}
+
+int reader_suspend(struct reader *r)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->mode_mu);
+	r->want_live = false;
+	rc = settle(r);
+	pthread_mutex_unlock(&r->mode_mu);
+	return rc;
+}
+
+int reader_resume(struct reader *r)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->mode_mu);
+	r->want_live = true;
+	rc = settle(r);		/* deferred while a `core` holds a stop */
+	pthread_mutex_unlock(&r->mode_mu);
+	return rc;
+}
+
+/*
+ * A consistent stop for one reader (a `core` open, a stack unwind): in
+ * live mode the first hold suspends the target and the last release lets
+ * it run again; in suspended mode a hold changes nothing.
+ */
+int reader_hold_suspend(struct reader *r)
+{
+	int rc;
+
+	pthread_mutex_lock(&r->mode_mu);
+	atomic_fetch_add(&r->holds, 1);
+	rc = settle(r);
+	if (rc)
+		atomic_fetch_sub(&r->holds, 1);
+	pthread_mutex_unlock(&r->mode_mu);
+	return rc;
+}
+
+void reader_release_suspend(struct reader *r)
+{
+	pthread_mutex_lock(&r->mode_mu);
+	if (atomic_load(&r->holds) > 0)
+		atomic_fetch_sub(&r->holds, 1);
+	if (!reader_gone(r))
+		settle(r);
+	pthread_mutex_unlock(&r->mode_mu);
+}
+
+struct peek_arg {
+	pid_t tid;
+	int rc;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * On the tracer, live mode: stop one running thread (PTRACE_INTERRUPT),
+ * capture its registers, let it go again (PTRACE_CONT, or PTRACE_LISTEN
+ * if it is in a job-control stop).
+ */
+static int peek_fn(struct reader *r, void *p)
+{
+	struct peek_arg *a = p;
+	struct rthread *t = reader_find_thread(r, a->tid);
+	uint64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+	unsigned char *buf;
+	int rc;
+
+	if (!t || atomic_load(&t->state) == RT_DEAD)
+		return -ENOENT;
+	if (atomic_load(&t->state) == RT_RUNNING) {
+		atomic_store(&t->state, RT_SEIZED);
+		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+		while (atomic_load(&t->state) == RT_SEIZED && now_ms() < deadline) {
+			tracer_reap(r);
+			if (atomic_load(&t->state) == RT_SEIZED)
+				usleep(50);
+		}
+		if (atomic_load(&t->state) == RT_DEAD)
+			return -ENOENT;
+		if (atomic_load(&t->state) != RT_STOPPED)
+			return -EIO;	/* it would not stop (state D, say) */
+	}
+	buf = regs_buffer(r->arch);
+	rc = buf ? capture_regs(r, t, buf) : -ENOMEM;
+	free(buf);
+	if (reader_is_live(r) && atomic_load(&r->holds) == 0)
+		resume_thread(t);
+	return rc;
+}
+
+int reader_thread_regset_copy(struct reader *r, pid_t tid, unsigned type,
+			      void *buf, size_t cap)
+{
+	struct rthread *t = reader_find_thread(r, tid);
+	int rc = -ENODATA;
+
+	if (!t)
+		return -ENOENT;
+	if (atomic_load(&t->state) == RT_DEAD)
+		return -EIO;
+	if (atomic_load(&t->state) == RT_RUNNING) {
+		struct peek_arg a = { tid, 0 };
+
+		rc = tracer_call(r, peek_fn, &a, sizeof(a), STOP_TIMEOUT_MS + 3000);
+		if (rc)
+			return rc == -ENOENT ? -EIO : rc;
+		rc = -ENODATA;
+	}
+	pthread_mutex_lock(&t->sets_mu);
+	for (size_t k = 0; k < t->nsets; k++)
+		if (t->sets[k].type == type) {
+			rc = (int)(t->sets[k].len < cap ? t->sets[k].len : cap);
+			memcpy(buf, t->sets[k].data, (size_t)rc);
+			break;
+		}
+	pthread_mutex_unlock(&t->sets_mu);
+	return rc;
+}
+
+/* On the tracer: rescan /proc/PID/task for threads we have not met. */
+static int adopt_fn(struct reader *r, void *p)
+{
+	pid_t *tids;
+	size_t n;
+
+	(void)p;
+	if (proc_list_tasks(r->pid, &tids, &n))
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *t;
+
+		if (reader_find_thread(r, tids[i]) &&
+		    atomic_load(&reader_find_thread(r, tids[i])->state) != RT_DEAD)
+			continue;
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, (void *)(long)PTRACE_O_TRACECLONE) < 0 ||
+		    attach_add_thread(r, tids[i], 'R'))
+			continue;
+		t = reader_find_thread(r, tids[i]);
+		if (reader_is_live(r)) {
+			atomic_store(&t->state, RT_RUNNING);
+		} else {
+			ptrace(PTRACE_INTERRUPT, tids[i], 0, 0);
+			stop_all(r, STOP_TIMEOUT_MS);	/* waits for it */
+		}
+	}
+	free(tids);
+	return 0;
+}
+
+/* ctl's refresh: threads we missed (none should be), then the mm. */
+int reader_refresh_all(struct reader *r)
+{
+	int rc;
+
+	if (reader_gone(r))
+		return -ESRCH;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = tracer_call(r, adopt_fn, NULL, 0, STOP_TIMEOUT_MS + 3000);
+	if (rc == 0)
+		rc = refresh_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
+/* ctl's detach: every thread released now; the daemon exits next. */
+static int detach_now_fn(struct reader *r, void *p)
+{
+	(void)p;
+	detach_all(r);
+	return 0;
+}
+
+int reader_detach(struct reader *r)
+{
+	return tracer_call(r, detach_now_fn, NULL, 0, STOP_TIMEOUT_MS + 3000);
+}
