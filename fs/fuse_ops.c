@@ -150,13 +150,31 @@ static void leave(bool held)
 		reader_release_suspend(app()->r);
 }
 
-static void request_exit(void)
+static void *exit_soon(void *arg)
 {
+	(void)arg;
+	/* Let the worker's reply to the ctl write reach the kernel first. */
+	usleep(100 * 1000);
 	/*
 	 * libfuse 3.14's loop wakes only for a signal on its own thread;
 	 * every other thread blocks SIGTERM, so this one lands there.
 	 */
 	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+static void request_exit(void)
+{
+	pthread_t t;
+	sigset_t all, old;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (pthread_create(&t, NULL, exit_soon, NULL) == 0)
+		pthread_detach(t);
+	else
+		kill(getpid(), SIGTERM);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)

@@ -1,0 +1,285 @@
+#!/usr/bin/env python3
+"""mount suite, live mode and ctl: `-o live` follows a running python3
+(threads, mappings, registers of a spinning thread), ctl switches between
+suspended and live, refreshes and detaches, and `core`/`stack` stop a live
+target only while they need it. Checked from outside against /proc.
+TAP through harness.py, like test_mount.py.
+"""
+import ctypes
+import errno
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+
+from harness import (check, mounted, none_stopped, all_states, reap, run, syscall_sp_pc,
+                     tap_check, task_states, tracer_pid, wait_until)
+
+# A real program: a counter thread, a spinning thread, and commands on stdin.
+LIVE_TARGET = r'''
+import ctypes, mmap, sys, threading, time
+counter = ctypes.c_uint64(0)
+def count():
+    while True:
+        counter.value += 1
+        time.sleep(0.001)
+def spin():
+    x = 0
+    while True:
+        x += 1
+threading.Thread(target=count, daemon=True, name="counter").start()
+s = threading.Thread(target=spin, daemon=True, name="spinner")
+s.start()
+print("counter", hex(ctypes.addressof(counter)), flush=True)
+print("spinner", s.native_id, flush=True)
+keep = []
+for line in sys.stdin:
+    cmd = line.strip()
+    if cmd == "mmap":
+        m = mmap.mmap(-1, 1 << 20)
+        m.write(b"LIVEMARK" * 512)
+        b = ctypes.c_char.from_buffer(m)
+        keep.append((m, b))
+        print("mmap", hex(ctypes.addressof(b)), flush=True)
+    elif cmd == "thread":
+        ev = threading.Event()
+        t = threading.Thread(target=lambda: (ev.set(), time.sleep(1000)), daemon=True)
+        t.start()
+        ev.wait()
+        print("thread", t.native_id, flush=True)
+'''
+
+
+class Live:
+    def __init__(self, c):
+        self.proc = subprocess.Popen([sys.executable, '-c', LIVE_TARGET], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        c.undo.append(self.stop)
+        self.counter_addr = int(self.reply('counter'), 16)
+        self.spinner = int(self.reply('spinner'))
+        check(wait_until(lambda: len(task_states(self.pid)) == 3, 5), 'threads did not start')
+        # the main thread settles in read(0)
+        check(wait_until(lambda: self.main_blocked(), 5), 'main thread never blocked')
+
+    def main_blocked(self):
+        with open(f'/proc/{self.pid}/task/{self.pid}/syscall') as f:
+            return f.read().split()[0] == '0'     # read
+
+    def reply(self, key):
+        line = self.proc.stdout.readline().split()
+        check(line and line[0] == key, f'target said {line}')
+        return line[1]
+
+    def ask(self, cmd):
+        self.proc.stdin.write(cmd + '\n')
+        self.proc.stdin.flush()
+        return self.reply(cmd)
+
+    def counter(self):
+        with open(f'/proc/{self.pid}/mem', 'rb') as f:
+            return struct.unpack('<Q', os.pread(f.fileno(), 8, self.counter_addr))[0]
+
+    def counter_moves(self, timeout=2.0):
+        c0 = self.counter()
+        return wait_until(lambda: self.counter() != c0, timeout, 0.005)
+
+    def tids(self):
+        return sorted(int(t) for t in os.listdir(f'/proc/{self.pid}/task'))
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def regs(m, tid):
+    out = {}
+    for line in m.read('threads', str(tid), 'regs').decode().splitlines():
+        k, v = line.split()
+        out[k] = int(v, 16)
+    return out
+
+
+def kv(text):
+    return dict(line.split(' ', 1) for line in text.decode().splitlines())
+
+
+def undisturbed(t):
+    check(wait_until(lambda: tracer_pid(t.pid) == 0, 2), 'still traced after the daemon went')
+    check(wait_until(lambda: none_stopped(t.pid), 2), f'stopped threads: {task_states(t.pid)}')
+    check(t.counter_moves(), 'counter stands still after unmount')
+
+
+@tap_check('live: the target runs while mounted; status says live')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    check(kv(m.read('status'))['state'] == 'live', 'status is not live')
+    check(t.counter_moves(), 'counter stands still while mounted live')
+    check(none_stopped(t.pid), f'threads stopped: {task_states(t.pid)}')
+    check(tracer_pid(t.pid) != 0, 'threads are not seized')
+    check(sorted(int(x) for x in os.listdir(m.path('threads'))) == t.tids(), 'threads/ differs')
+    check(m.unmount() == 0, 'daemon exit status')
+    undisturbed(t)
+
+
+@tap_check('live: a thread created after the mount appears in threads/')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    tid = int(t.ask('thread'))
+    check(wait_until(lambda: str(tid) in os.listdir(m.path('threads')), 2),
+          f'{tid} not in threads/')
+    r = regs(m, tid)
+    _, pc = syscall_sp_pc(t.pid, tid)
+    check(r['rip'] == pc, f'new thread rip {r["rip"]:#x} != /proc pc {pc:#x}')
+    check(none_stopped(t.pid), 'reading regs left a thread stopped')
+
+
+@tap_check('live: a mapping made after the mount is in maps and mem')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    addr = int(t.ask('mmap'), 16)
+    maps = m.read('maps')
+    with open(f'/proc/{t.pid}/maps', 'rb') as f:
+        check(maps == f.read(), 'maps differs from /proc/PID/maps after the mmap')
+    check(f'{addr:x}-'.encode() in maps, 'the new mapping is missing')
+    with open(m.path('mem'), 'rb') as f:
+        check(os.pread(f.fileno(), 16, addr) == b'LIVEMARK' * 2, 'mem misses the new bytes')
+
+
+@tap_check('live: regs of a spinning thread move; a blocked one matches /proc')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    spinner = t.spinner
+    rips = {regs(m, spinner)['rip'] for _ in range(20)}
+    check(len(rips) > 1, f'spinner rip never moved: {rips}')
+    sp, pc = syscall_sp_pc(t.pid, t.pid)
+    r = regs(m, t.pid)
+    check((r['rip'], r['rsp']) == (pc, sp), 'blocked main thread regs differ from /proc')
+    check(wait_until(lambda: none_stopped(t.pid), 1), f'left stopped: {task_states(t.pid)}')
+
+
+@tap_check('ctl: suspend stops every thread, resume lets them run')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    with open(m.path('ctl'), 'w') as f:
+        f.write('suspend\n')
+    check(all_states(t.pid, 't'), f'not all stopped: {task_states(t.pid)}')
+    check(kv(m.read('status'))['state'] == 'suspended', 'status is not suspended')
+    check(not t.counter_moves(0.2), 'counter moves while suspended')
+    with open(m.path('ctl'), 'w') as f:
+        f.write('resume\n')
+    check(none_stopped(t.pid), f'still stopped: {task_states(t.pid)}')
+    check(t.counter_moves(), 'counter stands still after resume')
+    check(kv(m.read('status'))['state'] == 'live', 'status is not live')
+
+
+@tap_check('ctl: a default mount resumes on command and suspends again')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid)
+    check(all_states(t.pid, 't'), 'default mount is not suspended')
+    with open(m.path('ctl'), 'w') as f:
+        f.write('resume')
+    check(t.counter_moves(), 'counter stands still after resume')
+    with open(m.path('ctl'), 'w') as f:
+        f.write('suspend')
+    check(all_states(t.pid, 't'), f'not suspended again: {task_states(t.pid)}')
+    check(m.unmount() == 0, 'daemon exit status')
+    undisturbed(t)
+
+
+@tap_check('ctl: refresh picks up a new mapping for an open mem')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    ctl = os.open(m.path('ctl'), os.O_WRONLY)
+    mem = os.open(m.path('mem'), os.O_RDONLY)
+    try:
+        addr = int(t.ask('mmap'), 16)
+        check(os.pread(mem, 8, addr) == bytes(8), 'new mapping visible before any refresh')
+        os.write(ctl, b'refresh\n')
+        check(os.pread(mem, 8, addr) == b'LIVEMARK', 'refresh did not pick up the mapping')
+    finally:
+        os.close(mem)
+        os.close(ctl)
+
+
+@tap_check('ctl: bad commands are EINVAL; ctl is write-only; -o ro refuses it')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    for bad in (b'bogus\n', b'\n', b'x' * 100):
+        fd = os.open(m.path('ctl'), os.O_WRONLY)
+        try:
+            os.write(fd, bad)
+            check(False, f'{bad!r} accepted')
+        except OSError as e:
+            check(e.errno == errno.EINVAL, f'{bad!r}: {e}')
+        finally:
+            os.close(fd)
+    try:
+        os.open(m.path('ctl'), os.O_RDONLY)
+        check(False, 'ctl opened for reading')
+    except OSError as e:
+        check(e.errno == errno.EACCES, f'read open: {e}')
+    check(m.unmount() == 0, 'daemon exit status')
+    ro = c.mount(t.pid, ('-o', 'live,ro'))
+    try:
+        os.open(ro.path('ctl'), os.O_WRONLY)
+        check(False, 'ctl writable on a ro mount')
+    except OSError as e:
+        check(e.errno == errno.EROFS, f'ro mount: {e}')
+
+
+@tap_check('ctl: detach releases the target and unmounts')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid)
+    with open(m.path('ctl'), 'w') as f:
+        f.write('detach\n')
+    check(wait_until(lambda: not mounted(m.mnt), 3), 'still mounted after detach')
+    check(reap(m.daemon, 3) == 0, 'daemon did not exit 0')
+    undisturbed(t)
+
+
+@tap_check('live: core stops the target while open and loads in gdb')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    out = os.path.join(c.tmp, 'live.core')
+    with open(m.path('core'), 'rb') as src:
+        check(all_states(t.pid, 't'), f'not stopped while core is open: {task_states(t.pid)}')
+        with open(out, 'wb') as dst:
+            while True:
+                b = src.read(1 << 20)
+                if not b:
+                    break
+                dst.write(b)
+    check(wait_until(lambda: none_stopped(t.pid), 2), 'still stopped after core was closed')
+    check(t.counter_moves(), 'counter stands still after core')
+    r = subprocess.run(['gdb', '-batch', '-nx', '-ex', 'info threads', sys.executable, out],
+                       capture_output=True, text=True, timeout=120)
+    lwps = set(map(int, re.findall(r'LWP (\d+)', r.stdout)))
+    check(lwps == set(t.tids()), f'gdb threads {lwps} != {t.tids()}')
+    os.unlink(out)
+
+
+@tap_check('live: stack unwinds a running target, which runs on')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    text = m.read('threads', str(t.pid), 'stack').decode()
+    check(re.search(r'\bread\b|__libc_read', text), f'main thread not in read: {text[:300]}')
+    check(wait_until(lambda: none_stopped(t.pid), 2), 'stack left the target stopped')
+    check(t.counter_moves(), 'counter stands still after stack')
+
+
+if __name__ == '__main__':
+    sys.exit(run())
