@@ -43,6 +43,13 @@ for line in sys.stdin:
         b = ctypes.c_char.from_buffer(m)
         keep.append((m, b))
         print("mmap", hex(ctypes.addressof(b)), flush=True)
+    elif cmd.startswith("open "):
+        import os
+        try:
+            os.close(os.open(cmd[5:], os.O_RDONLY))
+            print("open 0", flush=True)
+        except OSError as e:
+            print("open", e.errno, flush=True)
     elif cmd == "thread":
         ev = threading.Event()
         t = threading.Thread(target=lambda: (ev.set(), time.sleep(1000)), daemon=True)
@@ -76,7 +83,7 @@ class Live:
     def ask(self, cmd):
         self.proc.stdin.write(cmd + '\n')
         self.proc.stdin.flush()
-        return self.reply(cmd)
+        return self.reply(cmd.split()[0])
 
     def counter(self):
         with open(f'/proc/{self.pid}/mem', 'rb') as f:
@@ -269,6 +276,17 @@ def _(c):
     lwps = set(map(int, re.findall(r'LWP (\d+)', r.stdout)))
     check(lwps == set(t.tids()), f'gdb threads {lwps} != {t.tids()}')
     os.unlink(out)
+
+
+@tap_check('live: the target reading its own mount gets EDEADLK at once')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    t0 = time.monotonic()
+    err = int(t.ask('open ' + m.path('status')))
+    check(err == errno.EDEADLK, f'the target got {err}, not EDEADLK')
+    check(time.monotonic() - t0 < 2, 'the refusal was not fast')
+    check(b'state live' in m.read('status'), 'other readers are no longer served')
 
 
 @tap_check('live: stack unwinds a running target, which runs on')

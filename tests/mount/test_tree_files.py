@@ -161,6 +161,44 @@ def _(c):
     check([base(f) for f in ours] == [base(f) for f in gdb], f'ptracefs {ours} != gdb {gdb}')
 
 
+GDB_THREAD = re.compile(r'^Thread \d+ \(.*?LWP (\d+)\)')
+GDB_FRAME = re.compile(r'^#\d+\s+(?:0x[0-9a-f]+ in )?(\S+) \(')
+
+
+@tap_check('stack: every thread as gdb bt on our own core shows it')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    ours = stack_functions(m.read('stack').decode())
+    core = os.path.join(c.tmp, 'stack.core')
+    subprocess.run(['cp', '--sparse=always', m.path('core'), core], check=True)
+    r = subprocess.run(['gdb', '-nx', '-batch', '-ex', 'set pagination off',
+                        '-ex', 'thread apply all bt', os.readlink(m.path('exe')), core],
+                       capture_output=True, text=True, timeout=120)
+    os.unlink(core)
+    gdb, cur = {}, None
+    for line in r.stdout.splitlines():
+        mt = GDB_THREAD.match(line)
+        if mt:
+            cur = gdb.setdefault(int(mt.group(1)), [])
+        mf = GDB_FRAME.match(line)
+        if mf and cur is not None:
+            cur.append(mf.group(1))
+    check(set(gdb) == set(ours), f'threads: gdb {sorted(gdb)} ours {sorted(ours)}')
+    for tid in ours:
+        # gdb stops at main (backtrace past-main is off); the rest must agree
+        theirs = [base(f) for f in gdb[tid]]
+        mine = [base(f) for f in ours[tid]]
+        if theirs and theirs[-1] == 'main':
+            mine = mine[:len(theirs)]
+        # gdb also rebuilds tail-call frames from DWARF call sites, which
+        # an unwinder cannot see: ours must be gdb's, minus at most two
+        it = iter(theirs)
+        check(len(theirs) >= 2 and mine[0] == theirs[0] and mine[-1] == theirs[-1] and
+              all(f in it for f in mine) and len(theirs) - len(mine) <= 2,
+              f'{tid}: ptracefs {ours[tid]} != gdb on core {gdb[tid]}')
+
+
 @tap_check('regions: one file per mapping, bytes as /proc/PID/mem has them')
 def _(c):
     t = c.target()
