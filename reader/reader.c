@@ -530,7 +530,12 @@ int reader_thread_info(const struct reader *r, pid_t tid,
 
 	if (!t || atomic_load(&t->state) == RT_DEAD)
 		return -ENOENT;
+	pthread_mutex_lock(&t->sets_mu);
+	/* A thread met in live mode after the last refresh: read it now. */
+	if (t->info.tid == 0)
+		snapshot_thread_info((struct reader *)r, t);
 	*out = t->info;
+	pthread_mutex_unlock(&t->sets_mu);
 	return 0;
 }
 

@@ -139,9 +139,16 @@ def _(c):
     tid = int(t.ask('thread'))
     check(wait_until(lambda: str(tid) in os.listdir(m.path('threads')), 2),
           f'{tid} not in threads/')
+    # it says it started before it blocks: compare once it sleeps
+    def sleeping():
+        with open(f'/proc/{t.pid}/task/{tid}/syscall') as f:
+            return f.read().split()[0] in ('35', '230')   # nanosleep, clock_nanosleep
+    check(wait_until(sleeping, 5), 'the new thread never went to sleep')
     r = regs(m, tid)
     _, pc = syscall_sp_pc(t.pid, tid)
     check(r['rip'] == pc, f'new thread rip {r["rip"]:#x} != /proc pc {pc:#x}')
+    st = dict(x.split(' ', 1) for x in m.read('threads', str(tid), 'stat').decode().splitlines())
+    check(st['tid'] == str(tid) and st['main'] == 'no', f'stat of the new thread: {st}')
     check(none_stopped(t.pid), 'reading regs left a thread stopped')
 
 
