@@ -50,6 +50,19 @@ for line in sys.stdin:
             print("open 0", flush=True)
         except OSError as e:
             print("open", e.errno, flush=True)
+    elif cmd == "waiter":
+        ev = threading.Event()
+        started = threading.Event()
+        t = threading.Thread(target=lambda: (started.set(), ev.wait()), daemon=True)
+        t.start()
+        started.wait()
+        keep.append((t, ev))
+        print("waiter", t.native_id, flush=True)
+    elif cmd == "end":
+        t, ev = keep.pop()
+        ev.set()
+        t.join()
+        print("end", t.native_id, flush=True)
     elif cmd == "thread":
         ev = threading.Event()
         t = threading.Thread(target=lambda: (ev.set(), time.sleep(1000)), daemon=True)
@@ -283,6 +296,34 @@ def _(c):
     lwps = set(map(int, re.findall(r'LWP (\d+)', r.stdout)))
     check(lwps == set(t.tids()), f'gdb threads {lwps} != {t.tids()}')
     os.unlink(out)
+
+
+@tap_check('live: a thread that exits goes from threads/; its open regs gives EIO')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    tid = int(t.ask('waiter'))
+    check(wait_until(lambda: str(tid) in os.listdir(m.path('threads')), 2), 'waiter not listed')
+    fd = os.open(m.path('threads', str(tid), 'regs'), os.O_RDONLY)
+    try:
+        check(int(t.ask('end')) == tid, 'the waiter did not end')
+        check(wait_until(lambda: str(tid) not in os.listdir(m.path('threads')), 2),
+              f'{tid} still listed after it exited')
+        try:
+            os.stat(m.path('threads', str(tid)))
+            check(False, f'threads/{tid} still resolves')
+        except OSError as e:
+            check(e.errno == errno.ENOENT, f'stat: {e}')
+        try:
+            os.pread(fd, 100, 0)
+            check(False, 'the open regs of an exited thread still reads')
+        except OSError as e:
+            check(e.errno == errno.EIO, f'read: {e}')
+    finally:
+        os.close(fd)
+    # the others carry on, and are still served
+    check(t.counter_moves(), 'counter stands still')
+    check(b'rip' in m.read('threads', str(t.pid), 'regs'), 'main thread regs unreadable')
 
 
 @tap_check('live: the target reading its own mount gets EDEADLK at once')
