@@ -808,11 +808,11 @@ static void test_elfmod_no_load_is_corrupt(void **state)
 static void test_elfmod_truncated_build_id_note_is_corrupt(void **state)
 {
 	struct real *r = *state;
-	Elf64_Nhdr *nh;
+	Elf64_Nhdr *nh = NULL;
 	Elf64_Phdr *p = real_build_id_note(r, &nh);
 	Elf64_Word saved;
 
-	if (!p)
+	if (!p || !nh)
 		skip();
 	saved = nh->n_descsz;
 	nh->n_descsz = 0x10000;
