@@ -137,7 +137,7 @@ void detach_all(struct reader *r);
 int stop_all(struct reader *r, unsigned timeout_ms);
 void resume_thread(struct rthread *t);
 struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
-/* Records a seized thread, keeping r->threads sorted; may move the array. */
+/* Appends a seized thread to r->threads; -ENOSPC when the table is full. */
 int attach_add_thread(struct reader *r, pid_t tid, char state_before);
 
 /* mem.c: the raw read paths, exposed for the unit tests that wrap them. */
