@@ -55,8 +55,8 @@ const struct arch_desc arch_aarch64 = {
 	 */
 	.regsets = { { 1, 34 * 8 }, { 2, 528 }, { 0x401, 16 }, { 0x405, 16384 } },
 	.nregsets = 4,
-	.syscall_names = aarch64_syscall_names,
-	.nsyscalls = AARCH64_NSYSCALLS,
+	.syscall_names = generic_syscall_names,
+	.nsyscalls = GENERIC_NSYSCALLS,
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.format_fp = aarch64_format_fp,
 	.core = &aarch64_core,

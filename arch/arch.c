@@ -67,7 +67,12 @@ uint64_t arch_reg_value(const struct arch_desc *a, const void *blob, size_t len,
 
 const char *arch_syscall_name(const struct arch_desc *a, long nr)
 {
-	if (!a || nr < 0 || (size_t)nr >= a->nsyscalls)
+	if (!a || nr < 0)
+		return NULL;
+	for (size_t i = 0; i < a->nsyscall_delta; i++)
+		if (a->syscall_delta[i].nr == nr)
+			return a->syscall_delta[i].name;
+	if ((size_t)nr >= a->nsyscalls)
 		return NULL;
 	return a->syscall_names[nr];
 }

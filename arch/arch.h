@@ -14,6 +14,12 @@
 #include <stdint.h>
 
 #include "arch/sbuf.h"
+/* One system call where an architecture departs from a shared table. */
+struct arch_syscall {
+	int nr;
+	const char *name;	/* NULL: no call in this slot here */
+};
+
 #include "arch/syscalls.h"
 
 struct arch_reg {
@@ -66,6 +72,10 @@ struct arch_desc {
 	/* System call names by number, for threads/<tid>/stat. */
 	const char *const *syscall_names;
 	size_t nsyscalls;
+	/* Where it differs from syscall_names (a table shared by the
+	 * asm-generic architectures), checked first. */
+	const struct arch_syscall *syscall_delta;
+	size_t nsyscall_delta;
 	/*
 	 * threads/<tid>/fpregs: the note types of the FP regset and of the
 	 * extended state (0: none), and the formatter that renders them

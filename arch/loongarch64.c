@@ -54,8 +54,10 @@ const struct arch_desc arch_loongarch64 = {
 	 */
 	.regsets = { { 1, 45 * 8 }, { 2, 34 * 8 }, { 0xa02, 512 }, { 0xa03, 1024 } },
 	.nregsets = 4,
-	.syscall_names = loongarch64_syscall_names,
-	.nsyscalls = LOONGARCH64_NSYSCALLS,
+	.syscall_names = generic_syscall_names,
+	.nsyscalls = GENERIC_NSYSCALLS,
+	.syscall_delta = loongarch64_syscall_delta,
+	.nsyscall_delta = LOONGARCH64_NSYSCALL_DELTA,
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.format_fp = loongarch64_format_fp,
 	.core = &loongarch64_core,

@@ -46,8 +46,10 @@ const struct arch_desc arch_riscv64 = {
 	/* NT_PRSTATUS, NT_PRFPREG (f0..f31 and fcsr, the D extension's state) */
 	.regsets = { { 1, 32 * 8 }, { 2, 264 } },
 	.nregsets = 2,
-	.syscall_names = riscv64_syscall_names,
-	.nsyscalls = RISCV64_NSYSCALLS,
+	.syscall_names = generic_syscall_names,
+	.nsyscalls = GENERIC_NSYSCALLS,
+	.syscall_delta = riscv64_syscall_delta,
+	.nsyscall_delta = RISCV64_NSYSCALL_DELTA,
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.format_fp = riscv64_format_fp,
 	.core = &riscv64_core,

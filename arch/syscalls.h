@@ -6,13 +6,13 @@
 extern const char *const x86_64_syscall_names[X86_64_NSYSCALLS];
 #define I386_NSYSCALLS 451
 extern const char *const i386_syscall_names[I386_NSYSCALLS];
-#define AARCH64_NSYSCALLS 451
-extern const char *const aarch64_syscall_names[AARCH64_NSYSCALLS];
 #define ARM_NSYSCALLS 451
 extern const char *const arm_syscall_names[ARM_NSYSCALLS];
-#define RISCV64_NSYSCALLS 451
-extern const char *const riscv64_syscall_names[RISCV64_NSYSCALLS];
-#define LOONGARCH64_NSYSCALLS 451
-extern const char *const loongarch64_syscall_names[LOONGARCH64_NSYSCALLS];
+#define GENERIC_NSYSCALLS 451
+extern const char *const generic_syscall_names[GENERIC_NSYSCALLS];
+#define RISCV64_NSYSCALL_DELTA 2
+extern const struct arch_syscall riscv64_syscall_delta[RISCV64_NSYSCALL_DELTA];
+#define LOONGARCH64_NSYSCALL_DELTA 6
+extern const struct arch_syscall loongarch64_syscall_delta[LOONGARCH64_NSYSCALL_DELTA];
 
 #endif

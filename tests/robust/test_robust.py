@@ -44,8 +44,12 @@ PAGE = os.sysconf('SC_PAGE_SIZE')
 SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 CHECK_TIMEOUT = 60
 LIBC = ctypes.CDLL(None, use_errno=True)
+
+# What this machine must offer (/dev/fuse, fusermount3, ptrace), as the
+# mount suite checks it.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mount'))
+from harness import prerequisites  # noqa: E402
 PR_SET_CHILD_SUBREAPER = 36
-PTRACE_SEIZE = 0x4206
 
 
 class Fail(Exception):
@@ -1408,25 +1412,6 @@ for _point, _threads, _must in (('seize:1', 3, True), ('seize:3', 4, True),
 
 
 # ==== runner ====
-
-def prerequisites():
-    if not os.path.exists('/dev/fuse'):
-        return '/dev/fuse is missing'
-    try:
-        os.close(os.open('/dev/fuse', os.O_RDWR))
-    except OSError as e:
-        return f'/dev/fuse: {e.strerror}'
-    if not shutil.which('fusermount3'):
-        return 'fusermount3 is not installed'
-    probe_proc = subprocess.Popen(['sleep', '10'])
-    try:
-        if LIBC.ptrace(PTRACE_SEIZE, probe_proc.pid, None, None) != 0:
-            return f'ptrace: {os.strerror(ctypes.get_errno())}'
-    finally:
-        probe_proc.kill()
-        probe_proc.wait()
-    return None
-
 
 def on_timeout(name):
     print(f'# watchdog: "{name}" ran over {CHECK_TIMEOUT} s, killing what it started', flush=True)

@@ -245,6 +245,13 @@ static void test_arches_syscall_tables(void **state)
 	assert_string_equal(arch_syscall_name(&arch_aarch64, 221), "execve");
 	assert_string_equal(arch_syscall_name(&arch_riscv64, 259), "riscv_flush_icache");
 	assert_string_equal(arch_syscall_name(&arch_loongarch64, 435), "clone3");
+	/* The shared asm-generic table, and where each departs from it. */
+	assert_string_equal(arch_syscall_name(&arch_aarch64, 38), "renameat");
+	assert_null(arch_syscall_name(&arch_riscv64, 38));
+	assert_null(arch_syscall_name(&arch_aarch64, 259));
+	assert_string_equal(arch_syscall_name(&arch_riscv64, 80), "fstat");
+	assert_null(arch_syscall_name(&arch_loongarch64, 80));
+	assert_string_equal(arch_syscall_name(&arch_loongarch64, 56), "openat");
 	/* asm-generic has no open(2), only openat. */
 	assert_null(arch_syscall_name(&arch_aarch64, 1024));
 	assert_string_equal(arch_syscall_name(&arch_aarch64, 56), "openat");
