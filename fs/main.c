@@ -211,6 +211,31 @@ static void fuse_fd_last(struct fuse *fuse)
 		(void)0;	/* then only the race above remains */
 }
 
+/*
+ * Whether libfuse can run fusermount3, which auto_unmount needs: it execs
+ * it from /bin (Debian's FUSERMOUNT_DIR), else through PATH. Minimal
+ * systems (an initramfs, a container) may have only /dev/fuse.
+ */
+static int have_fusermount(void)
+{
+	const char *path = getenv("PATH");
+	char buf[4096];
+
+	if (access("/bin/fusermount3", X_OK) == 0 || access("/usr/bin/fusermount3", X_OK) == 0)
+		return 1;
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && n < sizeof(buf) - 16) {
+			snprintf(buf, sizeof(buf), "%.*s/fusermount3", (int)n, path);
+			if (access(buf, X_OK) == 0)
+				return 1;
+		}
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
 /* The process that serves the mount: attach, mount, report, loop. */
 static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		 const struct options *o, int report_fd)
@@ -353,7 +378,23 @@ int main(int argc, char *argv[])
 
 	/* default_permissions: the kernel enforces the 0400/0500 modes. */
 	snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:%d,subtype=ptracefs", (int)pid);
-	if (fuse_opt_add_arg(&args, "-oauto_unmount,default_permissions") ||
+	/*
+	 * auto_unmount cleans up after a killed daemon, through fusermount3.
+	 * Without it root can still mount (libfuse calls mount(2) itself);
+	 * anyone else could not mount at all.
+	 */
+	if (!have_fusermount()) {
+		if (geteuid() != 0) {
+			fprintf(stderr, "ptracefs: fusermount3 not found (install the fuse3 package)\n");
+			goto out;
+		}
+		fprintf(stderr, "ptracefs: warning: no fusermount3, so no auto_unmount: if ptracefs is killed, run 'umount %s'\n",
+			o.mountpoint);
+	} else if (fuse_opt_add_arg(&args, "-oauto_unmount")) {
+		fprintf(stderr, "ptracefs: out of memory\n");
+		goto out;
+	}
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") ||
 	    fuse_opt_add_arg(&args, fsname)) {
 		fprintf(stderr, "ptracefs: out of memory\n");
 		goto out;

@@ -132,6 +132,7 @@ static const Dwfl_Callbacks proc_callbacks = {
 struct frame_out {
 	struct sbuf *sb;
 	int n;
+	int width;		/* hex digits of an address: 8 or 16, as gdb */
 };
 
 /* A DIE's name, through DW_AT_abstract_origin for inlined instances. */
@@ -163,7 +164,8 @@ static void put_frame(struct frame_out *fo, Dwarf_Addr pc, const char *fn,
 		      uint64_t off, bool inlined, const char *modname,
 		      const char *file, int line)
 {
-	sbuf_printf(fo->sb, "#%-2d 0x%016" PRIx64 " %s", fo->n, (uint64_t)pc, fn ? fn : "??");
+	sbuf_printf(fo->sb, "#%-2d 0x%0*" PRIx64 " %s", fo->n, fo->width, (uint64_t)pc,
+		    fn ? fn : "??");
 	if (fn && !inlined)
 		sbuf_printf(fo->sb, "+0x%" PRIx64, off);
 	if (inlined)
@@ -264,9 +266,9 @@ static Dwfl *open_dwfl(struct reader *r, struct unwind *u)
 	return dwfl;
 }
 
-static void thread_stack(Dwfl *dwfl, pid_t tid, struct sbuf *sb)
+static void thread_stack(const struct reader *r, Dwfl *dwfl, pid_t tid, struct sbuf *sb)
 {
-	struct frame_out fo = { sb, 0 };
+	struct frame_out fo = { sb, 0, r->arch && r->arch->elf_class == ELFCLASS32 ? 8 : 16 };
 
 	if (dwfl_getthread_frames(dwfl, tid, frame_cb, &fo) != 0 && fo.n == 0)
 		sbuf_printf(sb, "# no frames: %s\n", dwfl_errmsg(-1));
@@ -286,14 +288,14 @@ static int render(struct reader *r, pid_t tid, struct sbuf *sb)
 		return -EIO;
 	}
 	if (tid) {
-		thread_stack(dwfl, tid, sb);
+		thread_stack(r, dwfl, tid, sb);
 	} else {
 		sbuf_printf(sb, "PID %d - process\n", (int)r->pid);
 		for (size_t i = 0; i < r->nthreads; i++) {
 			if (atomic_load(&r->threads[i].state) != RT_STOPPED)
 				continue;
 			sbuf_printf(sb, "TID %d:\n", (int)r->threads[i].tid);
-			thread_stack(dwfl, r->threads[i].tid, sb);
+			thread_stack(r, dwfl, r->threads[i].tid, sb);
 		}
 	}
 	dwfl_end(dwfl);

@@ -407,6 +407,49 @@ static void init_setup(void)
 	}
 }
 
+/* Runs "/vmfs ARGS..." and waits for it. */
+static void run_vmfs(const char *const *argv)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * ptracefs itself (tests/qemu/vmfs.c), when the initramfs carries it:
+ * loads /fuse.ko where FUSE is a module, then mounts a target of this
+ * architecture and, in the x86_64 guest, an i386 one.
+ */
+static void fs_checks(const char *self_arch)
+{
+	static const char *const own[] = { "/vmfs", "/ptracefs", "/mnt", NULL };
+	static const char *const i386[] = { "/vmfs", "/ptracefs", "/mnt", "/vmfs-i386", NULL };
+	int fd = open("/fuse.ko", O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)
+			printf("vmtest fs: loading fuse.ko: %s\n", strerror(errno));
+		close(fd);
+	}
+	mkdir("/mnt", 0755);
+	/* The kernel's built-in initramfs may have given /dev a console only. */
+	if (access("/dev/fuse", F_OK) != 0)
+		mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	if (access("/dev/fuse", R_OK | W_OK) != 0) {
+		printf("FAIL fs: /dev/fuse: %s\nvmtest fs: 0 passed, 1 failed\n", strerror(errno));
+		return;
+	}
+	run_vmfs(own);
+	if (strcmp(self_arch, "x86_64") == 0 && access("/vmfs-i386", X_OK) == 0)
+		run_vmfs(i386);
+}
+
 int main(int argc, char **argv)
 {
 	const struct arch_desc *self = arch_host();
@@ -437,6 +480,9 @@ int main(int argc, char **argv)
 		while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 	}
+	/* As /init only: the i386 vmtest run above is its child. */
+	if (getpid() == 1 && access("/vmfs", X_OK) == 0)
+		fs_checks(self->name);
 	if (getpid() == 1) {
 		sync();
 		reboot(RB_POWER_OFF);

@@ -1,0 +1,731 @@
+/*
+ * ptracefs itself, end to end, inside a QEMU guest of each architecture
+ * (or on any Linux machine): mounts a target with the real ptracefs binary
+ * and checks what the mount serves against the kernel's own view.
+ *
+ *   vmfs PTRACEFS MOUNTPOINT [TARGET]     run the checks
+ *   vmfs target FD                        be the target (internal)
+ *
+ * TARGET is a program that behaves like "vmfs target FD" (by default this
+ * program): in the x86_64 guest an i386 build of vmfs is the target, so a
+ * 64-bit ptracefs is checked on a 32-bit process.
+ *
+ * The target has three threads: the main thread and a second blocked in
+ * read() with distinctive counts, a third spinning in a loop of assembly
+ * after loading two known 64-bit words into an FP/SIMD register. It fills
+ * a page with a per-run pattern and reports its tids and that page's
+ * address on a pipe. The checks use nothing of ptracefs's arch/ layer;
+ * every expectation is a fact of the kernel ABI written out here:
+ *   - regs: pc and sp of every thread equal /proc/PID/task/TID/syscall,
+ *     the reader's third-argument register holds its count;
+ *   - fpregs: the loaded register shows the two words;
+ *   - maps equals /proc/PID/maps; mem at the page equals /proc/PID/mem
+ *     and the pattern;
+ *   - core: ELF class and machine of the target, one NT_PRSTATUS per
+ *     thread whose pr_reg holds that pc and sp, the FP note of the
+ *     spinner holding the words, NT_AUXV equal to /proc/PID/auxv, and a
+ *     PT_LOAD holding the page;
+ *   - stack: frame #0 of the reader is at its pc;
+ *   - after umount the target runs again (no thread left traced).
+ *
+ * Prints "vmtest fs_ARCH: N passed, M failed" (ARCH of the target).
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+/* mem and core are larger than 2 GiB: 32-bit builds need 64-bit offsets. */
+#define _FILE_OFFSET_BITS 64
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef NT_PRXFPREG
+#define NT_PRXFPREG 0x46e62b7f
+#endif
+#ifndef NT_ARM_VFP
+#define NT_ARM_VFP 0x400
+#endif
+#ifndef EM_RISCV
+#define EM_RISCV 243
+#endif
+
+#define COUNT_MAIN 0x3a1
+#define COUNT_THREAD 0x2b7
+/* The words loaded into the spinner's FP register (low, high). */
+#define FP_LO UINT64_C(0x400921fb54442d18)	/* pi */
+#define FP_HI UINT64_C(0x1122334455667788)
+
+/*
+ * Per target architecture, from the kernel ABI: register names in regs
+ * (gdb's), the index of pc and sp in NT_PRSTATUS's pr_reg, the FP note
+ * and the offset in it of the register the spinner loads, and that
+ * register's name and width in fpregs.
+ */
+struct abi {
+	uint16_t machine;
+	const char *name;
+	int is64;
+	const char *pc, *sp, *arg2;
+	int pc_idx, sp_idx;
+	uint32_t fp_note;
+	size_t fp_off;
+	const char *fp_reg;
+	int fp_width;		/* bytes shown (8: FP_LO only) */
+};
+
+static const struct abi abis[] = {
+	/* user_fxsr_struct: xmm0 at 160 (also i386's NT_PRXFPREG). */
+	{ EM_X86_64, "x86_64", 1, "rip", "rsp", "rdx", 16, 19, NT_PRFPREG, 160, "xmm0", 16 },
+	{ EM_386, "i386", 0, "eip", "esp", "edx", 12, 15, NT_PRXFPREG, 160, "xmm0", 16 },
+	/* user_fpsimd_state: vregs[32] of 16 bytes; q8 */
+	{ EM_AARCH64, "aarch64", 1, "pc", "sp", "x2", 32, 31, NT_PRFPREG, 8 * 16, "v8", 16 },
+	/* user_vfp: fpregs[32] of 8 bytes; d8 */
+	{ EM_ARM, "arm", 0, "pc", "sp", "r2", 15, 13, NT_ARM_VFP, 8 * 8, "d8", 8 },
+	/* __riscv_d_ext_state: f[32] of 8 bytes; f8 is fs0 */
+	{ EM_RISCV, "riscv64", 1, "pc", "sp", "a2", 0, 2, NT_PRFPREG, 8 * 8, "fs0", 8 },
+};
+
+struct report {
+	int32_t main_tid, reader_tid, spinner_tid, pad;
+	uint64_t page;
+};
+
+static int passed, failed;
+static char label[64] = "fs";
+
+static void check(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ok) {
+		passed++;
+		return;
+	}
+	failed++;
+	printf("FAIL %s: ", label);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* ---- the target ---------------------------------------------------------- */
+
+static atomic_int reader_tid, spinner_tid;
+static int block_fd;
+static char rbuf[2][4096];
+static uint64_t fp_words[2] = { FP_LO, FP_HI };
+static unsigned char page[4096] __attribute__((aligned(4096)));
+
+static void *spinner(void *p)
+{
+	(void)p;
+	atomic_store(&spinner_tid, (int)syscall(SYS_gettid));
+#if defined(__x86_64__) || defined(__i386__)
+	__asm__ volatile("movdqu (%0), %%xmm0\n1: jmp 1b" : : "r"(fp_words) : "memory");
+#elif defined(__aarch64__)
+	__asm__ volatile("ldr q8, [%0]\n1: b 1b" : : "r"(fp_words) : "memory");
+#elif defined(__arm__)
+	__asm__ volatile("vldr d8, [%0]\n1: b 1b" : : "r"(fp_words) : "memory");
+#elif defined(__riscv)
+	__asm__ volatile("fld fs0, 0(%0)\n1: j 1b" : : "r"(fp_words) : "memory");
+#else
+#error "no spinner for this architecture"
+#endif
+	return NULL;
+}
+
+static void *reader(void *p)
+{
+	(void)p;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	if (read(block_fd, rbuf[1], COUNT_THREAD) < 0)
+		_exit(3);
+	return NULL;
+}
+
+static void target(int fd)
+{
+	struct report r = { 0 };
+	pthread_t t;
+	int p[2];
+
+	for (size_t i = 0; i < sizeof(page); i++)
+		page[i] = (unsigned char)(i * 7 + (unsigned)getpid());
+	if (pipe(p) != 0)
+		_exit(2);
+	block_fd = p[0];
+	if (pthread_create(&t, NULL, reader, NULL) || pthread_create(&t, NULL, spinner, NULL))
+		_exit(2);
+	while (!atomic_load(&reader_tid) || !atomic_load(&spinner_tid))
+		sched_yield();
+	r.main_tid = (int32_t)syscall(SYS_gettid);
+	r.reader_tid = atomic_load(&reader_tid);
+	r.spinner_tid = atomic_load(&spinner_tid);
+	r.page = (uint64_t)(uintptr_t)page;
+	if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
+		_exit(2);
+	close(fd);
+	for (;;)
+		if (read(block_fd, rbuf[0], COUNT_MAIN) < 0)
+			_exit(3);
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+/* Reads a whole (small) file; NUL-terminated; NULL on error. */
+static char *slurp(const char *path, size_t *len)
+{
+	size_t cap = 8192, n = 0;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	for (;;) {
+		ssize_t r;
+
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return NULL;
+			}
+			buf = nb;
+		}
+		r = read(fd, buf + n, cap - n - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	buf[n] = 0;
+	if (len)
+		*len = n;
+	return buf;
+}
+
+static int preadall(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t r = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+/* The value of "NAME 0x..." in a regs/fpregs text, as a hex string. */
+static int reg_text(const char *text, const char *name, char *out, size_t outlen)
+{
+	size_t nl = strlen(name);
+
+	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (strncmp(l, name, nl) == 0 && l[nl] == ' ' && l[nl + 1] == '0' && l[nl + 2] == 'x') {
+			size_t k = 0;
+
+			for (const char *v = l + nl + 3; *v && *v != '\n' && k + 1 < outlen; v++)
+				out[k++] = *v;
+			out[k] = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int reg_value(const char *text, const char *name, uint64_t *v)
+{
+	char hex[80], *end;
+
+	if (reg_text(text, name, hex, sizeof(hex)) != 0)
+		return -1;
+	errno = 0;
+	*v = strtoull(hex, &end, 16);
+	return errno || *end || end == hex ? -1 : 0;
+}
+
+/* sp and pc of a stopped thread from the kernel's syscall file. */
+static int proc_sp_pc(pid_t pid, pid_t tid, uint64_t *sp, uint64_t *pc)
+{
+	char path[96], *text;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	text = slurp(path, NULL);
+	if (!text)
+		return -1;
+	/* "NR a0 .. a5 sp pc" in a syscall, "-1 sp pc" when stopped outside */
+	char *f[9];
+	n = 0;
+	for (char *s = strtok(text, " \n"); s && n < 9; s = strtok(NULL, " \n"))
+		f[n++] = s;
+	int ok = n == 9 || n == 3;
+	if (ok) {
+		*sp = strtoull(f[n - 2], NULL, 0);
+		*pc = strtoull(f[n - 1], NULL, 0);
+	}
+	free(text);
+	return ok ? 0 : -1;
+}
+
+static char thread_state(pid_t pid, pid_t tid)
+{
+	char path[96], *text, *p;
+	char st = '?';
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	text = slurp(path, NULL);
+	if (text && (p = strrchr(text, ')')) && p[1] == ' ')
+		st = p[2];
+	free(text);
+	return st;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static const struct abi *abi_of(const char *prog)
+{
+	unsigned char h[EI_NIDENT + 4];
+	int fd = open(prog, O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, h, sizeof(h)) : -1;
+	uint16_t m;
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)sizeof(h) || memcmp(h, ELFMAG, SELFMAG) != 0)
+		return NULL;
+	memcpy(&m, h + EI_NIDENT + 2, 2);	/* e_machine; little-endian hosts */
+	for (size_t i = 0; i < sizeof(abis) / sizeof(abis[0]); i++)
+		if (abis[i].machine == m && abis[i].is64 == (h[EI_CLASS] == ELFCLASS64))
+			return &abis[i];
+	return NULL;
+}
+
+/* The expected hex text of the loaded FP register. */
+static void fp_expect(const struct abi *a, char *out, size_t len)
+{
+	if (a->fp_width == 16)
+		snprintf(out, len, "%016" PRIx64 "%016" PRIx64, (uint64_t)FP_HI, (uint64_t)FP_LO);
+	else
+		snprintf(out, len, "%016" PRIx64, (uint64_t)FP_LO);
+}
+
+/* ---- the checks ---------------------------------------------------------- */
+
+struct thread_truth {
+	pid_t tid;
+	uint64_t sp, pc;
+	int ok;
+};
+
+static uint64_t word_at(const unsigned char *p, int is64)
+{
+	if (is64) {
+		uint64_t v;
+
+		memcpy(&v, p, 8);
+		return v;
+	}
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static void check_core(const char *mnt, const struct abi *a, pid_t pid,
+		       struct thread_truth *tt, int nt, pid_t spinner, const struct report *r,
+		       const unsigned char *want_page)
+{
+	char path[512];
+	unsigned char eh[64];
+	int fd;
+	uint64_t phoff;
+	unsigned phnum, phentsize;
+	unsigned char *notes = NULL;
+	uint64_t notes_len = 0;
+	int prstatus = 0, fp_ok = 0, auxv_ok = 0, load_ok = 0;
+	int seen[8] = { 0 };
+
+	snprintf(path, sizeof(path), "%s/core", mnt);
+	fd = open(path, O_RDONLY);
+	check(fd >= 0, "open core: %s", strerror(errno));
+	if (fd < 0)
+		return;
+	if (preadall(fd, eh, sizeof(eh), 0) != 0) {
+		check(0, "read core header");
+		close(fd);
+		return;
+	}
+	check(memcmp(eh, ELFMAG, SELFMAG) == 0, "core: no ELF magic");
+	check(eh[EI_CLASS] == (a->is64 ? ELFCLASS64 : ELFCLASS32), "core: class %d", eh[EI_CLASS]);
+	uint16_t type, machine;
+	memcpy(&type, eh + 16, 2);
+	memcpy(&machine, eh + 18, 2);
+	check(type == ET_CORE, "core: e_type %u", type);
+	check(machine == a->machine, "core: e_machine %u, want %u", machine, a->machine);
+	if (a->is64) {
+		memcpy(&phoff, eh + 32, 8);
+		phentsize = (unsigned)eh[54] | (unsigned)eh[55] << 8;
+		phnum = (unsigned)eh[56] | (unsigned)eh[57] << 8;
+	} else {
+		uint32_t o;
+
+		memcpy(&o, eh + 28, 4);
+		phoff = o;
+		phentsize = (unsigned)eh[42] | (unsigned)eh[43] << 8;
+		phnum = (unsigned)eh[44] | (unsigned)eh[45] << 8;
+	}
+	check(phentsize == (a->is64 ? sizeof(Elf64_Phdr) : sizeof(Elf32_Phdr)),
+	      "core: e_phentsize %u", phentsize);
+	if (phnum == 0 || phnum > 65535 || phentsize < 32) {
+		close(fd);
+		return;
+	}
+	unsigned char *ph = malloc((size_t)phnum * phentsize);
+	if (!ph || preadall(fd, ph, (size_t)phnum * phentsize, phoff) != 0) {
+		check(0, "read core program headers");
+		free(ph);
+		close(fd);
+		return;
+	}
+	for (unsigned i = 0; i < phnum; i++) {
+		const unsigned char *p = ph + (size_t)i * phentsize;
+		uint32_t ptype;
+		uint64_t off, vaddr, filesz;
+
+		memcpy(&ptype, p, 4);
+		if (a->is64) {
+			memcpy(&off, p + 8, 8);
+			memcpy(&vaddr, p + 16, 8);
+			memcpy(&filesz, p + 32, 8);
+		} else {
+			uint32_t v[5];
+
+			memcpy(v, p + 4, sizeof(v));
+			off = v[0];
+			vaddr = v[1];
+			filesz = v[3];
+		}
+		if (ptype == PT_NOTE && !notes && filesz > 0 && filesz < (64u << 20)) {
+			notes = malloc(filesz);
+			if (notes && preadall(fd, notes, filesz, off) == 0)
+				notes_len = filesz;
+		}
+		if (ptype == PT_LOAD && vaddr <= r->page && r->page + 4096 <= vaddr + filesz) {
+			unsigned char got[4096];
+
+			load_ok = preadall(fd, got, sizeof(got), off + (r->page - vaddr)) == 0 &&
+				  memcmp(got, want_page, sizeof(got)) == 0;
+		}
+	}
+	free(ph);
+	close(fd);
+	check(load_ok, "core: no PT_LOAD holds the target's page with its bytes");
+	check(notes_len > 0, "core: no PT_NOTE");
+
+	size_t auxv_len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
+	char *auxv = slurp(path, &auxv_len);
+	char fpx[40];
+	fp_expect(a, fpx, sizeof(fpx));
+
+	/* Notes are grouped per thread: NT_PRSTATUS, then that thread's others. */
+	pid_t cur = 0;
+	for (uint64_t o = 0; o + 12 <= notes_len;) {
+		uint32_t nsz, dsz, ntype;
+
+		memcpy(&nsz, notes + o, 4);
+		memcpy(&dsz, notes + o + 4, 4);
+		memcpy(&ntype, notes + o + 8, 4);
+		uint64_t d = o + 12 + ((nsz + 3ull) & ~3ull);
+		if (d + dsz > notes_len) {
+			check(0, "core: note at %" PRIu64 " runs past PT_NOTE", o);
+			break;
+		}
+		const unsigned char *desc = notes + d;
+		if (ntype == NT_PRSTATUS) {
+			size_t pid_off = a->is64 ? 32 : 24, reg_off = a->is64 ? 112 : 72;
+			size_t w = a->is64 ? 8 : 4;
+			int32_t tid;
+
+			memcpy(&tid, desc + pid_off, 4);
+			cur = tid;
+			prstatus++;
+			if (dsz < reg_off + (size_t)(a->pc_idx > a->sp_idx ? a->pc_idx + 1 : a->sp_idx + 1) * w) {
+				check(0, "core: NT_PRSTATUS of %d has %u bytes", tid, dsz);
+			} else {
+				int found = 0;
+
+				for (int i = 0; i < nt; i++) {
+					if (tt[i].tid != tid)
+						continue;
+					found = 1;
+					seen[i]++;
+					uint64_t pc = word_at(desc + reg_off + (size_t)a->pc_idx * w, a->is64);
+					uint64_t sp = word_at(desc + reg_off + (size_t)a->sp_idx * w, a->is64);
+					check(!tt[i].ok || (pc == tt[i].pc && sp == tt[i].sp),
+					      "core: thread %d pc %#" PRIx64 " sp %#" PRIx64
+					      ", kernel says pc %#" PRIx64 " sp %#" PRIx64,
+					      tid, pc, sp, tt[i].pc, tt[i].sp);
+				}
+				check(found, "core: NT_PRSTATUS of unknown thread %d", tid);
+			}
+		} else if (ntype == a->fp_note && cur == spinner && dsz >= a->fp_off + 8) {
+			uint64_t lo, hi = FP_HI;
+
+			memcpy(&lo, desc + a->fp_off, 8);
+			if (a->fp_width == 16)
+				memcpy(&hi, desc + a->fp_off + 8, 8);
+			fp_ok = lo == FP_LO && hi == FP_HI;
+			check(fp_ok, "core: spinner's %s in the FP note is %016" PRIx64 "%016" PRIx64
+			      ", want %s", a->fp_reg, hi, lo, fpx);
+		} else if (ntype == NT_AUXV) {
+			auxv_ok = auxv && dsz == auxv_len && memcmp(desc, auxv, auxv_len) == 0;
+		}
+		o = d + ((dsz + 3ull) & ~3ull);
+	}
+	free(notes);
+	free(auxv);
+	check(prstatus == nt, "core: %d NT_PRSTATUS notes, want %d", prstatus, nt);
+	for (int i = 0; i < nt; i++)
+		check(seen[i] == 1, "core: thread %d has %d NT_PRSTATUS notes", tt[i].tid, seen[i]);
+	check(fp_ok, "core: no FP note (type %#x) for the spinner", a->fp_note);
+	check(auxv_ok, "core: NT_AUXV differs from /proc/%d/auxv", pid);
+}
+
+static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
+{
+	char spid[16];
+	pid_t c;
+	int st;
+
+	snprintf(spid, sizeof(spid), "%d", pid);
+	c = fork();
+	if (c == 0) {
+		execl(ptracefs, ptracefs, spid, mnt, (char *)NULL);
+		perror(ptracefs);
+		_exit(127);
+	}
+	while (c > 0 && waitpid(c, &st, 0) < 0 && errno == EINTR)
+		;
+	return c > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void run(const char *ptracefs, const char *mnt, const char *prog)
+{
+	const struct abi *a = abi_of(prog);
+	struct report r;
+	char path[512], spid[16];
+	int p[2], rc;
+	pid_t pid;
+
+	passed = failed = 0;
+	if (!a) {
+		printf("vmtest fs: cannot tell the architecture of %s\n", prog);
+		return;
+	}
+	snprintf(label, sizeof(label), "fs_%s", a->name);
+	if (pipe(p) != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char sfd[16];
+
+		close(p[0]);
+		snprintf(sfd, sizeof(sfd), "%d", p[1]);
+		execl(prog, prog, "target", sfd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	rc = (int)read(p[0], &r, sizeof(r));
+	close(p[0]);
+	if (rc != (int)sizeof(r)) {
+		check(0, "target %s did not start", prog);
+		goto out;
+	}
+	snprintf(spid, sizeof(spid), "%d", pid);
+	/* Let the spinner reach its loop: it is running, and stays there. */
+	sleep_ms(200);
+
+	mkdir(mnt, 0755);
+	rc = run_ptracefs(ptracefs, pid, mnt);
+	check(rc == 0, "ptracefs %d %s exited %d", pid, mnt, rc);
+	if (rc != 0)
+		goto out;
+
+	pid_t tids[3] = { r.main_tid, r.reader_tid, r.spinner_tid };
+	uint64_t counts[3] = { COUNT_MAIN, COUNT_THREAD, 0 };
+	struct thread_truth tt[3];
+
+	for (int i = 0; i < 3; i++) {
+		char *regs;
+		uint64_t v;
+
+		tt[i].tid = tids[i];
+		check(thread_state(pid, tids[i]) == 't', "thread %d not stopped while mounted",
+		      tids[i]);
+		tt[i].ok = proc_sp_pc(pid, tids[i], &tt[i].sp, &tt[i].pc) == 0;
+		check(tt[i].ok, "no sp/pc in /proc/%d/task/%d/syscall", pid, tids[i]);
+		snprintf(path, sizeof(path), "%s/threads/%d/regs", mnt, tids[i]);
+		regs = slurp(path, NULL);
+		check(regs != NULL, "read %s: %s", path, strerror(errno));
+		if (!regs)
+			continue;
+		check(reg_value(regs, a->pc, &v) == 0 && tt[i].ok && v == tt[i].pc,
+		      "thread %d: %s in regs is not %#" PRIx64, tids[i], a->pc, tt[i].pc);
+		check(reg_value(regs, a->sp, &v) == 0 && tt[i].ok && v == tt[i].sp,
+		      "thread %d: %s in regs is not %#" PRIx64, tids[i], a->sp, tt[i].sp);
+		if (counts[i])
+			check(reg_value(regs, a->arg2, &v) == 0 && v == counts[i],
+			      "thread %d: %s is not the read count %#" PRIx64, tids[i], a->arg2,
+			      counts[i]);
+		free(regs);
+	}
+
+	/* fpregs of the spinner */
+	{
+		char want[40], got[80], *fp;
+
+		fp_expect(a, want, sizeof(want));
+		snprintf(path, sizeof(path), "%s/threads/%d/fpregs", mnt, r.spinner_tid);
+		fp = slurp(path, NULL);
+		check(fp && reg_text(fp, a->fp_reg, got, sizeof(got)) == 0 && strcmp(got, want) == 0,
+		      "spinner's fpregs %s is not 0x%s", a->fp_reg, want);
+		free(fp);
+	}
+
+	/* maps and mem against /proc */
+	{
+		char *m1, *m2;
+		unsigned char want[4096], got[4096];
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/maps", mnt);
+		m1 = slurp(path, NULL);
+		snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+		m2 = slurp(path, NULL);
+		check(m1 && m2 && strcmp(m1, m2) == 0, "maps differs from /proc/%d/maps", pid);
+		free(m1);
+		free(m2);
+
+		snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+		fd = open(path, O_RDONLY);
+		rc = fd >= 0 ? preadall(fd, want, sizeof(want), r.page) : -1;
+		if (fd >= 0)
+			close(fd);
+		check(rc == 0, "read /proc/%d/mem at %#" PRIx64, pid, r.page);
+		for (size_t i = 0; rc == 0 && i < sizeof(want); i++)
+			if (want[i] != (unsigned char)(i * 7 + (unsigned)pid)) {
+				check(0, "the target's page does not hold its pattern");
+				break;
+			}
+		snprintf(path, sizeof(path), "%s/mem", mnt);
+		fd = open(path, O_RDONLY);
+		rc = fd >= 0 ? preadall(fd, got, sizeof(got), r.page) : -1;
+		check(rc == 0, "read %s at %#" PRIx64 ": %s", path, r.page, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		for (size_t i = 0; rc == 0 && i < sizeof(got); i++)
+			if (got[i] != want[i]) {
+				check(0, "mem at %#" PRIx64 " differs from /proc/%d/mem at +%zu: "
+				      "%02x %02x %02x %02x, want %02x %02x %02x %02x",
+				      r.page, pid, i, got[i], got[i + 1 < 4096 ? i + 1 : i],
+				      got[i + 2 < 4096 ? i + 2 : i], got[i + 3 < 4096 ? i + 3 : i],
+				      want[i], want[i + 1 < 4096 ? i + 1 : i],
+				      want[i + 2 < 4096 ? i + 2 : i], want[i + 3 < 4096 ? i + 3 : i]);
+				break;
+			}
+		check_core(mnt, a, pid, tt, 3, r.spinner_tid, &r, want);
+	}
+
+	/* stack: frame #0 of the reader is at its pc */
+	{
+		char *st, want[40];
+
+		snprintf(path, sizeof(path), "%s/threads/%d/stack", mnt, r.reader_tid);
+		st = slurp(path, NULL);
+		snprintf(want, sizeof(want), "#0  0x%0*" PRIx64 " ", a->is64 ? 16 : 8, tt[1].pc);
+		check(st && strncmp(st, want, strlen(want)) == 0,
+		      "stack of %d does not start at %s: %.60s", r.reader_tid, want, st ? st : "?");
+		free(st);
+	}
+
+	/* unmount: the daemon detaches and the spinner runs again */
+	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
+	{
+		char st[3] = { '?', '?', '?' };
+		const char want[3] = { 'S', 'S', 'R' };
+
+		for (int k = 0; k < 100; k++) {
+			for (int i = 0; i < 3; i++)
+				st[i] = thread_state(pid, tids[i]);
+			if (memcmp(st, want, 3) == 0)
+				break;
+			sleep_ms(50);
+		}
+		for (int i = 0; i < 3; i++)
+			check(st[i] == want[i], "thread %d is '%c' after umount, want '%c'", tids[i],
+			      st[i], want[i]);
+	}
+out:
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	printf("vmtest %s: %d passed, %d failed\n", label, passed, failed);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3 && strcmp(argv[1], "target") == 0) {
+		target(atoi(argv[2]));
+		return 0;
+	}
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: vmfs PTRACEFS MOUNTPOINT [TARGET]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	run(argv[1], argv[2], argc == 4 ? argv[3] : "/proc/self/exe");
+	return failed ? 1 : 0;
+}
