@@ -3,8 +3,10 @@
  * (or on any Linux machine): mounts a target with the real ptracefs binary
  * and checks what the mount serves against the kernel's own view.
  *
- *   vmfs PTRACEFS MOUNTPOINT [TARGET]     run the checks
- *   vmfs target FD                        be the target (internal)
+ *   vmfs [--emit-core] PTRACEFS MOUNTPOINT [TARGET]   run the checks
+ *   vmfs target FD                                    be the target (internal)
+ *
+ * --emit-core also writes the mounted core to stdout, for gdb outside.
  *
  * TARGET is a program that behaves like "vmfs target FD" (by default this
  * program): in the x86_64 guest an i386 build of vmfs is the target, so a
@@ -533,6 +535,81 @@ static void check_core(const char *mnt, const struct abi *a, pid_t pid,
 	check(auxv_ok, "core: NT_AUXV differs from /proc/%d/auxv", pid);
 }
 
+/*
+ * Writes the mount's core to stdout for a debugger outside the guest
+ * (tests/qemu/check_cores.py runs gdb-multiarch on it): "vmcore" lines
+ * with the kernel's view of each thread, then the core's data extents
+ * (found with SEEK_DATA/SEEK_HOLE) in base64, all-zero chunks left out.
+ */
+static void emit_core(const char *mnt, pid_t pid, const struct thread_truth *tt, int nt,
+		      pid_t spinner, uint64_t page_addr)
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char chunk[768];
+	char line[1100];
+	char path[512];
+	struct stat sb;
+	int fd;
+	off_t pos = 0;
+
+	snprintf(path, sizeof(path), "%s/core", mnt);
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		check(0, "emit core: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	printf("vmcore begin %s %d %lld\n", label, pid, (long long)sb.st_size);
+	for (int i = 0; i < nt; i++)
+		printf("vmcore thread %d %#" PRIx64 " %#" PRIx64 "\n", tt[i].tid, tt[i].pc, tt[i].sp);
+	printf("vmcore spinner %d\nvmcore page %#" PRIx64 "\n", spinner, page_addr);
+	for (;;) {
+		off_t data = lseek(fd, pos, SEEK_DATA), hole;
+
+		if (data < 0)
+			break;	/* ENXIO: no data past pos */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole <= data)
+			hole = sb.st_size;
+		for (off_t o = data; o < hole; o += (off_t)sizeof(chunk)) {
+			size_t n = (size_t)(hole - o) < sizeof(chunk) ? (size_t)(hole - o) : sizeof(chunk);
+			size_t k = 0, zero = 1;
+
+			if (preadall(fd, chunk, n, (uint64_t)o) != 0) {
+				check(0, "emit core: read at %lld", (long long)o);
+				close(fd);
+				return;
+			}
+			for (size_t i = 0; i < n && zero; i++)
+				zero = chunk[i] == 0;
+			if (zero)
+				continue;
+			for (size_t i = 0; i < n; i += 3) {
+				uint32_t v = (uint32_t)chunk[i] << 16;
+
+				if (i + 1 < n)
+					v |= (uint32_t)chunk[i + 1] << 8;
+				if (i + 2 < n)
+					v |= chunk[i + 2];
+				line[k++] = b64[v >> 18 & 63];
+				line[k++] = b64[v >> 12 & 63];
+				line[k++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+				line[k++] = i + 2 < n ? b64[v & 63] : '=';
+			}
+			line[k] = 0;
+			printf("vmcore d %lld %s\n", (long long)o, line);
+		}
+		pos = hole;
+		if (pos >= sb.st_size)
+			break;
+	}
+	close(fd);
+	printf("vmcore end %s\n", label);
+	fflush(stdout);
+}
+
 static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
 {
 	char spid[16];
@@ -551,7 +628,7 @@ static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
 	return c > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static void run(const char *ptracefs, const char *mnt, const char *prog)
+static void run(const char *ptracefs, const char *mnt, const char *prog, int emit)
 {
 	const struct abi *a = abi_of(prog);
 	struct report r;
@@ -690,6 +767,9 @@ static void run(const char *ptracefs, const char *mnt, const char *prog)
 		free(st);
 	}
 
+	if (emit)
+		emit_core(mnt, pid, tt, 3, r.spinner_tid, r.page);
+
 	/* unmount: the daemon detaches and the spinner runs again */
 	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
 	{
@@ -721,11 +801,15 @@ int main(int argc, char **argv)
 		target(atoi(argv[2]));
 		return 0;
 	}
+	int emit = argc > 1 && strcmp(argv[1], "--emit-core") == 0;
+
+	argc -= emit;
+	argv += emit;
 	if (argc != 3 && argc != 4) {
-		fprintf(stderr, "usage: vmfs PTRACEFS MOUNTPOINT [TARGET]\n");
+		fprintf(stderr, "usage: vmfs [--emit-core] PTRACEFS MOUNTPOINT [TARGET]\n");
 		return 2;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	run(argv[1], argv[2], argc == 4 ? argv[3] : "/proc/self/exe");
+	run(argv[1], argv[2], argc == 4 ? argv[3] : "/proc/self/exe", emit);
 	return failed ? 1 : 0;
 }

@@ -428,8 +428,9 @@ static void run_vmfs(const char *const *argv)
  */
 static void fs_checks(const char *self_arch)
 {
-	static const char *const own[] = { "/vmfs", "/ptracefs", "/mnt", NULL };
-	static const char *const i386[] = { "/vmfs", "/ptracefs", "/mnt", "/vmfs-i386", NULL };
+	static const char *const own[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt", NULL };
+	static const char *const i386[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt",
+					    "/vmfs-i386", NULL };
 	int fd = open("/fuse.ko", O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
