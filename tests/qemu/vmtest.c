@@ -18,7 +18,8 @@
  *   - the FP regset has the size the layout expects and formats;
  *   - no regset is larger than the cap the layout captures it with.
  * The layout is picked from the target's ELF header, as ptracefs does: run
- * with "/vmtest-i386" present, an x86_64 vmtest also checks a 32-bit
+ * with "/vmtest-compat" present (i386 in the x86_64 guest, arm in the arm64
+ * one), a 64-bit vmtest also checks a 32-bit
  * target, and that program then checks its own child as a 32-bit tracer.
  *
  * Prints "vmtest LABEL: N passed, M failed" (LABEL: the target's layout,
@@ -424,13 +425,14 @@ static void run_vmfs(const char *const *argv)
 /*
  * ptracefs itself (tests/qemu/vmfs.c), when the initramfs carries it:
  * loads /fuse.ko where FUSE is a module, then mounts a target of this
- * architecture and, in the x86_64 guest, an i386 one.
+ * architecture and, where there is /vmfs-compat (i386 in the x86_64
+ * guest, arm in the arm64 one), a 32-bit one.
  */
-static void fs_checks(const char *self_arch)
+static void fs_checks(void)
 {
 	static const char *const own[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt", NULL };
-	static const char *const i386[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt",
-					    "/vmfs-i386", NULL };
+	static const char *const compat[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt",
+					      "/vmfs-compat", NULL };
 	int fd = open("/fuse.ko", O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
@@ -447,8 +449,8 @@ static void fs_checks(const char *self_arch)
 		return;
 	}
 	run_vmfs(own);
-	if (strcmp(self_arch, "x86_64") == 0 && access("/vmfs-i386", X_OK) == 0)
-		run_vmfs(i386);
+	if (access("/vmfs-compat", X_OK) == 0)
+		run_vmfs(compat);
 }
 
 int main(int argc, char **argv)
@@ -467,23 +469,26 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	run(self->name, NULL);
-	/* In the x86_64 VM: a 32-bit target, then the 32-bit tracer. */
-	if (strcmp(self->name, "x86_64") == 0 && access("/vmtest-i386", X_OK) == 0) {
+	/*
+	 * A 64-bit kernel's 32-bit tasks (i386 on x86_64, arm on arm64): a
+	 * 32-bit target, then the 32-bit program as the tracer.
+	 */
+	if (sizeof(void *) == 8 && access("/vmtest-compat", X_OK) == 0) {
 		pid_t pid;
 		int st;
 
-		run(self->name, "/vmtest-i386");
+		run(self->name, "/vmtest-compat");
 		pid = fork();
 		if (pid == 0) {
-			execl("/vmtest-i386", "/vmtest-i386", (char *)NULL);
+			execl("/vmtest-compat", "/vmtest-compat", (char *)NULL);
 			_exit(4);
 		}
 		while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 	}
-	/* As /init only: the i386 vmtest run above is its child. */
+	/* As /init only: the 32-bit vmtest run above is its child. */
 	if (getpid() == 1 && access("/vmfs", X_OK) == 0)
-		fs_checks(self->name);
+		fs_checks();
 	if (getpid() == 1) {
 		sync();
 		reboot(RB_POWER_OFF);
