@@ -301,6 +301,43 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 }
 
 /*
+ * Where process pid is mounted already, from /proc/self/mountinfo (our
+ * mounts are named "ptracefs:PID"): 0 and the mountpoint, or -1.
+ */
+static int mounted_at(pid_t pid, char *out, size_t outlen)
+{
+	char line[4096], want[32], point[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = -1;
+
+	snprintf(want, sizeof(want), "ptracefs:%d", (int)pid);
+	while (f && found && fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - "), src[64];
+
+		/* "ID PARENT MAJ:MIN ROOT POINT OPTS ... - TYPE SOURCE SUPEROPTS" */
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
+		    sscanf(sep + 3, "%*s %63s", src) != 1 || strcmp(src, want) != 0)
+			continue;
+		/* The kernel escapes space, tab, newline and backslash as \ooo. */
+		size_t k = 0;
+		for (const char *p = point; *p && k + 1 < outlen; p++) {
+			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+			    p[3] >= '0' && p[3] <= '7') {
+				out[k++] = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
+				p += 3;
+			} else {
+				out[k++] = *p;
+			}
+		}
+		out[k] = 0;
+		found = 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
  * Everything that can be refused before a fork or a mount: 0 to go on,
  * else the exit status (0 for --help and --version).
  */
@@ -346,6 +383,10 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 	}
 	if (!S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "ptracefs: mountpoint %s: not a directory\n", o->mountpoint);
+		return -1;
+	}
+	if (mounted_at(*pid, why, sizeof(why)) == 0) {
+		fprintf(stderr, "ptracefs: process %d is already mounted at %s\n", (int)*pid, why);
 		return -1;
 	}
 	ropts.force_nondumpable = o->force;

@@ -362,6 +362,33 @@ static bool have_cap_sys_ptrace(void)
 	return (strtoull(v, NULL, 16) >> 19) & 1;
 }
 
+/*
+ * Is tracer another ptracefs, one whose mount has just ended? fusermount3
+ * -u returns once the kernel has unmounted, while that daemon is still
+ * detaching its threads: a mount right after an unmount (a script's loop)
+ * waits for it to let go, up to a few seconds, rather than fail. (A
+ * ptracefs still mounted in this namespace is refused before we get here.)
+ */
+static bool ptracefs_letting_go(pid_t who, int tracer)
+{
+	char mine[64] = "", theirs[64] = "", path[64], v[32];
+	ssize_t n;
+
+	n = readlink("/proc/self/exe", mine, sizeof(mine) - 1);
+	mine[n > 0 ? n : 0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/exe", tracer);
+	n = readlink(path, theirs, sizeof(theirs) - 1);
+	theirs[n > 0 ? n : 0] = 0;
+	if (!mine[0] || strcmp(mine, theirs) != 0)
+		return false;
+	for (int i = 0; i < 300; i++) {
+		if (proc_status_field(who, "TracerPid", v, sizeof(v)) != 0 || atoi(v) != tracer)
+			return true;
+		usleep(10 * 1000);
+	}
+	return false;
+}
+
 int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		     size_t whylen)
 {
@@ -408,7 +435,9 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		snprintf(why, whylen, "process %d is a zombie", (int)pid);
 		return -ESRCH;
 	}
-	if (proc_status_field(who, "TracerPid", v, sizeof(v)) == 0 && atoi(v) != 0) {
+	if (proc_status_field(who, "TracerPid", v, sizeof(v)) == 0 && atoi(v) != 0 &&
+	    !(ptracefs_letting_go(who, atoi(v)) &&
+	      proc_status_field(who, "TracerPid", v, sizeof(v)) == 0 && atoi(v) == 0)) {
 		char comm[64] = "?";
 		int tracer = atoi(v);
 

@@ -1040,6 +1040,29 @@ def _(c):
     assert_undisturbed(t, before)
 
 
+@tap_check('11 a mounted process: a second mount names the first mountpoint; '
+           'remounts right after fusermount3 -u all succeed')
+def _(c):
+    t = c.target('-t', '3')
+    before = states(t.pid)
+    mnt = os.path.join(c.mountpoint(), 'with space')
+    os.mkdir(mnt)
+    m = c.mount(t.pid, mnt=mnt)
+    refusal(c, t.pid, want=re.escape(f'already mounted at {mnt}'))
+    # fusermount3 -u returns before the old daemon has detached every
+    # thread; the next mount waits for it instead of failing.
+    for i in range(15):
+        r = subprocess.run(['fusermount3', '-u', mnt], capture_output=True, timeout=10)
+        check(r.returncode == 0, f'round {i}: fusermount3 -u: {r.stderr.decode().strip()}')
+        old, m = m, Mount(c, t.pid, mnt)
+        c.undo.append(m.cleanup)
+        m.start(must=False)
+        check(m.rc == 0, f'round {i}: remount failed: {m.stderr.strip()}')
+        check(old.wait_exit(5) == 0, f'round {i}: the old daemon did not exit 0')
+    check(m.unmount() == 0, 'last daemon did not exit 0')
+    assert_undisturbed(t, before)
+
+
 def shell_refusal(c, script, want):
     """ptracefs started by a throwaway shell against itself or its
     ancestors: if it failed to refuse, only the shell would freeze."""
