@@ -9,7 +9,9 @@
  * that read as zeros without ever reaching the target. A file-backed page
  * that is not present holds the file's bytes, so it is read from the file
  * (through /proc/PID/map_files), again without mapping anything into the
- * target.
+ * target. Unless the file is on a FUSE file system the target serves
+ * itself: opening it would wait on the stopped server, so such pages fail
+ * with EIO (mem_mark_self_served).
  *
  * No page becomes populated while the target is suspended (we never fault
  * one in), so pagemap is read once per block of 512 pages and kept as a
@@ -20,6 +22,7 @@
  * suspension takes a new snapshot, which drops the cache (free_mm); in
  * live mode it is not used.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -262,6 +265,76 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 	return to;
 }
 
+/* Whether /proc/PID/fd of the target holds /dev/fuse: it serves FUSE. */
+static bool serves_fuse(pid_t pid)
+{
+	char path[64], link[64];
+	struct dirent *d;
+	DIR *dir;
+	bool yes = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	while (dir && !yes && (d = readdir(dir))) {
+		ssize_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%.20s", (int)pid, d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		yes = n == 9 && memcmp(link, "/dev/fuse", 9) == 0;
+	}
+	if (dir)
+		closedir(dir);
+	return yes;
+}
+
+void mem_mark_self_served(struct reader *r)
+{
+	char path[64], *text, *line, *save = NULL;
+	size_t len, nfuse = 0;
+	struct { unsigned major, minor; } fuse[64];
+	bool any = false;
+
+	if (!r->map_fds)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)r->mem_pid);
+	if (proc_read_file(path, &text, &len, 64 << 20) != 0)
+		return;
+	/* "ID PARENT MAJ:MIN ROOT POINT OPTS... - FSTYPE SOURCE SUPEROPTS" */
+	for (line = strtok_r(text, "\n", &save); line && nfuse < 64;
+	     line = strtok_r(NULL, "\n", &save)) {
+		const char *sep = strstr(line, " - ");
+		unsigned ma, mi;
+
+		if (sep && strncmp(sep + 3, "fuse", 4) == 0 &&
+		    (sep[7] == ' ' || sep[7] == '.' || strncmp(sep + 7, "blk ", 4) == 0) &&
+		    sscanf(line, "%*s %*s %u:%u", &ma, &mi) == 2) {
+			fuse[nfuse].major = ma;
+			fuse[nfuse++].minor = mi;
+		}
+	}
+	free(text);
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < r->maps.n; i++) {
+			const struct map_entry *e = &r->maps.v[i];
+
+			if (map_is_anon(e) || e->inode == 0)
+				continue;
+			for (size_t k = 0; k < nfuse; k++) {
+				if (e->dev_major != fuse[k].major || e->dev_minor != fuse[k].minor)
+					continue;
+				if (pass == 1)
+					atomic_store(&r->map_fds[i], MAP_FD_SELF_SERVED);
+				any = true;
+			}
+		}
+		/* Files on FUSE are mapped: is the server the target itself? */
+		if (!any || (pass == 0 && !serves_fuse(r->mem_pid)))
+			return;
+	}
+}
+
 /*
  * The file behind mapping e, opened once: -1 when it cannot be had (then
  * pages are read through the target, which maps them in). The inode must
@@ -305,6 +378,8 @@ static int read_file_pages(struct reader *r, size_t idx, char *buf, uint64_t len
 	int fd = mapping_fd(r, idx);
 	uint64_t off = e->offset + (addr - e->start);
 
+	if (fd == MAP_FD_SELF_SERVED)
+		return -EIO;
 	if (fd < 0)
 		return read_pages(r, buf, len, addr);
 	while (len) {
@@ -339,8 +414,8 @@ static int read_mapping(struct reader *r, size_t idx, char *buf,
 
 		if (anon)
 			memset(buf, 0, data - addr);
-		else if ((rc = read_file_pages(r, idx, buf, data - addr, addr)))
-			return rc;
+		else if (data > addr && (rc = read_file_pages(r, idx, buf, data - addr, addr)))
+			return rc;	/* (no file is opened for resident pages) */
 		buf += data - addr;
 		addr = data;
 		if (addr >= end)

@@ -267,6 +267,7 @@ int load_mm(struct reader *r, char *why, size_t whylen)
 	r->map_fds = calloc(r->maps.n ? r->maps.n : 1, sizeof(*r->map_fds));
 	for (size_t i = 0; r->map_fds && i < r->maps.n; i++)
 		atomic_init(&r->map_fds[i], -2);
+	mem_mark_self_served(r);
 	return 0;
 }
 

@@ -144,6 +144,13 @@ int attach_add_thread(struct reader *r, pid_t tid, char state_before);
 ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr);
 /* Frees the pagemap cache (reader_close; tests that free a reader by hand). */
 void mem_cache_free(struct reader *r);
+/*
+ * map_fds of file mappings on a FUSE file system when the target holds
+ * /dev/fuse (it may be that file system's server): their non-present
+ * pages read as EIO rather than waiting forever on the stopped server.
+ */
+#define MAP_FD_SELF_SERVED (-3)
+void mem_mark_self_served(struct reader *r);
 
 /* fault.c: PTRACEFS_FAULT=<point>[:<nth>] makes the nth hit of point fail. */
 #ifdef PTRACEFS_FAULTS

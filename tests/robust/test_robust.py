@@ -980,6 +980,56 @@ def _(c):
     check(t.counter('uffd_faults') == faults0, 'our read made the target serve faults')
 
 
+@tap_check('10 a target serving FUSE, mapping a file of its own mount: unread pages EIO in time, '
+           'resident ones read, nothing faulted')
+def _(c):
+    if os.geteuid() != 0:
+        raise Skip('the target mounts FUSE with mount(2): needs root')
+    d = c.mountpoint()
+    t = c.target('--fuse-server', d, '-t', '1')
+    c.undo.append(lambda: subprocess.run(['fusermount3', '-uz', d], capture_output=True))
+    before = states(t.pid)
+    base, n = t.info['fuse'], t.info['fuselen']
+    far = base + n // 2          # far past readahead and fault-around
+
+    def fuse_byte(i):
+        return ((i >> 12) * 13 + (i & 0xff)) & 0xff
+    check(pagemap(t.pid, base, base + PAGE)[0], 'the first page is not resident')
+    check(not any(pagemap(t.pid, far, far + PAGE)), 'the far page is resident already')
+    m = c.mount(t.pid)
+    res = {}
+
+    def reader():
+        for key, off, size in (('first', base, PAGE), ('far', far, PAGE),
+                               ('region', None, None), ('core', None, None)):
+            try:
+                if key == 'region':
+                    res[key] = len(m.read('regions', f'{base:x}-{base + n:x}'))
+                elif key == 'core':
+                    res[key] = len(m.read('core'))
+                else:
+                    res[key] = m.pread('mem', size, off)
+            except OSError as e:
+                res[key] = e.errno
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    th.join(10)
+    check(not th.is_alive(), f'a read waits on the stopped FUSE server (done: {sorted(res)})')
+    check(res['first'] == bytes(fuse_byte(i) for i in range(PAGE)),
+          f'the resident page: {res["first"] if isinstance(res["first"], int) else "wrong bytes"}')
+    check(res['far'] == errno.EIO, f'the far page: {ename(res["far"]) if isinstance(res["far"], int) else "data"}, want EIO')
+    check(res['region'] == errno.EIO, f'the regions/ file: {res["region"]}, want EIO')
+    check(isinstance(res['core'], int) and res['core'] > PAGE, f'core: {ename(res["core"])}')
+    check(not any(pagemap(t.pid, far, far + PAGE)), 'the read made the far page resident')
+    check(b'pid' in m.read('status'), 'the daemon stopped answering')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
+    with open(os.path.join(d, 'data'), 'rb') as f:
+        f.seek(far - base)
+        check(f.read(16) == bytes(fuse_byte(far - base + i) for i in range(16)),
+              'the target no longer serves its file')
+
+
 # ==== 11: refusals ====
 
 def refusal(c, pid, extra=(), mnt=None, want=None, user=False, t=None):

@@ -5,6 +5,7 @@
  *
  *   hostile [-s FILE] [-t N] [-b SIZE] [--zombie-leader] [--corrupt-elf KINDS]
  *           [--uffd] [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]
+ *           [--fuse-server DIR]
  *
  * Always there, as in target.c: a buffer whose every 8-byte word holds its
  * own address, N sleeping workers (3 by default), and a ticker thread (the
@@ -34,12 +35,20 @@
  * --reader-of MNT   a thread that opens and reads MNT/status in a loop,
  *                   counting successes, EDEADLK and other errors: the target
  *                   reading its own mount.
+ * --fuse-server DIR a FUSE file system served by a thread of ours, mounted
+ *                   on DIR (as root): one file, "data", of FUSE_LEN bytes
+ *                   (byte i is fuse_byte(i)), mapped MAP_PRIVATE read-only
+ *                   with only its first page touched. Reading the rest of
+ *                   the mapping of a suspended target would wait forever on
+ *                   the stopped server: the file cannot even be opened.
  *
  * --status FILE gets "key value" lines (numbers; addresses in hex), "ready"
  * last, atomically. The process runs until killed.
  */
+#define FUSE_USE_VERSION 31
 #include <elf.h>
 #include <errno.h>
+#include <fuse.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <linux/userfaultfd.h>
@@ -63,6 +72,7 @@
 
 #define STORM_CHAINS 8
 #define UFFD_LEN (1u << 20)
+#define FUSE_LEN (8u << 20)
 
 static _Atomic uint64_t counter;	/* the ticker's progress */
 static _Atomic uint64_t storm;		/* storm threads ever started */
@@ -143,6 +153,78 @@ static void *reader(void *arg)
 		sleep_us(1000);
 	}
 	return NULL;
+}
+
+/* ---- --fuse-server ---- */
+
+static unsigned char fuse_byte(uint64_t i)
+{
+	return (unsigned char)((i >> 12) * 13 + (i & 0xff));
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	(void)fi;
+	memset(st, 0, sizeof(*st));
+	if (strcmp(path, "/") == 0) {
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2;
+	} else if (strcmp(path, "/data") == 0) {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = FUSE_LEN;
+	} else {
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int fs_read(const char *path, char *out, size_t len, off_t off,
+		   struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)fi;
+	if (off < 0 || (uint64_t)off >= FUSE_LEN)
+		return 0;
+	if (len > FUSE_LEN - (uint64_t)off)
+		len = FUSE_LEN - (size_t)off;
+	for (size_t i = 0; i < len; i++)
+		out[i] = (char)fuse_byte((uint64_t)off + i);
+	return (int)len;
+}
+
+static const struct fuse_operations fs_ops = { .getattr = fs_getattr, .read = fs_read };
+
+static void *fuse_server(void *arg)
+{
+	fuse_loop(arg);
+	return NULL;
+}
+
+static char *setup_fuse(const char *dir)
+{
+	char *argv[] = { "hostile", NULL }, path[4096];
+	struct fuse_args args = FUSE_ARGS_INIT(1, argv);
+	struct fuse *f = fuse_new(&args, &fs_ops, sizeof(fs_ops), NULL);
+	pthread_t t;
+	char *m;
+	int fd;
+
+	if (!f || fuse_mount(f, dir) != 0)
+		die("fuse mount");
+	if (pthread_create(&t, &detached, fuse_server, f))
+		die("fuse server thread");
+	snprintf(path, sizeof(path), "%s/data", dir);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		die("open fuse data");
+	m = mmap(NULL, FUSE_LEN, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		die("mmap fuse data");
+	close(fd);
+	if ((unsigned char)m[0] != fuse_byte(0))
+		die("fuse data");
+	return m;
 }
 
 /* ---- --uffd ---- */
@@ -306,12 +388,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: hostile [-s FILE] [-t N] [-b SIZE] [--zombie-leader]\n"
 		"               [--corrupt-elf none,phnum,phoff,filesz,note] [--uffd]\n"
-		"               [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]\n");
+		"               [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]\n"
+		"               [--fuse-server DIR]\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_ZOMBIE = 256, O_CORRUPT, O_UFFD, O_UID, O_NONDUMP, O_STORM, O_READER };
+	enum { O_ZOMBIE = 256, O_CORRUPT, O_UFFD, O_UID, O_NONDUMP, O_STORM, O_READER, O_FUSE };
 	static const struct option longopts[] = {
 		{ "status", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
@@ -323,14 +406,15 @@ int main(int argc, char **argv)
 		{ "nondumpable", no_argument, NULL, O_NONDUMP },
 		{ "storm", no_argument, NULL, O_STORM },
 		{ "reader-of", required_argument, NULL, O_READER },
+		{ "fuse-server", required_argument, NULL, O_FUSE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *status_path = NULL, *corrupt = NULL;
+	const char *status_path = NULL, *corrupt = NULL, *fuse_dir = NULL;
 	bool zombie = false, uffd = false, nondump = false, do_storm = false;
 	long nworkers = 3, uid = -1;
 	size_t buflen = 1 << 20;
-	char *elf_img[NKINDS] = { NULL }, *uffd_region = NULL;
+	char *elf_img[NKINDS] = { NULL }, *uffd_region = NULL, *fuse_map = NULL;
 	char status[4096], dir[4096];
 	size_t slen = 0;
 	uint64_t *buf;
@@ -349,6 +433,7 @@ int main(int argc, char **argv)
 		case O_NONDUMP: nondump = true; break;
 		case O_STORM: do_storm = true; break;
 		case O_READER: reader_mnt = optarg; break;
+		case O_FUSE: fuse_dir = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -386,6 +471,8 @@ int main(int argc, char **argv)
 	}
 	if (uffd)
 		uffd_region = setup_uffd();
+	if (fuse_dir)
+		fuse_map = setup_fuse(fuse_dir);
 
 	for (long i = 0; i < nworkers; i++)
 		if (pthread_create(&t, &detached, sleeper, NULL))
@@ -407,7 +494,8 @@ int main(int argc, char **argv)
 
 	status_add(status, sizeof(status), &slen, "pid %d\n", (int)getpid());
 	status_add(status, sizeof(status), &slen, "threads %ld\n",
-		   nworkers + 1 + (zombie ? 1 : 0) + (uffd ? 1 : 0) + (reader_mnt ? 1 : 0));
+		   nworkers + 1 + (zombie ? 1 : 0) + (uffd ? 1 : 0) + (reader_mnt ? 1 : 0) +
+		   (fuse_dir ? 1 : 0));
 	status_add(status, sizeof(status), &slen, "buf %p\n", (void *)buf);
 	status_add(status, sizeof(status), &slen, "buflen %zu\n", buflen);
 	status_add(status, sizeof(status), &slen, "counter %p\n", (void *)&counter);
@@ -422,6 +510,10 @@ int main(int argc, char **argv)
 		status_add(status, sizeof(status), &slen, "uffdlen %u\n", UFFD_LEN);
 		status_add(status, sizeof(status), &slen, "uffd_touched %u\n", UFFD_LEN / 2);
 		status_add(status, sizeof(status), &slen, "uffd_faults %p\n", (void *)&uffd_faults);
+	}
+	if (fuse_map) {
+		status_add(status, sizeof(status), &slen, "fuse %p\n", (void *)fuse_map);
+		status_add(status, sizeof(status), &slen, "fuselen %u\n", FUSE_LEN);
 	}
 	if (reader_mnt) {
 		status_add(status, sizeof(status), &slen, "reader_ok %p\n", (void *)&reader_ok);
