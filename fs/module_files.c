@@ -91,7 +91,7 @@ static int info_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct reader_module *m = module(c);
 	struct mod_info mi;
-	struct stat st;
+	uint64_t fsize = 0;
 	char hex[2 * MOD_BUILD_ID_MAX + 1];
 	int rc;
 
@@ -110,10 +110,11 @@ static int info_show(const struct node_ctx *c, struct sbuf *sb)
 		sbuf_printf(sb, "build-id %s\n", hex);
 	sbuf_printf(sb, "image_size 0x%" PRIx64 "\n", mi.image_size);
 	sbuf_printf(sb, "executable %s\n", m->executable ? "yes" : "no");
-	if (m->path[0] == '/' && stat(m->path, &st) == 0)
-		sbuf_printf(sb, "file_size %lld\n", (long long)st.st_size);
+	rc = reader_module_file_size(c->r, m, &fsize);
+	if (rc == 0)
+		sbuf_printf(sb, "file_size %" PRIu64 "\n", fsize);
 	else
-		sbuf_puts(sb, "file_size missing\n");
+		sbuf_puts(sb, rc == -EIO ? "file_size unknown\n" : "file_size missing\n");
 	if (mi.type == MOD_ELF) {
 		sbuf_printf(sb, "elf_class %d\n", mi.elf_class == 2 ? 64 : 32);
 		sbuf_printf(sb, "elf_type %s\n", elf_type_name(mi.elf_type));

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "reader/reader_int.h"
 
@@ -147,4 +148,21 @@ int reader_module_info(struct reader *r, const struct reader_module *m,
 		*out = r->mod_infos[i];
 	pthread_mutex_unlock(&r->lazy_mu);
 	return rc;
+}
+
+int reader_module_file_size(struct reader *r, const struct reader_module *m,
+			    uint64_t *size)
+{
+	struct stat st;
+
+	if (m->path[0] != '/')
+		return -ENOENT;
+	for (size_t i = m->first_map; r->map_fds && i < r->maps.n; i++)
+		if (strcmp(r->maps.v[i].path, m->path) == 0 &&
+		    atomic_load(&r->map_fds[i]) == MAP_FD_SELF_SERVED)
+			return -EIO;
+	if (stat(m->path, &st) != 0)
+		return -ENOENT;
+	*size = (uint64_t)st.st_size;
+	return 0;
 }

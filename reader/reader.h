@@ -129,6 +129,13 @@ const struct reader_module *reader_module_by_name(struct reader *r, const char *
  */
 int reader_module_info(struct reader *r, const struct reader_module *m,
 		       struct mod_info *out);
+/*
+ * The size of a module's file on disk: 0, -ENOENT (gone, or no path), or
+ * -EIO when only the stopped target could answer (its file is on a FUSE
+ * file system it may serve itself: even stat(2) would wait forever).
+ */
+int reader_module_file_size(struct reader *r, const struct reader_module *m,
+			    uint64_t *size);
 
 /*
  * A symbolized backtrace, one frame a line ("#N  0xPC function+0xOFF

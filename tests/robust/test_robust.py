@@ -1001,12 +1001,17 @@ def _(c):
 
     def reader():
         for key, off, size in (('first', base, PAGE), ('far', far, PAGE),
-                               ('region', None, None), ('core', None, None)):
+                               ('region', None, None), ('core', None, None),
+                               ('info', None, None), ('stack', None, None)):
             try:
                 if key == 'region':
                     res[key] = len(m.read('regions', f'{base:x}-{base + n:x}'))
                 elif key == 'core':
                     res[key] = len(m.read('core'))
+                elif key == 'info':
+                    res[key] = m.read('modules', 'data', 'info').decode()
+                elif key == 'stack':
+                    res[key] = m.read('stack').decode()
                 else:
                     res[key] = m.pread('mem', size, off)
             except OSError as e:
@@ -1020,6 +1025,11 @@ def _(c):
     check(res['far'] == errno.EIO, f'the far page: {ename(res["far"]) if isinstance(res["far"], int) else "data"}, want EIO')
     check(res['region'] == errno.EIO, f'the regions/ file: {res["region"]}, want EIO')
     check(isinstance(res['core'], int) and res['core'] > PAGE, f'core: {ename(res["core"])}')
+    # info would stat(2) the file: the stopped server would have to answer
+    check(isinstance(res['info'], str) and 'file_size unknown\n' in res['info'],
+          f'modules/data/info: {res["info"]!r}')
+    check(isinstance(res['stack'], str) and re.search(r'^#0 ', res['stack'], re.M),
+          f'stack: {res["stack"]!r}')
     check(not any(pagemap(t.pid, far, far + PAGE)), 'the read made the far page resident')
     check(b'pid' in m.read('status'), 'the daemon stopped answering')
     check(m.unmount() == 0, 'daemon did not exit 0')
