@@ -56,6 +56,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vmcommon.h"
+
 #ifndef NT_PRXFPREG
 #define NT_PRXFPREG 0x46e62b7f
 #endif
@@ -106,26 +108,6 @@ struct report {
 	int32_t main_tid, reader_tid, spinner_tid, pad;
 	uint64_t page;
 };
-
-static int passed, failed;
-static char label[64] = "fs";
-
-static void check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (ok) {
-		passed++;
-		return;
-	}
-	failed++;
-	printf("FAIL %s: ", label);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* ---- the target ---------------------------------------------------------- */
 
@@ -279,43 +261,6 @@ static int reg_value(const char *text, const char *name, uint64_t *v)
 	errno = 0;
 	*v = strtoull(hex, &end, 16);
 	return errno || *end || end == hex ? -1 : 0;
-}
-
-/* sp and pc of a stopped thread from the kernel's syscall file. */
-static int proc_sp_pc(pid_t pid, pid_t tid, uint64_t *sp, uint64_t *pc)
-{
-	char path[96], *text;
-	int n;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	text = slurp(path, NULL);
-	if (!text)
-		return -1;
-	/* "NR a0 .. a5 sp pc" in a syscall, "-1 sp pc" when stopped outside */
-	char *f[9];
-	n = 0;
-	for (char *s = strtok(text, " \n"); s && n < 9; s = strtok(NULL, " \n"))
-		f[n++] = s;
-	int ok = n == 9 || n == 3;
-	if (ok) {
-		*sp = strtoull(f[n - 2], NULL, 0);
-		*pc = strtoull(f[n - 1], NULL, 0);
-	}
-	free(text);
-	return ok ? 0 : -1;
-}
-
-static char thread_state(pid_t pid, pid_t tid)
-{
-	char path[96], *text, *p;
-	char st = '?';
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	text = slurp(path, NULL);
-	if (text && (p = strrchr(text, ')')) && p[1] == ' ')
-		st = p[2];
-	free(text);
-	return st;
 }
 
 static void sleep_ms(int ms)
