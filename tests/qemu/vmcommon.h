@@ -8,11 +8,15 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -80,6 +84,50 @@ static int proc_sp_pc(pid_t pid, pid_t tid, uint64_t *sp, uint64_t *pc)
 	*sp = strtoull(f[nf - 2], NULL, 16);
 	*pc = strtoull(f[nf - 1], NULL, 16);
 	return 0;
+}
+
+/*
+ * The targets' common part: the main thread and a reader thread block in
+ * read() with counts no register holds by accident (the third argument,
+ * so its register is known); a spinner runs the caller's loop.
+ */
+#define COUNT_MAIN 0x3a1
+#define COUNT_THREAD 0x2b7
+
+static atomic_int reader_tid, spinner_tid;
+static int block_fd;
+static char rbuf[2][4096];
+
+static void *reader(void *p)
+{
+	(void)p;
+	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
+	if (read(block_fd, rbuf[1], COUNT_THREAD) < 0)
+		_exit(3);
+	return NULL;
+}
+
+/* Starts the reader and the spinner; returns once both know their tids. */
+static void start_threads(void *(*spinner)(void *))
+{
+	pthread_t t;
+	int p[2];
+
+	if (pipe(p) != 0)
+		_exit(2);
+	block_fd = p[0];
+	if (pthread_create(&t, NULL, reader, NULL) || pthread_create(&t, NULL, spinner, NULL))
+		_exit(2);
+	while (!atomic_load(&reader_tid) || !atomic_load(&spinner_tid))
+		sched_yield();
+}
+
+/* The main thread's blocked read(), for good. */
+static void block_forever(void)
+{
+	for (;;)
+		if (read(block_fd, rbuf[0], COUNT_MAIN) < 0)
+			_exit(3);
 }
 
 #endif

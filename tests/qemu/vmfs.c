@@ -68,8 +68,6 @@
 #define EM_RISCV 243
 #endif
 
-#define COUNT_MAIN 0x3a1
-#define COUNT_THREAD 0x2b7
 /* The words loaded into the spinner's FP register (low, high). */
 #define FP_LO UINT64_C(0x400921fb54442d18)	/* pi */
 #define FP_HI UINT64_C(0x1122334455667788)
@@ -111,9 +109,6 @@ struct report {
 
 /* ---- the target ---------------------------------------------------------- */
 
-static atomic_int reader_tid, spinner_tid;
-static int block_fd;
-static char rbuf[2][4096];
 static uint64_t fp_words[2] = { FP_LO, FP_HI };
 static unsigned char page[4096] __attribute__((aligned(4096)));
 
@@ -135,30 +130,13 @@ static void *spinner(void *p)
 	return NULL;
 }
 
-static void *reader(void *p)
-{
-	(void)p;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
-	if (read(block_fd, rbuf[1], COUNT_THREAD) < 0)
-		_exit(3);
-	return NULL;
-}
-
 static void target(int fd)
 {
 	struct report r = { 0 };
-	pthread_t t;
-	int p[2];
 
 	for (size_t i = 0; i < sizeof(page); i++)
 		page[i] = (unsigned char)(i * 7 + (unsigned)getpid());
-	if (pipe(p) != 0)
-		_exit(2);
-	block_fd = p[0];
-	if (pthread_create(&t, NULL, reader, NULL) || pthread_create(&t, NULL, spinner, NULL))
-		_exit(2);
-	while (!atomic_load(&reader_tid) || !atomic_load(&spinner_tid))
-		sched_yield();
+	start_threads(spinner);
 	r.main_tid = (int32_t)syscall(SYS_gettid);
 	r.reader_tid = atomic_load(&reader_tid);
 	r.spinner_tid = atomic_load(&spinner_tid);
@@ -166,9 +144,7 @@ static void target(int fd)
 	if (write(fd, &r, sizeof(r)) != (ssize_t)sizeof(r))
 		_exit(2);
 	close(fd);
-	for (;;)
-		if (read(block_fd, rbuf[0], COUNT_MAIN) < 0)
-			_exit(3);
+	block_forever();
 }
 
 /* ---- helpers ------------------------------------------------------------- */

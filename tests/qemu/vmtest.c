@@ -56,9 +56,6 @@
 #define NT_PRXFPREG 0x46e62b7f
 #endif
 
-/* read() counts: values no register holds by accident. */
-#define COUNT_MAIN 0x3a1
-#define COUNT_THREAD 0x2b7
 
 /* Per layout: the FP regset's size and the register of the 3rd argument. */
 static const struct {
@@ -81,9 +78,6 @@ struct roles {
 /* ---- the target ---------------------------------------------------------- */
 
 static volatile unsigned long spins;
-static atomic_int reader_tid, spinner_tid;
-static int block_fd;
-static char rbuf[2][4096];
 
 __attribute__((noinline)) static void spin(void)
 {
@@ -99,38 +93,19 @@ static void *spinner(void *p)
 	return NULL;
 }
 
-static void *reader(void *p)
-{
-	(void)p;
-	atomic_store(&reader_tid, (int)syscall(SYS_gettid));
-	if (read(block_fd, rbuf[1], COUNT_THREAD) < 0)
-		_exit(3);
-	return NULL;
-}
-
 /* Starts the threads, reports their tids on fd, blocks forever. */
 static void target(int fd)
 {
 	struct roles ro;
-	pthread_t t;
-	int p[2];
 
-	if (pipe(p) != 0)
-		_exit(2);
-	block_fd = p[0];
-	if (pthread_create(&t, NULL, reader, NULL) || pthread_create(&t, NULL, spinner, NULL))
-		_exit(2);
-	while (!atomic_load(&reader_tid) || !atomic_load(&spinner_tid))
-		sched_yield();
+	start_threads(spinner);
 	ro.main_tid = (int32_t)syscall(SYS_gettid);
 	ro.reader_tid = atomic_load(&reader_tid);
 	ro.spinner_tid = atomic_load(&spinner_tid);
 	if (write(fd, &ro, sizeof(ro)) != (ssize_t)sizeof(ro))
 		_exit(2);
 	close(fd);
-	for (;;)
-		if (read(block_fd, rbuf[0], COUNT_MAIN) < 0)
-			_exit(3);
+	block_forever();
 }
 
 /* ---- the tracer ---------------------------------------------------------- */
