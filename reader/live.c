@@ -49,6 +49,7 @@ static int refresh_locked(struct reader *r)
 	int rc;
 
 	free_mm(r);
+	load_process(r);
 	rc = load_mm(r, why, sizeof(why));
 	load_thread_infos(r);
 	atomic_fetch_add(&r->generation, 1);

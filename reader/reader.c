@@ -176,15 +176,18 @@ static int detach_fn(struct reader *r, void *p)
 	return 0;
 }
 
-/* The target's architecture, from its executable's ELF header. */
-static const struct arch_desc *detect_arch(pid_t pid)
+/*
+ * The target's architecture, from its executable's ELF header (that of
+ * thread tid: a zombie leader has none).
+ */
+static const struct arch_desc *detect_arch(pid_t pid, pid_t tid)
 {
 	unsigned char h[EI_NIDENT + 4];
 	char path[64];
 	int fd;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/exe", (int)pid, (int)tid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return arch_host();
@@ -212,6 +215,46 @@ static pid_t pick_mem_pid(struct reader *r)
 		if (atomic_load(&r->threads[i].state) != RT_DEAD)
 			return r->threads[i].tid;
 	return r->pid;
+}
+
+/*
+ * What an execve changes besides the mm, read at attach and again at each
+ * refresh (snap_lock held for writing): the command name, the executable
+ * and its architecture, and the mem and pagemap files, which stay bound to
+ * the address space they were opened on (an old image's read nothing).
+ * A thread that has died meanwhile (the leader of a zombie, the threads an
+ * exec ended) is replaced as the one memory is read through.
+ */
+void load_process(struct reader *r)
+{
+	char path[96], *comm;
+	size_t len;
+	ssize_t n;
+	const struct arch_desc *a;
+
+	r->mem_pid = pick_mem_pid(r);
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->pid);
+	if (proc_read_file(path, &comm, &len, 4096) == 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		snprintf(r->comm, sizeof(r->comm), "%s", comm);
+		free(comm);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/exe", (int)r->pid, (int)r->mem_pid);
+	n = readlink(path, r->exe, sizeof(r->exe) - 1);
+	r->exe[n > 0 ? n : 0] = '\0';
+	/* An exec may change it (a 64-bit program running a 32-bit one). */
+	a = detect_arch(r->pid, r->mem_pid);
+	if (a != atomic_load(&r->arch))
+		atomic_store(&r->arch, a);
+
+	if (r->mem_fd >= 0)
+		close(r->mem_fd);
+	if (r->pagemap_fd >= 0)
+		close(r->pagemap_fd);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)r->pid, (int)r->mem_pid);
+	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", (int)r->pid, (int)r->mem_pid);
+	r->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 }
 
 /*
@@ -324,9 +367,6 @@ void load_thread_infos(struct reader *r)
 
 static int snapshot_process(struct reader *r, char *why, size_t whylen)
 {
-	char path[96], *comm;
-	size_t len;
-	ssize_t n;
 	int rc;
 
 	/*
@@ -338,21 +378,8 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 	rc = load_mm(r, why, whylen);
 	if (rc)
 		return rc;
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)r->pid);
-	if (proc_read_file(path, &comm, &len, 4096) == 0) {
-		comm[strcspn(comm, "\n")] = '\0';
-		snprintf(r->comm, sizeof(r->comm), "%s", comm);
-		free(comm);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/exe", (int)r->pid, (int)r->mem_pid);
-	n = readlink(path, r->exe, sizeof(r->exe) - 1);
-	r->exe[n > 0 ? n : 0] = '\0';
+	load_process(r);
 	load_thread_infos(r);
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)r->pid, (int)r->mem_pid);
-	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", (int)r->pid, (int)r->mem_pid);
-	r->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	return 0;
 }
 
@@ -387,7 +414,7 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 		r->opts = *opts;
 	r->mem_fd = r->pagemap_fd = -1;
 	snprintf(r->comm, sizeof(r->comm), "?");
-	r->arch = detect_arch(pid);	/* before the seize: it picks the regsets */
+	r->arch = detect_arch(pid, pid);	/* before the seize: it picks the regsets */
 	pthread_mutex_init(&r->lazy_mu, NULL);
 	pthread_mutex_init(&r->mode_mu, NULL);
 	pthread_rwlock_init(&r->snap_lock, NULL);

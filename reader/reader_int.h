@@ -54,7 +54,9 @@ struct reader {
 	struct reader_opts opts;
 	char comm[64];
 	char exe[4096];
-	const struct arch_desc *arch;
+	/* Atomic: a refresh after an exec may change it while the tracer
+	 * thread (which never takes snap_lock) reads it. */
+	_Atomic(const struct arch_desc *) arch;
 
 	char *files[RB_COUNT];		/* /proc/PID/<file> at suspension */
 	size_t files_len[RB_COUNT];
@@ -127,6 +129,8 @@ void tracer_reap(struct reader *r);
 int capture_regs(struct reader *r, struct rthread *t, unsigned char *buf);
 unsigned char *regs_buffer(const struct arch_desc *a);
 int load_mm(struct reader *r, char *why, size_t whylen);
+/* comm, exe, arch, mem_pid and the mem/pagemap files, again after an exec. */
+void load_process(struct reader *r);
 void free_mm(struct reader *r);
 void load_thread_infos(struct reader *r);
 void snapshot_thread_info(struct reader *r, struct rthread *t);

@@ -63,6 +63,22 @@ for line in sys.stdin:
         ev.set()
         t.join()
         print("end", t.native_id, flush=True)
+    elif cmd == "fork":
+        import os
+        child = os.fork()
+        if child == 0:
+            time.sleep(1000)
+            os._exit(0)
+        keep.append(child)
+        print("fork", child, flush=True)
+    elif cmd == "exec":
+        # from a non-leader thread: it takes over the leader's tid, every
+        # other thread ends, and the process runs a new program
+        import os
+        def run():
+            print("exec", 0, flush=True)
+            os.execv("/bin/sleep", ["sleep", "1000"])
+        threading.Thread(target=run).start()
     elif cmd == "thread":
         ev = threading.Event()
         t = threading.Thread(target=lambda: (ev.set(), time.sleep(1000)), daemon=True)
@@ -198,6 +214,62 @@ def _(c):
     r = regs(m, t.pid)
     check(syscall_matches(r, sp, pc), 'blocked main thread regs differ from /proc')
     check(wait_until(lambda: none_stopped(t.pid), 1), f'left stopped: {task_states(t.pid)}')
+
+
+@tap_check('live: a child forked while mounted is not traced and runs')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    child = int(t.ask('fork'))
+    c.undo.append(lambda: (os.kill(child, 9), os.waitpid(child, 0)))
+    check(wait_until(lambda: task_states(child).get(child) == 'S', 2),
+          f'the child is {task_states(child)}, not sleeping')
+    check(tracer_pid(child) == 0, 'the child is traced')
+    check(str(child) not in os.listdir(m.path('threads')), 'the child is listed in threads/')
+    check(sorted(int(x) for x in os.listdir(m.path('threads'))) == t.tids(), 'threads/ differs')
+    check(m.unmount() == 0, 'daemon exit status')
+    undisturbed(t)
+
+
+@tap_check('live: an exec from a non-leader thread: one thread, the new comm, exe, maps, regs')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    t.ask('exec')
+
+    def execed():
+        try:
+            return os.readlink(f'/proc/{t.pid}/exe').endswith('/sleep') and t.tids() == [t.pid]
+        except OSError:
+            return False
+    check(wait_until(execed, 5), 'the target did not exec')
+
+    def asleep():
+        with open(f'/proc/{t.pid}/syscall') as f:
+            return f.read().split()[0] in ('35', '230')   # nanosleep, clock_nanosleep
+    check(wait_until(asleep, 5), 'sleep never went to sleep')
+    # live: the ended threads leave once the tracer has reaped them
+    check(wait_until(lambda: sorted(int(x) for x in os.listdir(m.path('threads'))) == [t.pid], 2),
+          f'threads/ after the exec: {os.listdir(m.path("threads"))}')
+    st = kv(m.read('status'))
+    check(st['comm'] == 'sleep', f'status comm {st["comm"]!r} after the exec')
+    check(st['exe'] == os.readlink(f'/proc/{t.pid}/exe'), f'status exe {st["exe"]!r}')
+    check(st['threads'] == '1', f'status threads {st["threads"]}')
+    maps = m.read('maps')
+    with open(f'/proc/{t.pid}/maps', 'rb') as f:
+        check(maps == f.read(), 'maps differs from /proc/PID/maps after the exec')
+    first = int(maps.split(b'-', 1)[0], 16)
+    with open(f'/proc/{t.pid}/mem', 'rb') as f:
+        want = os.pread(f.fileno(), 64, first)
+    with open(m.path('mem'), 'rb') as f:
+        check(os.pread(f.fileno(), 64, first) == want, 'mem differs from /proc/PID/mem')
+    check(want[:4] == b'\x7fELF', 'the first mapping is not the new ELF image')
+    sp, pc = syscall_sp_pc(t.pid, t.pid)
+    r = regs(m, t.pid)
+    check(syscall_matches(r, sp, pc), 'regs of the exec\'d thread differ from /proc')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: tracer_pid(t.pid) == 0, 2), 'still traced after the daemon went')
+    check(wait_until(lambda: none_stopped(t.pid), 2), f'stopped: {task_states(t.pid)}')
 
 
 @tap_check('ctl: suspend stops every thread, resume lets them run')
