@@ -284,6 +284,53 @@ def _(c):
               'st_size of regs is not its length')
 
 
+@tap_check('16 concurrent readers of regs, stat, maps, mem and status all get the same answers')
+def _(c):
+    import random
+    import threading
+    t = c.target(args=('-t', '8'))
+    m = c.mount(t.pid)
+    tids = sorted(task_states(t.pid))
+    buf, buflen = t.info['buf'], t.info['buflen']
+    # references, read once and in order; the target is suspended
+    want = {('threads', str(tid), f): m.read('threads', str(tid), f)
+            for tid in tids for f in ('regs', 'stat')}
+    want[('maps',)] = m.read('maps')
+    want[('status',)] = m.read('status')
+    check(want[('maps',)] == read_maps(t.pid), 'maps differs from /proc/PID/maps')
+    errors = []
+
+    def worker(seed):
+        rnd = random.Random(seed)
+        keys = sorted(want)
+        fd = os.open(m.path('mem'), os.O_RDONLY)
+        try:
+            for _ in range(60):
+                if rnd.random() < 0.4:
+                    off = rnd.randrange(0, buflen // 8 - 512) * 8
+                    words = struct.unpack('<512Q', pread_full(fd, 4096, buf + off))
+                    if any(w != buf + off + 8 * i for i, w in enumerate(words)):
+                        errors.append(f'mem at {buf + off:#x} is not self-addressed')
+                else:
+                    k = rnd.choice(keys)
+                    got = m.read(*k)
+                    if got != want[k]:
+                        errors.append(f'{"/".join(k)} differs from the first read')
+        except OSError as e:
+            errors.append(f'worker {seed}: {e}')
+        finally:
+            os.close(fd)
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(16)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    check(not any(w.is_alive() for w in workers), 'a reader hangs')
+    check(not errors, f'{len(errors)} wrong answers, first: {errors[:1]}')
+    check(all_states(t.pid, 't'), f'not every thread stopped: {task_states(t.pid)}')
+    check(m.unmount() == 0, 'daemon exit status')
+
+
 @tap_check('writes are refused')
 def _(c):
     t = c.target()
