@@ -12,7 +12,8 @@
  * Notes come in the kernel's order: the first thread's NT_PRSTATUS, then
  * the process-wide NT_PRPSINFO, NT_AUXV and NT_FILE, then the first
  * thread's other register sets; then each other thread's NT_PRSTATUS and
- * register sets. NT_SIGINFO is left out: no signal made this core.
+ * register sets. NT_SIGINFO is left out: no signal made this core. Last,
+ * for x86, NT_X86_XSAVE_LAYOUT, as Linux 6.11 and later write it.
  */
 #include "reader/core.h"
 
@@ -22,6 +23,9 @@
 #include <string.h>
 
 #define NOTE_ALIGN 4
+#ifndef NT_X86_XSAVE_LAYOUT
+#define NT_X86_XSAVE_LAYOUT 0x205
+#endif
 /* The kernel drops NT_FILE rather than write more than this. */
 #define FILE_NOTE_MAX (4u << 20)
 
@@ -43,19 +47,36 @@ static bool shared_is_anon(const struct map_entry *e)
 	return e->path[0] != '/' || has_suffix(e->path, " (deleted)");
 }
 
+bool core_special_mapping(const char *path)
+{
+	static const char *const always[] = {
+		"[vdso]", "[vsyscall]", "[vectors]", "[sigpage]", "[uprobes]",
+		"[vvar]", "[vvar_vclock]",
+	};
+
+	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++)
+		if (strcmp(path, always[i]) == 0)
+			return true;
+	return false;
+}
+
 enum core_dump core_dump_rule(const struct map_entry *e,
 			      const struct smaps_entry *s, unsigned filter)
 {
 	unsigned vmf;
 	bool shared, written;
 
-	/* The vDSO and the gate page are code no file holds: always. */
-	if (strcmp(e->path, "[vdso]") == 0 || strcmp(e->path, "[vsyscall]") == 0)
+	/*
+	 * The kernel always dumps its special mappings whole (always_dump_vma:
+	 * the gate page, and every mapping named by its vm_ops): the vDSO and
+	 * its data pages, arm's [vectors] and [sigpage], [uprobes]. It cannot
+	 * read the data pages ([vvar*]: VM_IO, VM_PFNMAP) and writes zeros
+	 * there; so do we (core_read.c), without trying.
+	 */
+	if (core_special_mapping(e->path))
 		return CORE_DUMP_WHOLE;
 	if (s && s->has_vmflags)
 		vmf = s->vmflags;
-	else if (strncmp(e->path, "[vvar", 5) == 0)
-		vmf = VMF_IO | VMF_PF | VMF_DD;	/* what the kernel flags them */
 	else
 		vmf = (e->perms & PERM_SHARED) ? VMF_SH : 0;
 	/*
@@ -329,6 +350,18 @@ static int build_notes(const struct core_input *in, const struct enc *en,
 		if (in->auxv_len)
 			note_copy(b, en, "CORE", NT_AUXV, in->auxv, in->auxv_len);
 		note_file(b, en, in);
+	}
+	/* After every thread, as the kernel's extra notes (since Linux 6.11). */
+	if (in->nxfeats) {
+		unsigned char *d = note_add(b, en, "LINUX", NT_X86_XSAVE_LAYOUT,
+					    16 * in->nxfeats);
+
+		for (size_t i = 0; d && i < in->nxfeats; i++) {
+			put(en, d + 16 * i, 4, in->xfeats[i].type);
+			put(en, d + 16 * i + 4, 4, in->xfeats[i].size);
+			put(en, d + 16 * i + 8, 4, in->xfeats[i].offset);
+			put(en, d + 16 * i + 12, 4, in->xfeats[i].flags);
+		}
 	}
 	return b->err;
 }

@@ -56,6 +56,8 @@ enum core_dump {
  */
 enum core_dump core_dump_rule(const struct map_entry *e,
 			      const struct smaps_entry *s, unsigned filter);
+/* A mapping the kernel always dumps whole: the gate page, vDSO and kin. */
+bool core_special_mapping(const char *path);
 
 /* A thread as its notes need it. */
 struct core_regset {
@@ -84,6 +86,16 @@ struct core_proc {
 	char psargs[80];		/* argv joined by spaces, NUL terminated */
 };
 
+/*
+ * One component of the XSAVE area as NT_X86_XSAVE_LAYOUT describes it
+ * (the kernel's struct x86_xfeat_component): newer debuggers read the
+ * NT_X86_XSTATE of a core through it, where it differs from Intel's
+ * layout (AMD: PKRU right after AVX).
+ */
+struct core_xfeat {
+	uint32_t type, size, offset, flags;
+};
+
 struct core_input {
 	const struct arch_desc *arch;	/* with ->core */
 	const struct core_proc *proc;
@@ -97,6 +109,8 @@ struct core_input {
 					 * NULL: all of them (sizes st_blocks) */
 	uint64_t page_size;		/* data alignment, NT_FILE's unit */
 	long clk_tck;			/* clock ticks per second */
+	const struct core_xfeat *xfeats;	/* x86: the last note, if any */
+	size_t nxfeats;
 };
 
 /* One PT_LOAD. */

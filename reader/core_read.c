@@ -23,6 +23,8 @@
 #include "reader/core.h"
 #include "reader/reader_int.h"
 
+#define NT_X86_XSTATE_TYPE 0x202
+
 /* What a build allocates besides the layout, freed once it is built. */
 struct gather {
 	struct core_proc proc;
@@ -185,8 +187,53 @@ static void gather_free(struct gather *g)
 	smaps_free(&g->smaps);
 }
 
+/*
+ * x86: the XSAVE components of the target's NT_X86_XSTATE, for
+ * NT_X86_XSAVE_LAYOUT. Which ones: the mask ptrace puts in the regset's
+ * software-reserved bytes 464..471 (the XCR0 the kernel enabled for user
+ * state, asm/user.h); where and how large: CPUID leaf 0xd, which describes
+ * the non-compacted layout ptrace and cores use. This machine's CPU is the
+ * target's.
+ */
+static size_t gather_xfeats(const struct gather *g, struct core_xfeat *out, size_t max)
+{
+	size_t n = 0;
+#if defined(__x86_64__) || defined(__i386__)
+	const unsigned char *x = NULL;
+	uint64_t features;
+
+	for (size_t i = 0; i < g->nthreads && !x; i++)
+		for (size_t k = 0; k < g->threads[i].nsets; k++)
+			if (g->threads[i].sets[k].type == NT_X86_XSTATE_TYPE &&
+			    g->threads[i].sets[k].len >= 512 + 64)
+				x = g->threads[i].sets[k].data;
+	if (!x)
+		return 0;
+	memcpy(&features, x + 464, 8);
+	if ((features & 3) != 3)	/* x87 and SSE are always there */
+		return 0;
+	for (unsigned type = 2; type < 64 && n < max; type++) {
+		unsigned eax, ebx, ecx, edx;
+
+		if (!(features >> type & 1))
+			continue;
+		__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
+				 : "a"(0xd), "c"(type));
+		if (eax == 0)
+			continue;
+		out[n++] = (struct core_xfeat){ type, eax, ebx, 0 };
+	}
+#else
+	(void)g;
+	(void)out;
+	(void)max;
+#endif
+	return n;
+}
+
 static int build(struct reader *r, struct core_layout **out)
 {
+	struct core_xfeat xfeats[64];
 	struct gather g = { 0 };
 	struct core_input in = { 0 };
 	const char *auxv = NULL;
@@ -213,6 +260,9 @@ static int build(struct reader *r, struct core_layout **out)
 		in.resident = g.resident;
 		in.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
 		in.clk_tck = sysconf(_SC_CLK_TCK);
+		if (r->arch->xstate_regset)
+			in.nxfeats = gather_xfeats(&g, xfeats, 64);
+		in.xfeats = xfeats;
 		rc = core_build(&in, out);
 	}
 	gather_free(&g);
@@ -252,6 +302,12 @@ int reader_core_size(struct reader *r, uint64_t *size, uint64_t *blocks)
 	return 0;
 }
 
+/* The vDSO's data pages: zeros, as in a kernel core (see core_dump_rule). */
+static bool unreadable_special(const struct map_entry *e)
+{
+	return strncmp(e->path, "[vvar", 5) == 0;
+}
+
 /* Bytes of a mapping outside `mem` (the gate page): zeros where refused. */
 static int read_gate(struct reader *r, const struct map_entry *e, char *buf,
 		     size_t len, uint64_t addr)
@@ -259,7 +315,7 @@ static int read_gate(struct reader *r, const struct map_entry *e, char *buf,
 	if (reader_gone(r))
 		return -EIO;
 	memset(buf, 0, len);
-	if (!(e->perms & PERM_R))
+	if (!(e->perms & PERM_R) || unreadable_special(e))
 		return 0;
 	while (len) {
 		ssize_t n = mem_read_raw(r, buf, len, addr);
@@ -332,7 +388,7 @@ static int seg_seek(struct reader *r, const struct core_seg *s, uint64_t va,
 	if (map_is_data(e))
 		return reader_mem_seek(r, va, whence, vend, out);
 	/* The gate page: all data if readable, all hole if not. */
-	if (e->perms & PERM_R) {
+	if ((e->perms & PERM_R) && !unreadable_special(e)) {
 		*out = whence == SEEK_DATA ? va : vend;
 		return 0;
 	}

@@ -588,8 +588,22 @@ static void test_core_dump_rule_follows_kernel(void **state)
 	/* always: the vDSO and the gate page, whatever the filter */
 	assert_int_equal(core_dump_rule(&vdso, &clean, 0), CORE_DUMP_WHOLE);
 	assert_int_equal(core_dump_rule(&gate, NULL, 0), CORE_DUMP_WHOLE);
+	/*
+	 * The vDSO's data pages too (always_dump_vma: every mapping named by
+	 * its vm_ops), in spite of the dd, io and pf the kernel flags them
+	 * with; core_read.c gives them zeros, as the kernel's dump does.
+	 */
+	{
+		struct smaps_entry vf = sm(0, VMF_IO | VMF_PF | VMF_DD);
+
+		assert_int_equal(core_dump_rule(&vvar, &vf, all), CORE_DUMP_WHOLE);
+		assert_int_equal(core_dump_rule(&vvar, NULL, 0), CORE_DUMP_WHOLE);
+	}
+	assert_true(core_special_mapping("[vvar_vclock]") && core_special_mapping("[sigpage]") &&
+		    core_special_mapping("[vectors]") && core_special_mapping("[uprobes]"));
+	assert_false(core_special_mapping("[heap]") || core_special_mapping("[stack]") ||
+		     core_special_mapping("[anon:x]"));
 	/* without smaps: names and perms stand in */
-	assert_int_equal(core_dump_rule(&vvar, NULL, all), CORE_DUMP_NONE);
 	assert_int_equal(core_dump_rule(&anon, NULL, def), CORE_DUMP_WHOLE);
 	assert_int_equal(core_dump_rule(&head, NULL, def), CORE_DUMP_ELF_HEADER);
 	assert_int_equal(core_dump_rule(&relro, NULL, def), CORE_DUMP_NONE);

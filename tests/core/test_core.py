@@ -250,8 +250,14 @@ def _(c):
     whole = [i['buf']] + [s for s, e, p, n in maps if n in ('[heap]', '[stack]', '[vdso]', GATE)]
     for a in whole:
         check(by[a][2] == by[a][3], f'{a:#x} not dumped whole: {by[a][2]:#x} of {by[a][3]:#x}')
+    # the vDSO's data pages: whole, as zeros, as the kernel writes them
+    for s, e, p, n in maps:
+        if n.startswith('[vvar'):
+            check(by[s][2] == e - s, f'{n}: {by[s][2]:#x} bytes, want all {e - s:#x}')
+            with open(path, 'rb') as f:
+                check(os.pread(f.fileno(), e - s, by[s][0]) == bytes(e - s), f'{n} is not zeros')
     never = [i['untouched'], i['guard']] + [s for s, e, p, n in maps
-                                            if n.startswith('[vvar') or p[0] != 'r' and n != GATE]
+                                            if p[0] != 'r' and n != GATE]
     for a in never:
         check(by[a][2] == 0, f'{a:#x} has {by[a][2]:#x} bytes, want none')
     # the ELF header page of every mapped ELF file (bit 4), no more of its text
@@ -503,6 +509,101 @@ def _(c):
           'PRSTATUS pids differ from the threads')
     out = gdb_core(os.readlink(f'/proc/{t.pid}/exe'), path, 'info threads')
     check(len(set(re.findall(r'\(LWP (\d+)\)', out))) == 65, 'gdb does not list 65 threads')
+
+
+NT_SIGINFO = 0x53494749
+NT_X86_XSAVE_LAYOUT = 0x205
+
+
+def thread_note_types(core):
+    """[(pid, [note types])] in file order: a thread's notes follow its PRSTATUS."""
+    out = []
+    for _, typ, desc in core.notes:
+        if typ == NT_PRSTATUS:
+            out.append((prstatus_pid(desc), []))
+        if out:
+            out[-1][1].append(typ)
+    return out
+
+
+@tap_check('core: the same layout as the kernel\'s own core of the same process')
+def _(c):
+    import resource
+    with open('/proc/sys/kernel/core_pattern') as f:
+        pattern = f.read().strip()
+    if pattern.startswith('|') or '/' in pattern:
+        print(f'# kernel cores go to {pattern!r}, not the target\'s directory: comparison skipped')
+        return
+    d = tempfile.mkdtemp(dir='/dev/shm', prefix='ptracefs-kcore-')
+    c.undo.append(lambda: shutil.rmtree(d, ignore_errors=True))
+
+    def dumpable():
+        resource.setrlimit(resource.RLIMIT_CORE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    t = c.target(args=('-t', '3'), cwd=d, preexec_fn=dumpable)
+    maps = read_maps(t.pid)
+    m = c.mount(t.pid)
+    ours = Core(copy_core(c, m))
+    check(m.unmount() == 0, 'daemon exit status')
+    check(read_maps(t.pid) == maps, 'the mappings changed after unmount')
+    # the kernel's core of the same, idle process (SIGABRT: dump and exit)
+    os.kill(t.pid, 6)
+    t.proc.wait(timeout=60)
+    files = [x for x in os.listdir(d) if x.startswith('core')]
+    check(files, f'the kernel wrote no core (pattern {pattern!r}, dir {sorted(os.listdir(d))})')
+    theirs = Core(os.path.join(d, files[0]))
+
+    # one LOAD per mapping, at the same addresses, sizes and permissions
+    key = [(v, ms, fl) for _, v, _, ms, fl in ours.loads]
+    kkey = [(v, ms, fl) for _, v, _, ms, fl in theirs.loads]
+    first = next(((a, b) for a, b in zip(key + [None], kkey + [None]) if a != b), None)
+    check(key == kkey, f'LOADs differ: ours {len(key)}, kernel {len(kkey)}; first {first}')
+    # the same dump decision for each: how many bytes it gets. The one
+    # difference allowed: a mapping the target cannot read (PROT_NONE; the
+    # kernel dumps one that shares an anon_vma whole, which no /proc file
+    # shows) gets none from us where the kernel's bytes are all zeros.
+    perms = {s: p for s, e, p, n in parse_maps(maps.decode())}
+    names = {s: n for s, e, p, n in parse_maps(maps.decode())}
+    diff = []
+    for a, b in zip(ours.loads, theirs.loads):
+        if a[1] != b[1] or a[2] == b[2]:
+            continue
+        if a[2] == 0 and perms[a[1]][0] == '-' and theirs.read(b[1], b[2]) == bytes(b[2]):
+            continue
+        diff.append((hex(a[1]), names.get(a[1]), perms[a[1]], a[2], b[2]))
+    check(not diff, f'{len(diff)} LOADs dumped differently (vaddr, name, perms, ours, kernel): '
+          f'{diff[:4]}')
+    # the bytes that did not change: the buffer, every ELF header page
+    i = t.info
+    check(ours.read(i['buf'], i['buflen']) == theirs.read(i['buf'], i['buflen']),
+          'the buffer differs')
+    heads = [s for s, e, p, n in parse_maps(maps.decode())
+             if n.startswith('/') and p[1] != 'w' and ours.load_at(s)[2] == PAGE and
+             ours.read(s, 4) == b'\x7fELF']
+    check(heads, 'no ELF header page in our core')
+    for s, e, p, n in parse_maps(maps.decode()):
+        if n in ('[vdso]', '[vvar]', '[vvar_vclock]'):
+            check(ours.read(s, e - s) == theirs.read(s, e - s), f'{n} differs from the kernel\'s')
+    for s in heads:
+        check(ours.read(s, PAGE) == theirs.read(s, PAGE), f'the header page at {s:#x} differs')
+    # notes: the kernel's per-thread sets and order (it adds NT_SIGINFO for
+    # the signal that made its core; ours was made by no signal)
+    per_process = (NT_SIGINFO, NT_X86_XSAVE_LAYOUT)   # compared below, or left out
+    mine = [(pid, [x for x in types if x not in per_process])
+            for pid, types in thread_note_types(ours)]
+    kern = [(pid, [x for x in types if x not in per_process])
+            for pid, types in thread_note_types(theirs)]
+    check(sorted(p for p, _ in mine) == sorted(p for p, _ in kern),
+          f'threads: ours {[p for p, _ in mine]}, kernel {[p for p, _ in kern]}')
+    check(mine[0][0] == t.pid, 'our first PRSTATUS is not the leader')
+    kd = dict(kern)
+    for pid, types in mine:
+        check(types == kd.get(pid), f'thread {pid}: notes {types}, kernel {kd.get(pid)}')
+    # NT_X86_XSAVE_LAYOUT: kernels since 6.11 write it; ours always does
+    for typ in (NT_AUXV, NT_FILE) + ((NT_X86_XSAVE_LAYOUT,) if theirs.of_type(NT_X86_XSAVE_LAYOUT) else ()):
+        check(ours.of_type(typ) and ours.of_type(typ)[0][2] == theirs.of_type(typ)[0][2],
+              f'note {typ:#x} differs from the kernel\'s')
+    ps, kps = ours.of_type(NT_PRPSINFO)[0][2], theirs.of_type(NT_PRPSINFO)[0][2]
+    check(ps[40:136] == kps[40:136], f'PRPSINFO names differ: {ps[40:136]!r} / {kps[40:136]!r}')
 
 
 @tap_check('core: copying leaves the target undisturbed after unmount')

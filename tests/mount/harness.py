@@ -211,11 +211,11 @@ def pread_full(fd, n, off):
 class Target:
     """A test target (tests/targets) with its status file parsed."""
 
-    def __init__(self, tmp, prog=None, args=()):
+    def __init__(self, tmp, prog=None, args=(), **popen):
         prog = prog or TARGET
         self.statusfile = os.path.join(tempfile.mkdtemp(dir=tmp), 'status')
         self.proc = subprocess.Popen([prog, '-s', self.statusfile, *args],
-                                     stdout=subprocess.DEVNULL)
+                                     stdout=subprocess.DEVNULL, **popen)
         self.pid = self.proc.pid
         self.info = {}
 
