@@ -48,13 +48,20 @@ const struct arch_desc arch_aarch64 = {
 	.pc = 32,
 	.sp = 31,
 	/*
-	 * NT_PRSTATUS, NT_PRFPREG (v0..v31, fpsr, fpcr), NT_ARM_TLS
-	 * (tpidr_el0, and tpidr2 on SME kernels), NT_ARM_SVE (header and
-	 * registers; only the FPSIMD view when the thread never used SVE,
-	 * up to 9 KiB at the largest vector length).
+	 * Every regset the kernel writes into a core, in its order (the
+	 * arm64 user_aarch64_view): NT_PRSTATUS, NT_PRFPREG (v0..v31, fpsr,
+	 * fpcr), NT_ARM_TLS (tpidr_el0, and tpidr2 on SME kernels),
+	 * NT_ARM_HW_BREAK and NT_ARM_HW_WATCH (struct user_hwdebug_state),
+	 * NT_ARM_SYSTEM_CALL, NT_ARM_SVE (header and registers; only the
+	 * FPSIMD view when the thread never used SVE, up to 9 KiB at the
+	 * largest vector length), NT_ARM_PAC_MASK, NT_ARM_PAC_ENABLED_KEYS,
+	 * NT_ARM_PACA_KEYS, NT_ARM_PACG_KEYS, NT_ARM_TAGGED_ADDR_CTRL. A
+	 * kernel or CPU without one refuses it, and it is left out.
 	 */
-	.regsets = { { 1, 34 * 8 }, { 2, 528 }, { 0x401, 16 }, { 0x405, 16384 } },
-	.nregsets = 4,
+	.regsets = { { 1, 34 * 8 }, { 2, 528 }, { 0x401, 16 }, { 0x402, 264 }, { 0x403, 264 },
+		     { 0x404, 4 }, { 0x405, 16384 }, { 0x406, 16 }, { 0x40a, 8 }, { 0x407, 64 },
+		     { 0x408, 16 }, { 0x409, 8 } },
+	.nregsets = 12,
 	.syscall_names = generic_syscall_names,
 	.nsyscalls = GENERIC_NSYSCALLS,
 	.fp_regset = 2,			/* NT_PRFPREG */

@@ -67,7 +67,7 @@ struct arch_desc {
 	int pc;				/* index into regs[] of the pc */
 	int sp;				/* index into regs[] of the sp */
 	/* Register sets to capture, by ELF note type, with a size cap each. */
-	struct { unsigned type; size_t max; } regsets[6];
+	struct { unsigned type; size_t max; } regsets[12];
 	size_t nregsets;
 	/* System call names by number, for threads/<tid>/stat. */
 	const char *const *syscall_names;

@@ -41,12 +41,13 @@ const struct arch_desc arch_arm = {
 	.pc = 15,
 	.sp = 13,
 	/*
-	 * NT_PRSTATUS, NT_PRFPREG (the 116-byte FPA image: native kernels
-	 * only, and what pr_fpvalid means), NT_ARM_VFP (d0..d31, fpscr),
-	 * NT_ARM_TLS (compat tasks only: 4 bytes).
+	 * What the kernel writes into a core: NT_PRSTATUS, NT_PRFPREG (the
+	 * 116-byte FPA image: native kernels only, and what pr_fpvalid
+	 * means), NT_ARM_VFP (d0..d31, fpscr). (ptrace also offers a compat
+	 * task's NT_ARM_TLS, which arm64 cores leave out.)
 	 */
-	.regsets = { { 1, 18 * 4 }, { 2, 116 }, { 0x400, 260 }, { 0x401, 8 } },
-	.nregsets = 4,
+	.regsets = { { 1, 18 * 4 }, { 2, 116 }, { 0x400, 260 } },
+	.nregsets = 3,
 	.syscall_names = arm_syscall_names,
 	.nsyscalls = ARM_NSYSCALLS,
 	.fp_regset = 0x400,		/* NT_ARM_VFP */

@@ -48,12 +48,13 @@ const struct arch_desc arch_i386 = {
 	.pc = 8,
 	.sp = 4,
 	/*
-	 * NT_PRSTATUS, NT_PRFPREG (the 108-byte FSAVE image, which makes
-	 * pr_fpvalid), NT_PRXFPREG (FXSAVE), NT_386_TLS (three GDT entries),
-	 * NT_X86_XSTATE (size is per CPU).
+	 * In the kernel's core order (its ia32 regset view): NT_PRSTATUS,
+	 * NT_PRFPREG (the 108-byte FSAVE image, which makes pr_fpvalid),
+	 * NT_PRXFPREG (FXSAVE), NT_X86_XSTATE (size is per CPU), NT_386_TLS
+	 * (three GDT entries).
 	 */
-	.regsets = { { 1, 17 * 4 }, { 2, 108 }, { 0x46e62b7f, 512 }, { 0x200, 48 },
-		     { 0x202, 16384 } },
+	.regsets = { { 1, 17 * 4 }, { 2, 108 }, { 0x46e62b7f, 512 }, { 0x202, 16384 },
+		     { 0x200, 48 } },
 	.nregsets = 5,
 	.syscall_names = i386_syscall_names,
 	.nsyscalls = I386_NSYSCALLS,

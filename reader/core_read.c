@@ -231,6 +231,24 @@ static size_t gather_xfeats(const struct gather *g, struct core_xfeat *out, size
 	return n;
 }
 
+/*
+ * NT_AUXV holds the vector up to and with AT_NULL, in the target's word
+ * size. /proc/PID/auxv of a 32-bit task on a 64-bit kernel counts in the
+ * kernel's 8-byte words and so runs on past it.
+ */
+static size_t auxv_note_len(const char *auxv, size_t len, size_t word)
+{
+	for (size_t at = 0; at + 2 * word <= len; at += 2 * word) {
+		uint64_t type = 0;
+
+		for (size_t i = 0; i < word; i++)	/* little- or big-endian: zero is zero */
+			type |= (uint64_t)(unsigned char)auxv[at + i] << (8 * i);
+		if (type == 0)
+			return at + 2 * word;
+	}
+	return len;
+}
+
 static int build(struct reader *r, struct core_layout **out)
 {
 	struct core_xfeat xfeats[64];
@@ -249,6 +267,7 @@ static int build(struct reader *r, struct core_layout **out)
 	if (rc == 0) {
 		if (reader_file(r, RB_AUXV, &auxv, &auxv_len))
 			auxv_len = 0;
+		auxv_len = auxv_note_len(auxv, auxv_len, r->arch->elf_class == ELFCLASS32 ? 4 : 8);
 		in.arch = r->arch;
 		in.proc = &g.proc;
 		in.threads = g.threads;

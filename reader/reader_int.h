@@ -20,7 +20,7 @@ enum rthread_state {
 
 enum reader_mode { MODE_SUSPENDED, MODE_LIVE };
 
-#define RT_MAX_SETS 8
+#define RT_MAX_SETS 12
 /* Thread records one mount can hold (live mode adds one per clone). */
 #define READER_MAX_THREADS (1u << 18)
 

@@ -9,7 +9,12 @@ console as "vmcore" lines: the guest kernel's pc and sp of every thread
 target's pattern page, and the core's data in base64. This rebuilds each
 core as a sparse file and asks gdb (gdb-multiarch for foreign
 architectures) for every thread's pc and sp, the spinner's FP register
-and the pattern page, and compares them with the guest's values.
+and the pattern page, and compares them with the guest's values. When
+the guest also printed the kernel's own core of the process ("kernel_"
+blocks, made by SIGABRT after the unmount), ours is compared with it:
+the same PT_LOADs and dump decisions, the same notes per thread in the
+same order, NT_AUXV, NT_FILE (and NT_X86_XSAVE_LAYOUT where the kernel
+writes it), the pattern page and the vDSO.
 
 The target program of label fs_ARCH is EXE_DIR/vmfs-ARCH (the static
 binary the guest ran). Prints one "vmcore LABEL: N passed, M failed" line
@@ -19,6 +24,7 @@ import base64
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -136,6 +142,121 @@ def check_core(core, exe_dir, gdb, failures):
     return passed
 
 
+def rebuild(core):
+    """The core's bytes (all-zero chunks were left out: zeros)."""
+    buf = bytearray(core["size"])
+    for off, b64 in core["data"]:
+        raw = base64.b64decode(b64)
+        buf[off:off + len(raw)] = raw
+    return bytes(buf)
+
+
+class Elf:
+    """An ELF core (either class, little-endian): its PT_LOADs and notes."""
+
+    def __init__(self, data):
+        self.data = data
+        is64 = data[4] == 2
+        if is64:
+            phoff, = struct.unpack_from("<Q", data, 32)
+            phentsize, phnum = struct.unpack_from("<HH", data, 54)
+        else:
+            phoff, = struct.unpack_from("<I", data, 28)
+            phentsize, phnum = struct.unpack_from("<HH", data, 42)
+        self.loads, self.notes = [], []
+        for i in range(phnum):
+            at = phoff + i * phentsize
+            if is64:
+                typ, flags, off, vaddr, _, filesz, memsz, _ = struct.unpack_from("<IIQQQQQQ", data, at)
+            else:
+                typ, off, vaddr, _, filesz, memsz, flags, _ = struct.unpack_from("<IIIIIIII", data, at)
+            if typ == 1:
+                self.loads.append((vaddr, memsz, flags, filesz, off))
+            elif typ == 4:
+                pos = off
+                while pos + 12 <= off + filesz:
+                    nsz, dsz, ntype = struct.unpack_from("<III", data, pos)
+                    d = pos + 12 + (nsz + 3) // 4 * 4
+                    self.notes.append((ntype, data[d:d + dsz]))
+                    pos = d + (dsz + 3) // 4 * 4
+        self.pid_off = 32 if is64 else 24
+
+    def note(self, ntype):
+        return next((d for t, d in self.notes if t == ntype), None)
+
+    def per_thread(self):
+        """[(tid, [note types])]: a thread's notes follow its NT_PRSTATUS."""
+        out = []
+        for t, d in self.notes:
+            if t == NT_PRSTATUS:
+                out.append((struct.unpack_from("<i", d, self.pid_off)[0], []))
+            if out and t not in PER_PROCESS:
+                out[-1][1].append(t)
+        return out
+
+    def read(self, vaddr, n):
+        for v, m, _, fs, off in self.loads:
+            if v <= vaddr and vaddr + n <= v + fs:
+                return self.data[off + vaddr - v:off + vaddr - v + n]
+        return None
+
+
+NT_PRSTATUS, NT_AUXV, NT_FILE, NT_SIGINFO, NT_X86_XSAVE_LAYOUT = 1, 6, 0x46494c45, 0x53494749, 0x205
+PER_PROCESS = (3, NT_AUXV, NT_FILE, NT_SIGINFO, NT_X86_XSAVE_LAYOUT)
+
+
+def check_parity(ours_core, kern_core, failures):
+    """Our core against the guest kernel's core of the same process."""
+    label = ours_core["label"]
+    passed = 0
+
+    def check(ok, msg):
+        nonlocal passed
+        if ok:
+            passed += 1
+        else:
+            failures.append(f"parity {label}: {msg}")
+            print(f"FAIL parity {label}: {msg}")
+
+    check(kern_core["complete"], "the kernel's core output is truncated")
+    if not kern_core["complete"] or not ours_core["complete"]:
+        return passed
+    ours, kern = Elf(rebuild(ours_core)), Elf(rebuild(kern_core))
+    a = [ld[:3] for ld in ours.loads]
+    b = [ld[:3] for ld in kern.loads]
+    first = next(((x, y) for x, y in zip(a + [None], b + [None]) if x != y), None)
+    check(a == b, f"PT_LOADs: ours {len(a)}, kernel {len(b)}; first difference "
+          f"{first and tuple(hex(v) if isinstance(v, int) else v for v in first[0] or ())} / "
+          f"{first and tuple(hex(v) if isinstance(v, int) else v for v in first[1] or ())}")
+    for (v, m, fl, fs, off), (kv, km, kfl, kfs, koff) in zip(ours.loads, kern.loads):
+        if v != kv or fs == kfs:
+            continue
+        # PROT_NONE the kernel dumps as zeros (an anon_vma no /proc file shows)
+        if fs == 0 and kfl == 0 and kern.data[koff:koff + kfs] == bytes(kfs):
+            continue
+        check(False, f"LOAD {v:#x}: ours {fs:#x} bytes, the kernel's {kfs:#x}")
+    mine, theirs = ours.per_thread(), dict(kern.per_thread())
+    check(sorted(t for t, _ in mine) == sorted(theirs), "the threads differ")
+    for tid, types in mine:
+        k = theirs.get(tid, [])
+        check(types == k, f"thread {tid}: notes {[hex(t) for t in types]}, "
+              f"the kernel's {[hex(t) for t in k]}")
+    for t in (NT_AUXV, NT_FILE) + ((NT_X86_XSAVE_LAYOUT,) if kern.note(NT_X86_XSAVE_LAYOUT) else ()):
+        check(ours.note(t) is not None and ours.note(t) == kern.note(t),
+              f"note {t:#x} differs from the kernel's")
+    page = ours_core.get("page")
+    check(page is not None and ours.read(page, 4096) is not None and
+          ours.read(page, 4096) == kern.read(page, 4096), "the pattern page differs")
+    auxv = ours.note(NT_AUXV) or b""
+    w = 8 if ours.data[4] == 2 else 4
+    vals = struct.unpack(f"<{len(auxv) // w}{'Q' if w == 8 else 'I'}", auxv[:len(auxv) // w * w])
+    vdso = next((vals[i + 1] for i in range(0, len(vals) - 1, 2) if vals[i] == 33), None)
+    if vdso:
+        ld = next((x for x in ours.loads if x[0] == vdso), None)
+        check(ld and ours.read(vdso, ld[3]) == kern.read(vdso, ld[3]), "the vDSO differs")
+    return passed
+
+
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
@@ -145,9 +266,20 @@ def main():
         sys.exit(1)
     failures = []
     n = 0
+    ours = {}
     for core in parse(sys.argv[1]):
-        n += 1
         before = len(failures)
+        if core["label"].startswith("kernel_"):
+            mine = ours.get(core["label"][len("kernel_"):])
+            if not mine:
+                failures.append(f"{core['label']}: no core of ours to compare")
+                continue
+            passed = check_parity(mine, core, failures)
+            print(f"vmcore parity_{mine['label'][3:]}: {passed} passed, "
+                  f"{len(failures) - before} failed")
+            continue
+        n += 1
+        ours[core["label"]] = core
         passed = check_core(core, sys.argv[2], gdb, failures)
         print(f"vmcore {core['label']}: {passed} passed, {len(failures) - before} failed")
     if n == 0:

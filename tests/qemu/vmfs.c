@@ -25,7 +25,8 @@
  *     and the pattern;
  *   - core: ELF class and machine of the target, one NT_PRSTATUS per
  *     thread whose pr_reg holds that pc and sp, the FP note of the
- *     spinner holding the words, NT_AUXV equal to /proc/PID/auxv, and a
+ *     spinner holding the words, NT_AUXV equal to /proc/PID/auxv (up to
+ *     AT_NULL), and a
  *     PT_LOAD holding the page;
  *   - stack: frame #0 of the reader is at its pc;
  *   - after umount the target runs again (no thread left traced).
@@ -50,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -68,6 +70,8 @@
 #define EM_RISCV 243
 #endif
 
+/* Where the target runs, so that the kernel's core of it lands there. */
+#define KCORE_DIR "/tmp/vmfs-kcore"
 /* The words loaded into the spinner's FP register (low, high). */
 #define FP_LO UINT64_C(0x400921fb54442d18)	/* pi */
 #define FP_HI UINT64_C(0x1122334455667788)
@@ -389,6 +393,19 @@ static void check_core(const char *mnt, const struct abi *a, pid_t pid,
 	size_t auxv_len = 0;
 	snprintf(path, sizeof(path), "/proc/%d/auxv", pid);
 	char *auxv = slurp(path, &auxv_len);
+	/*
+	 * The note ends with AT_NULL in the target's word size; /proc of a
+	 * 32-bit task on a 64-bit kernel goes on past it (kernel words).
+	 */
+	for (size_t w = a->is64 ? 8 : 4, at = 0; auxv && at + 2 * w <= auxv_len; at += 2 * w) {
+		uint64_t type = 0;
+
+		memcpy(&type, auxv + at, w);	/* little-endian guests */
+		if (type == 0) {
+			auxv_len = at + 2 * w;
+			break;
+		}
+	}
 	char fpx[40];
 	fp_expect(a, fpx, sizeof(fpx));
 
@@ -462,27 +479,25 @@ static void check_core(const char *mnt, const struct abi *a, pid_t pid,
  * with the kernel's view of each thread, then the core's data extents
  * (found with SEEK_DATA/SEEK_HOLE) in base64, all-zero chunks left out.
  */
-static void emit_core(const char *mnt, pid_t pid, const struct thread_truth *tt, int nt,
-		      pid_t spinner, uint64_t page_addr)
+static void emit_core(const char *path, const char *block, pid_t pid,
+		      const struct thread_truth *tt, int nt, pid_t spinner, uint64_t page_addr)
 {
 	static const char b64[] =
 		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	unsigned char chunk[768];
 	char line[1100];
-	char path[512];
 	struct stat sb;
 	int fd;
 	off_t pos = 0;
 
-	snprintf(path, sizeof(path), "%s/core", mnt);
 	fd = open(path, O_RDONLY);
 	if (fd < 0 || fstat(fd, &sb) != 0) {
-		check(0, "emit core: %s", strerror(errno));
+		check(0, "emit %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return;
 	}
-	printf("vmcore begin %s %d %lld\n", label, pid, (long long)sb.st_size);
+	printf("vmcore begin %s %d %lld\n", block, pid, (long long)sb.st_size);
 	for (int i = 0; i < nt; i++)
 		printf("vmcore thread %d %#" PRIx64 " %#" PRIx64 "\n", tt[i].tid, tt[i].pc, tt[i].sp);
 	printf("vmcore spinner %d\nvmcore page %#" PRIx64 "\n", spinner, page_addr);
@@ -527,7 +542,7 @@ static void emit_core(const char *mnt, pid_t pid, const struct thread_truth *tt,
 			break;
 	}
 	close(fd);
-	printf("vmcore end %s\n", label);
+	printf("vmcore end %s\n", block);
 	fflush(stdout);
 }
 
@@ -571,6 +586,16 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 
 		close(p[0]);
 		snprintf(sfd, sizeof(sfd), "%d", p[1]);
+		/* the kernel's own core of it goes to KCORE_DIR/core (see below) */
+		if (emit) {
+			struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+			mkdir("/tmp", 01777);
+			if (mkdir(KCORE_DIR, 0700) != 0 && errno != EEXIST)
+				_exit(126);
+			if (chdir(KCORE_DIR) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0)
+				_exit(126);
+		}
 		execl(prog, prog, "target", sfd, (char *)NULL);
 		_exit(127);
 	}
@@ -688,8 +713,10 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 		free(st);
 	}
 
-	if (emit)
-		emit_core(mnt, pid, tt, 3, r.spinner_tid, r.page);
+	if (emit) {
+		snprintf(path, sizeof(path), "%s/core", mnt);
+		emit_core(path, label, pid, tt, 3, r.spinner_tid, r.page);
+	}
 
 	/* unmount: the daemon detaches and the spinner runs again */
 	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
@@ -707,6 +734,26 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 		for (int i = 0; i < 3; i++)
 			check(st[i] == want[i], "thread %d is '%c' after umount, want '%c'", tids[i],
 			      st[i], want[i]);
+	}
+	/*
+	 * The kernel's core of the same process, for check_cores.py to
+	 * compare with ours: SIGABRT dumps it into the target's directory
+	 * (core_pattern "core", the kernel's default).
+	 */
+	if (emit) {
+		char kpath[64], block[80];
+		int st = 0;
+
+		snprintf(kpath, sizeof(kpath), KCORE_DIR "/core");
+		unlink(kpath);
+		kill(pid, SIGABRT);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		check(WIFSIGNALED(st) && WCOREDUMP(st), "the kernel dumped no core (status %#x)", st);
+		snprintf(block, sizeof(block), "kernel_%s", label);
+		if (WIFSIGNALED(st) && WCOREDUMP(st))
+			emit_core(kpath, block, pid, tt, 3, r.spinner_tid, r.page);
+		unlink(kpath);
 	}
 out:
 	kill(pid, SIGKILL);
