@@ -335,6 +335,15 @@ void mem_mark_self_served(struct reader *r)
 	}
 }
 
+bool mem_path_self_served(struct reader *r, const char *path)
+{
+	for (size_t i = 0; r->map_fds && i < r->maps.n; i++)
+		if (atomic_load(&r->map_fds[i]) == MAP_FD_SELF_SERVED &&
+		    strcmp(r->maps.v[i].path, path) == 0)
+			return true;
+	return false;
+}
+
 /*
  * The file behind mapping e, opened once: -1 when it cannot be had (then
  * pages are read through the target, which maps them in). The inode must

@@ -157,10 +157,8 @@ int reader_module_file_size(struct reader *r, const struct reader_module *m,
 
 	if (m->path[0] != '/')
 		return -ENOENT;
-	for (size_t i = m->first_map; r->map_fds && i < r->maps.n; i++)
-		if (strcmp(r->maps.v[i].path, m->path) == 0 &&
-		    atomic_load(&r->map_fds[i]) == MAP_FD_SELF_SERVED)
-			return -EIO;
+	if (mem_path_self_served(r, m->path))
+		return -EIO;
 	if (stat(m->path, &st) != 0)
 		return -ENOENT;
 	*size = (uint64_t)st.st_size;

@@ -155,6 +155,8 @@ void mem_cache_free(struct reader *r);
  */
 #define MAP_FD_SELF_SERVED (-3)
 void mem_mark_self_served(struct reader *r);
+/* Whether a file mapped at path is marked so: no open(2) or stat(2) of it. */
+bool mem_path_self_served(struct reader *r, const char *path);
 
 /* fault.c: PTRACEFS_FAULT=<point>[:<nth>] makes the nth hit of point fail. */
 #ifdef PTRACEFS_FAULTS

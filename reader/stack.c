@@ -122,10 +122,40 @@ static const Dwfl_Thread_Callbacks thread_callbacks = {
 	.set_initial_registers = set_initial_registers_cb,
 };
 
+/*
+ * The reader being unwound on this thread, for the file callbacks, which
+ * libdwfl gives no argument of ours.
+ */
+static _Thread_local struct reader *unwinding;
+
+/*
+ * libdwfl opens a module's file to read its ELF and CFI. Not one on a FUSE
+ * file system the stopped target may serve itself: that open would wait
+ * forever. Such a module is unwound without its file (-1: no ELF).
+ */
+static int find_elf_cb(Dwfl_Module *mod, void **userdata, const char *modname,
+		       Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	if (unwinding && modname && mem_path_self_served(unwinding, modname))
+		return -1;
+	return dwfl_linux_proc_find_elf(mod, userdata, modname, base, file_name, elfp);
+}
+
+static int find_debuginfo_cb(Dwfl_Module *mod, void **userdata, const char *modname,
+			     Dwarf_Addr base, const char *file_name,
+			     const char *debuglink_file, GElf_Word debuglink_crc,
+			     char **debuginfo_file_name)
+{
+	if (unwinding && modname && mem_path_self_served(unwinding, modname))
+		return -1;
+	return dwfl_standard_find_debuginfo(mod, userdata, modname, base, file_name,
+					    debuglink_file, debuglink_crc, debuginfo_file_name);
+}
+
 static char *debuginfo_path;
 static const Dwfl_Callbacks proc_callbacks = {
-	.find_elf = dwfl_linux_proc_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = find_elf_cb,
+	.find_debuginfo = find_debuginfo_cb,
 	.debuginfo_path = &debuginfo_path,
 };
 
@@ -282,8 +312,10 @@ static int render(struct reader *r, pid_t tid, struct sbuf *sb)
 	u.ut = calloc(r->nthreads ? r->nthreads : 1, sizeof(*u.ut));
 	if (!u.ut)
 		return -ENOMEM;
+	unwinding = r;
 	dwfl = open_dwfl(r, &u);
 	if (!dwfl) {
+		unwinding = NULL;
 		free(u.ut);
 		return -EIO;
 	}
@@ -299,6 +331,7 @@ static int render(struct reader *r, pid_t tid, struct sbuf *sb)
 		}
 	}
 	dwfl_end(dwfl);
+	unwinding = NULL;
 	free(u.ut);
 	return sb->err;
 }

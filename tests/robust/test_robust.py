@@ -37,6 +37,7 @@ import traceback
 
 PTRACEFS = os.environ.get('PTRACEFS_BIN', '')
 HOSTILE = os.environ.get('PTRACEFS_HOSTILE', '')
+SPINLIB = os.environ.get('PTRACEFS_SPINLIB', '')
 NO_SKIP = os.environ.get('PTRACEFS_NO_SKIP') == '1'
 NOBODY = 65534
 SETPRIV = ['setpriv', f'--reuid={NOBODY}', f'--regid={NOBODY}', '--clear-groups', '--']
@@ -1038,6 +1039,42 @@ def _(c):
         f.seek(far - base)
         check(f.read(16) == bytes(fuse_byte(far - base + i) for i in range(16)),
               'the target no longer serves its file')
+
+
+@tap_check('10 a thread running in a library the target loaded from its own FUSE mount: '
+           'stack and modules answer in time')
+def _(c):
+    if os.geteuid() != 0:
+        raise Skip('the target mounts FUSE with mount(2): needs root')
+    if not os.path.exists(SPINLIB):
+        raise Skip(f'PTRACEFS_SPINLIB={SPINLIB!r} is not there (meson test sets it)')
+    d = c.mountpoint()
+    t = c.target('--fuse-server', d, '--fuse-lib', SPINLIB, '-t', '1')
+    c.undo.append(lambda: subprocess.run(['fusermount3', '-uz', d], capture_output=True))
+    before = states(t.pid)
+    spin = t.info['spintid']
+    m = c.mount(t.pid)
+    res = {}
+
+    def reader():
+        for key, path in (('stack', ('threads', str(spin), 'stack')), ('all', ('stack',)),
+                          ('info', ('modules', 'lib.so', 'info'))):
+            try:
+                res[key] = m.read(*path).decode()
+            except OSError as e:
+                res[key] = e.errno
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    th.join(20)
+    check(not th.is_alive(), f'a read waits on the stopped FUSE server (done: {sorted(res)})')
+    # frame 0 is in the library (its file unread, so no symbol: just where)
+    check(isinstance(res['stack'], str) and re.match(r'#0 +0x[0-9a-f]+ .*lib\.so', res['stack']),
+          f'stack of the spinning thread: {res["stack"]!r}')
+    check(isinstance(res['all'], str) and f'TID {spin}:' in res['all'], 'the process stack')
+    check(isinstance(res['info'], str) and 'file_size unknown\n' in res['info'],
+          f'modules/lib.so/info: {res["info"]!r}')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    assert_undisturbed(t, before)
 
 
 # ==== 11: refusals ====

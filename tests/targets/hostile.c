@@ -5,7 +5,7 @@
  *
  *   hostile [-s FILE] [-t N] [-b SIZE] [--zombie-leader] [--corrupt-elf KINDS]
  *           [--uffd] [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]
- *           [--fuse-server DIR]
+ *           [--fuse-server DIR [--fuse-lib LIB]]
  *
  * Always there, as in target.c: a buffer whose every 8-byte word holds its
  * own address, N sleeping workers (3 by default), and a ticker thread (the
@@ -41,11 +41,17 @@
  *                   with only its first page touched. Reading the rest of
  *                   the mapping of a suspended target would wait forever on
  *                   the stopped server: the file cannot even be opened.
+ * --fuse-lib LIB    with --fuse-server: the file system also serves a copy
+ *                   of the shared library LIB (tests/targets/spinlib.c) as
+ *                   "lib.so"; it is dlopen()ed from there and a thread
+ *                   spins in spinlib_spin(): a backtrace of it must not
+ *                   open the library's file.
  *
  * --status FILE gets "key value" lines (numbers; addresses in hex), "ready"
  * last, atomically. The process runs until killed.
  */
 #define FUSE_USE_VERSION 31
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fuse.h>
@@ -157,6 +163,11 @@ static void *reader(void *arg)
 
 /* ---- --fuse-server ---- */
 
+static char *lib_bytes;		/* --fuse-lib: the library served as lib.so */
+static size_t lib_len;
+static _Atomic int spin_tid;
+static volatile unsigned long spin_count;
+
 static unsigned char fuse_byte(uint64_t i)
 {
 	return (unsigned char)((i >> 12) * 13 + (i & 0xff));
@@ -173,6 +184,10 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
 		st->st_size = FUSE_LEN;
+	} else if (lib_bytes && strcmp(path, "/lib.so") == 0) {
+		st->st_mode = S_IFREG | 0555;
+		st->st_nlink = 1;
+		st->st_size = (off_t)lib_len;
 	} else {
 		return -ENOENT;
 	}
@@ -182,8 +197,15 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 static int fs_read(const char *path, char *out, size_t len, off_t off,
 		   struct fuse_file_info *fi)
 {
-	(void)path;
 	(void)fi;
+	if (lib_bytes && strcmp(path, "/lib.so") == 0) {
+		if (off < 0 || (size_t)off >= lib_len)
+			return 0;
+		if (len > lib_len - (size_t)off)
+			len = lib_len - (size_t)off;
+		memcpy(out, lib_bytes + off, len);
+		return (int)len;
+	}
 	if (off < 0 || (uint64_t)off >= FUSE_LEN)
 		return 0;
 	if (len > FUSE_LEN - (uint64_t)off)
@@ -199,6 +221,48 @@ static void *fuse_server(void *arg)
 {
 	fuse_loop(arg);
 	return NULL;
+}
+
+static void *lib_spinner(void *fn)
+{
+	atomic_store(&spin_tid, (int)syscall(SYS_gettid));
+	((void (*)(volatile unsigned long *))fn)(&spin_count);
+	return NULL;
+}
+
+/* Reads LIB whole, to serve it as DIR/lib.so. */
+static void read_lib(const char *lib)
+{
+	int fd = open(lib, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		die("--fuse-lib");
+	lib_len = (size_t)st.st_size;
+	lib_bytes = malloc(lib_len ? lib_len : 1);
+	if (!lib_bytes || read(fd, lib_bytes, lib_len) != (ssize_t)lib_len)
+		die("read --fuse-lib");
+	close(fd);
+}
+
+/* dlopen()s DIR/lib.so and starts a thread spinning in it. */
+static void run_lib(const char *dir)
+{
+	char path[4096];
+	void *h, *fn;
+	pthread_t t;
+
+	snprintf(path, sizeof(path), "%s/lib.so", dir);
+	h = dlopen(path, RTLD_NOW);
+	fn = h ? dlsym(h, "spinlib_spin") : NULL;
+	if (!fn) {
+		fprintf(stderr, "hostile: %s\n", dlerror());
+		exit(1);
+	}
+	if (pthread_create(&t, &detached, lib_spinner, fn))
+		die("lib spinner thread");
+	while (!atomic_load(&spin_tid))
+		sleep_us(1000);
 }
 
 static char *setup_fuse(const char *dir)
@@ -389,12 +453,13 @@ static void usage(FILE *f)
 		"usage: hostile [-s FILE] [-t N] [-b SIZE] [--zombie-leader]\n"
 		"               [--corrupt-elf none,phnum,phoff,filesz,note] [--uffd]\n"
 		"               [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]\n"
-		"               [--fuse-server DIR]\n");
+		"               [--fuse-server DIR [--fuse-lib LIB]]\n");
 }
 
 int main(int argc, char **argv)
 {
-	enum { O_ZOMBIE = 256, O_CORRUPT, O_UFFD, O_UID, O_NONDUMP, O_STORM, O_READER, O_FUSE };
+	enum { O_ZOMBIE = 256, O_CORRUPT, O_UFFD, O_UID, O_NONDUMP, O_STORM, O_READER, O_FUSE,
+	       O_FUSELIB };
 	static const struct option longopts[] = {
 		{ "status", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
@@ -407,10 +472,11 @@ int main(int argc, char **argv)
 		{ "storm", no_argument, NULL, O_STORM },
 		{ "reader-of", required_argument, NULL, O_READER },
 		{ "fuse-server", required_argument, NULL, O_FUSE },
+		{ "fuse-lib", required_argument, NULL, O_FUSELIB },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *status_path = NULL, *corrupt = NULL, *fuse_dir = NULL;
+	const char *status_path = NULL, *corrupt = NULL, *fuse_dir = NULL, *fuse_lib = NULL;
 	bool zombie = false, uffd = false, nondump = false, do_storm = false;
 	long nworkers = 3, uid = -1;
 	size_t buflen = 1 << 20;
@@ -434,6 +500,7 @@ int main(int argc, char **argv)
 		case O_STORM: do_storm = true; break;
 		case O_READER: reader_mnt = optarg; break;
 		case O_FUSE: fuse_dir = optarg; break;
+		case O_FUSELIB: fuse_lib = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -471,8 +538,16 @@ int main(int argc, char **argv)
 	}
 	if (uffd)
 		uffd_region = setup_uffd();
+	if (fuse_lib && !fuse_dir) {
+		usage(stderr);
+		return 2;
+	}
+	if (fuse_lib)
+		read_lib(fuse_lib);
 	if (fuse_dir)
 		fuse_map = setup_fuse(fuse_dir);
+	if (fuse_lib)
+		run_lib(fuse_dir);
 
 	for (long i = 0; i < nworkers; i++)
 		if (pthread_create(&t, &detached, sleeper, NULL))
@@ -495,7 +570,7 @@ int main(int argc, char **argv)
 	status_add(status, sizeof(status), &slen, "pid %d\n", (int)getpid());
 	status_add(status, sizeof(status), &slen, "threads %ld\n",
 		   nworkers + 1 + (zombie ? 1 : 0) + (uffd ? 1 : 0) + (reader_mnt ? 1 : 0) +
-		   (fuse_dir ? 1 : 0));
+		   (fuse_dir ? 1 : 0) + (fuse_lib ? 1 : 0));
 	status_add(status, sizeof(status), &slen, "buf %p\n", (void *)buf);
 	status_add(status, sizeof(status), &slen, "buflen %zu\n", buflen);
 	status_add(status, sizeof(status), &slen, "counter %p\n", (void *)&counter);
@@ -515,6 +590,8 @@ int main(int argc, char **argv)
 		status_add(status, sizeof(status), &slen, "fuse %p\n", (void *)fuse_map);
 		status_add(status, sizeof(status), &slen, "fuselen %u\n", FUSE_LEN);
 	}
+	if (fuse_lib)
+		status_add(status, sizeof(status), &slen, "spintid %d\n", atomic_load(&spin_tid));
 	if (reader_mnt) {
 		status_add(status, sizeof(status), &slen, "reader_ok %p\n", (void *)&reader_ok);
 		status_add(status, sizeof(status), &slen, "reader_deadlk %p\n", (void *)&reader_deadlk);
