@@ -1240,6 +1240,60 @@ def _(c):
     assert_undisturbed(t, before)
 
 
+@tap_check('24 live mode, headers rewritten in a tight loop while re-parsed: daemon survives, '
+           'every answer whole or a clean error')
+def _(c):
+    t = c.target('--corrupt-elf', ','.join(KINDS[1:]), '--flip', '-t', '1')
+    m = c.mount(t.pid, ('-o', 'live'))
+    hwm0 = vm_kb(m.daemon, 'VmHWM')
+    names = [f'corrupt-{k}.elf' for k in KINDS[1:]]
+    check(all(n in os.listdir(m.path('modules')) for n in names), 'corrupt modules not listed')
+    seen, bad = {}, []
+    stop = time.monotonic() + 2.0
+
+    def reader(i):
+        while time.monotonic() < stop:
+            name = names[i % len(names)]
+            for f in ('info', 'build-id', 'image'):
+                try:
+                    data = m.read('modules', name, f)
+                    if f == 'info':
+                        kv = dict(x.split(' ', 1) for x in data.decode().splitlines())
+                        seen.setdefault(kv.get('corrupt'), 0)
+                        seen[kv.get('corrupt')] += 1
+                        if int(kv['base'], 16) != t.info['elf_' + name[8:-4]]:
+                            bad.append(f'{name}: base {kv["base"]}')
+                except OSError as e:
+                    if e.errno not in (errno.ENOENT, errno.EIO):
+                        bad.append(f'{name}/{f}: {ename(e.errno)}')
+                except (ValueError, KeyError) as e:
+                    bad.append(f'{name}/info malformed: {e}')
+            i += 1
+
+    def refresher():
+        # each refresh is a new snapshot: the next info parses again
+        while time.monotonic() < stop:
+            with open(m.path('ctl'), 'w') as f:
+                f.write('refresh\n')
+            time.sleep(0.01)
+    ths = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(3)]
+    ths.append(threading.Thread(target=refresher, daemon=True))
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(30)
+    check(not any(th.is_alive() for th in ths), 'a reader hangs')
+    check(not bad, f'{len(bad)} bad answers, first: {bad[:2]}')
+    check(sum(seen.values()) > 10, f'only {sum(seen.values())} info reads in 2 s')
+    print(f'# info said corrupt: {seen}')
+    check(b'pid' in m.read('status'), 'daemon no longer answers')
+    grew = vm_kb(m.daemon, 'VmHWM') - hwm0
+    check(grew < 64 << 10, f'daemon peak RSS grew by {grew} kB')
+    check(t.moves(), 'the target does not run while mounted live')
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    check(wait_until(lambda: not traced(t.pid), 2), 'still traced after unmount')
+
+
 def checksum_present(pid, tid=None):
     """sha256 of every present page of the writable private mappings."""
     h = hashlib.sha256()

@@ -4,7 +4,7 @@
  * may be combined.
  *
  *   hostile [-s FILE] [-t N] [-b SIZE] [--zombie-leader] [--corrupt-elf KINDS]
- *           [--uffd] [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]
+ *           [--flip] [--uffd] [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]
  *           [--fuse-server DIR [--fuse-lib LIB]]
  *
  * Always there, as in target.c: a buffer whose every 8-byte word holds its
@@ -21,6 +21,9 @@
  *                   e_phnum = 0xffff, e_phoff past the mapping, the first
  *                   PT_LOAD's p_filesz = 2^62, or the build-id note's
  *                   n_descsz past its segment. "none" is the control.
+ * --flip            with --corrupt-elf: a thread rewrites each scribbled
+ *                   field between its good and its bad value in a tight
+ *                   loop, so a reader may see either, or a mix (TOCTOU).
  * --uffd            a region registered with userfaultfd (MISSING mode),
  *                   faults served from a handler thread with 0xa5 bytes; its
  *                   first half is touched before "ready", the rest never.
@@ -384,6 +387,34 @@ static Elf64_Nhdr *find_build_id(char *img, size_t len, Elf64_Phdr **seg)
 }
 
 /* Copies our executable to dir/corrupt-KIND.elf, maps it, scribbles. */
+/* --flip: the fields map_corrupt scribbled, with both their values. */
+static struct flip {
+	void *at;
+	uint64_t good, bad;
+	size_t size;
+} flips[8];
+static size_t nflips;
+
+static void flip_add(void *at, size_t size, uint64_t bad)
+{
+	struct flip *f = &flips[nflips++];
+
+	f->at = at;
+	f->size = size;
+	memcpy(&f->good, at, size);
+	f->bad = bad;
+	memcpy(at, &f->bad, size);
+}
+
+static void *flipper(void *arg)
+{
+	(void)arg;
+	for (unsigned long i = 0;; i++)
+		for (size_t k = 0; k < nflips; k++)
+			memcpy(flips[k].at, (i & 1) ? &flips[k].good : &flips[k].bad, flips[k].size);
+	return NULL;
+}
+
 static char *map_corrupt(const char *dir, const char *kind)
 {
 	char path[4200], buf[65536];
@@ -413,15 +444,15 @@ static char *map_corrupt(const char *dir, const char *kind)
 		exit(1);
 	}
 	if (strcmp(kind, "phnum") == 0) {
-		eh->e_phnum = 0xffff;
+		flip_add(&eh->e_phnum, sizeof(eh->e_phnum), 0xffff);
 	} else if (strcmp(kind, "phoff") == 0) {
-		eh->e_phoff = (uint64_t)st.st_size + (1u << 20);
+		flip_add(&eh->e_phoff, sizeof(eh->e_phoff), (uint64_t)st.st_size + (1u << 20));
 	} else if (strcmp(kind, "filesz") == 0) {
 		for (unsigned i = 0; i < eh->e_phnum; i++) {
 			Elf64_Phdr *ph = (Elf64_Phdr *)(img + eh->e_phoff) + i;
 
 			if (ph->p_type == PT_LOAD) {
-				ph->p_filesz = UINT64_C(1) << 62;
+				flip_add(&ph->p_filesz, sizeof(ph->p_filesz), UINT64_C(1) << 62);
 				break;
 			}
 		}
@@ -434,7 +465,7 @@ static char *map_corrupt(const char *dir, const char *kind)
 			exit(1);
 		}
 		/* The descriptor now runs past the end of its segment. */
-		nh->n_descsz = (Elf64_Word)(seg->p_filesz + 4096);
+		flip_add(&nh->n_descsz, sizeof(nh->n_descsz), seg->p_filesz + 4096);
 	}
 	return img;
 }
@@ -451,7 +482,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: hostile [-s FILE] [-t N] [-b SIZE] [--zombie-leader]\n"
-		"               [--corrupt-elf none,phnum,phoff,filesz,note] [--uffd]\n"
+		"               [--corrupt-elf none,phnum,phoff,filesz,note] [--flip] [--uffd]\n"
 		"               [--uid UID] [--nondumpable] [--storm] [--reader-of MNT]\n"
 		"               [--fuse-server DIR [--fuse-lib LIB]]\n");
 }
@@ -459,7 +490,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	enum { O_ZOMBIE = 256, O_CORRUPT, O_UFFD, O_UID, O_NONDUMP, O_STORM, O_READER, O_FUSE,
-	       O_FUSELIB };
+	       O_FUSELIB, O_FLIP };
 	static const struct option longopts[] = {
 		{ "status", required_argument, NULL, 's' },
 		{ "threads", required_argument, NULL, 't' },
@@ -473,11 +504,12 @@ int main(int argc, char **argv)
 		{ "reader-of", required_argument, NULL, O_READER },
 		{ "fuse-server", required_argument, NULL, O_FUSE },
 		{ "fuse-lib", required_argument, NULL, O_FUSELIB },
+		{ "flip", no_argument, NULL, O_FLIP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *status_path = NULL, *corrupt = NULL, *fuse_dir = NULL, *fuse_lib = NULL;
-	bool zombie = false, uffd = false, nondump = false, do_storm = false;
+	bool zombie = false, uffd = false, nondump = false, do_storm = false, flip = false;
 	long nworkers = 3, uid = -1;
 	size_t buflen = 1 << 20;
 	char *elf_img[NKINDS] = { NULL }, *uffd_region = NULL, *fuse_map = NULL;
@@ -501,6 +533,7 @@ int main(int argc, char **argv)
 		case O_READER: reader_mnt = optarg; break;
 		case O_FUSE: fuse_dir = optarg; break;
 		case O_FUSELIB: fuse_lib = optarg; break;
+		case O_FLIP: flip = true; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -536,6 +569,8 @@ int main(int argc, char **argv)
 		elf_img[k] = map_corrupt(dir, elf_kinds[k]);
 		corrupt += len + (corrupt[len] == ',');
 	}
+	if (flip && pthread_create(&t, &detached, flipper, NULL))
+		die("flip thread");
 	if (uffd)
 		uffd_region = setup_uffd();
 	if (fuse_lib && !fuse_dir) {
@@ -570,7 +605,7 @@ int main(int argc, char **argv)
 	status_add(status, sizeof(status), &slen, "pid %d\n", (int)getpid());
 	status_add(status, sizeof(status), &slen, "threads %ld\n",
 		   nworkers + 1 + (zombie ? 1 : 0) + (uffd ? 1 : 0) + (reader_mnt ? 1 : 0) +
-		   (fuse_dir ? 1 : 0) + (fuse_lib ? 1 : 0));
+		   (fuse_dir ? 1 : 0) + (fuse_lib ? 1 : 0) + (flip ? 1 : 0));
 	status_add(status, sizeof(status), &slen, "buf %p\n", (void *)buf);
 	status_add(status, sizeof(status), &slen, "buflen %zu\n", buflen);
 	status_add(status, sizeof(status), &slen, "counter %p\n", (void *)&counter);
