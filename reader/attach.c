@@ -371,15 +371,17 @@ static bool have_cap_sys_ptrace(void)
  */
 static bool ptracefs_letting_go(pid_t who, int tracer)
 {
-	char mine[64] = "", theirs[64] = "", path[64], v[32];
+	char mine[4096] = "", theirs[4096] = "", path[64], v[32];
 	ssize_t n;
 
+	/* Ours (this binary), or any ptracefs build or install by its name. */
 	n = readlink("/proc/self/exe", mine, sizeof(mine) - 1);
 	mine[n > 0 ? n : 0] = 0;
 	snprintf(path, sizeof(path), "/proc/%d/exe", tracer);
 	n = readlink(path, theirs, sizeof(theirs) - 1);
 	theirs[n > 0 ? n : 0] = 0;
-	if (!mine[0] || strcmp(mine, theirs) != 0)
+	if (!(mine[0] && strcmp(mine, theirs) == 0) &&
+	    !(proc_status_field(tracer, "Name", v, sizeof(v)) == 0 && strcmp(v, "ptracefs") == 0))
 		return false;
 	for (int i = 0; i < 300; i++) {
 		if (proc_status_field(who, "TracerPid", v, sizeof(v)) != 0 || atoi(v) != tracer)
