@@ -4,6 +4,7 @@
  * and checks what the mount serves against the kernel's own view.
  *
  *   vmfs [--emit-core] PTRACEFS MOUNTPOINT [TARGET]   run the checks
+ *   vmfs --exec PTRACEFS MOUNTPOINT TARGET            a live mount across an exec
  *   vmfs target FD                                    be the target (internal)
  *
  * --emit-core also writes the mounted core to stdout, for gdb outside.
@@ -92,18 +93,19 @@ struct abi {
 	size_t fp_off;
 	const char *fp_reg;
 	int fp_width;		/* bytes shown (8: FP_LO only) */
+	int prstatus_words;	/* pr_reg: NT_PRSTATUS's registers, a regs line each */
 };
 
 static const struct abi abis[] = {
 	/* user_fxsr_struct: xmm0 at 160 (also i386's NT_PRXFPREG). */
-	{ EM_X86_64, "x86_64", 1, "rip", "rsp", "rdx", 16, 19, NT_PRFPREG, 160, "xmm0", 16 },
-	{ EM_386, "i386", 0, "eip", "esp", "edx", 12, 15, NT_PRXFPREG, 160, "xmm0", 16 },
+	{ EM_X86_64, "x86_64", 1, "rip", "rsp", "rdx", 16, 19, NT_PRFPREG, 160, "xmm0", 16, 27 },
+	{ EM_386, "i386", 0, "eip", "esp", "edx", 12, 15, NT_PRXFPREG, 160, "xmm0", 16, 17 },
 	/* user_fpsimd_state: vregs[32] of 16 bytes; q8 */
-	{ EM_AARCH64, "aarch64", 1, "pc", "sp", "x2", 32, 31, NT_PRFPREG, 8 * 16, "v8", 16 },
+	{ EM_AARCH64, "aarch64", 1, "pc", "sp", "x2", 32, 31, NT_PRFPREG, 8 * 16, "v8", 16, 34 },
 	/* user_vfp: fpregs[32] of 8 bytes; d8 */
-	{ EM_ARM, "arm", 0, "pc", "sp", "r2", 15, 13, NT_ARM_VFP, 8 * 8, "d8", 8 },
+	{ EM_ARM, "arm", 0, "pc", "sp", "r2", 15, 13, NT_ARM_VFP, 8 * 8, "d8", 8, 18 },
 	/* __riscv_d_ext_state: f[32] of 8 bytes; f8 is fs0 */
-	{ EM_RISCV, "riscv64", 1, "pc", "sp", "a2", 0, 2, NT_PRFPREG, 8 * 8, "fs0", 8 },
+	{ EM_RISCV, "riscv64", 1, "pc", "sp", "a2", 0, 2, NT_PRFPREG, 8 * 8, "fs0", 8, 32 },
 };
 
 struct report {
@@ -546,7 +548,7 @@ static void emit_core(const char *path, const char *block, pid_t pid,
 	fflush(stdout);
 }
 
-static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
+static int run_ptracefs_opt(const char *ptracefs, pid_t pid, const char *mnt, const char *opt)
 {
 	char spid[16];
 	pid_t c;
@@ -555,13 +557,142 @@ static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
 	snprintf(spid, sizeof(spid), "%d", pid);
 	c = fork();
 	if (c == 0) {
-		execl(ptracefs, ptracefs, spid, mnt, (char *)NULL);
+		if (opt)
+			execl(ptracefs, ptracefs, "-o", opt, spid, mnt, (char *)NULL);
+		else
+			execl(ptracefs, ptracefs, spid, mnt, (char *)NULL);
 		perror(ptracefs);
 		_exit(127);
 	}
 	while (c > 0 && waitpid(c, &st, 0) < 0 && errno == EINTR)
 		;
 	return c > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
+{
+	return run_ptracefs_opt(ptracefs, pid, mnt, NULL);
+}
+
+/* The number of "name 0x..." lines of a regs text. */
+static int count_lines(const char *text)
+{
+	int n = 0;
+
+	for (; text && *text; text++)
+		n += *text == '\n';
+	return n;
+}
+
+/*
+ * A live mount across an execve into another architecture: this program
+ * (64-bit) is mounted with -o live, then execs PROG, a 32-bit build of
+ * vmfs, as its target. Afterwards status must name the new architecture
+ * and regs of the new image's threads come in its layout: the reader's pc
+ * and sp equal /proc's, its count register holds the count, one line a
+ * register of the 32-bit NT_PRSTATUS.
+ */
+static void run_exec(const char *ptracefs, const char *mnt, const char *prog)
+{
+	const struct abi *a = abi_of(prog);
+	struct report r;
+	char path[512], fdarg[16], goarg[16];
+	int p[2], go[2], rc;
+	pid_t pid;
+
+	passed = failed = 0;
+	if (!a) {
+		printf("vmtest fs_exec: cannot tell the architecture of %s\n", prog);
+		return;
+	}
+	snprintf(label, sizeof(label), "fs_exec_%s", a->name);
+	if (pipe(p) != 0 || pipe(go) != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(p[0]);
+		close(go[1]);
+		snprintf(fdarg, sizeof(fdarg), "%d", p[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(126);
+		execl(prog, prog, "target", fdarg, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	close(go[0]);
+	snprintf(goarg, sizeof(goarg), "%d", go[1]);
+	mkdir(mnt, 0755);
+	rc = run_ptracefs_opt(ptracefs, pid, mnt, "live");
+	check(rc == 0, "ptracefs -o live %d %s exited %d", pid, mnt, rc);
+	if (rc != 0)
+		goto out;
+	check(write(go[1], "x", 1) == 1, "cannot let the target exec");
+	rc = (int)read(p[0], &r, sizeof(r));
+	check(rc == (int)sizeof(r), "the exec'd target did not start");
+	if (rc != (int)sizeof(r))
+		goto unmount;
+	/* the reader settles in read() */
+	for (int i = 0; i < 100; i++) {
+		uint64_t sp, pc;
+
+		if (thread_state(pid, r.reader_tid) == 'S' && proc_sp_pc(pid, r.reader_tid, &sp, &pc) == 0)
+			break;
+		sleep_ms(20);
+	}
+	snprintf(path, sizeof(path), "%s/status", mnt);
+	{
+		char *st = slurp(path, NULL), want[64];
+
+		snprintf(want, sizeof(want), "\narch %s\n", a->name);
+		check(st && strstr(st, want), "status after the exec does not say arch %s", a->name);
+		check(st && strstr(st, "\nstate live\n"), "status after the exec is not live");
+		free(st);
+	}
+	{
+		uint64_t sp = 0, pc = 0, v = 0;
+		char *regs;
+		int ok = proc_sp_pc(pid, r.reader_tid, &sp, &pc) == 0;
+
+		snprintf(path, sizeof(path), "%s/threads/%d/regs", mnt, r.reader_tid);
+		regs = slurp(path, NULL);
+		check(regs != NULL, "read %s: %s", path, strerror(errno));
+		if (regs) {
+			int n = count_lines(regs);
+
+			check(n == a->prstatus_words,
+			      "regs of the exec'd reader has %d lines, not the %s layout", n, a->name);
+			/*
+			 * live: the thread is stopped for the read, in its
+			 * blocking read(), which the stop sets up to restart:
+			 * pc may have been moved back over the syscall
+			 * instruction (2 bytes in Thumb and on x86, 4 in ARM).
+			 */
+			check(reg_value(regs, a->pc, &v) == 0 && ok &&
+			      (v == pc || v == pc - 2 || v == pc - 4),
+			      "exec'd reader: %s in regs is %#" PRIx64 ", /proc says %#" PRIx64,
+			      a->pc, v, pc);
+			check(reg_value(regs, a->sp, &v) == 0 && ok && v == sp,
+			      "exec'd reader: %s in regs is not %#" PRIx64, a->sp, sp);
+			check(reg_value(regs, a->arg2, &v) == 0 && v == COUNT_THREAD,
+			      "exec'd reader: %s is not the read count", a->arg2);
+		}
+		free(regs);
+	}
+unmount:
+	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
+	for (int i = 0; i < 100 && thread_state(pid, r.spinner_tid) != 'R'; i++)
+		sleep_ms(50);
+	check(thread_state(pid, r.spinner_tid) == 'R', "the exec'd spinner is not running after umount");
+out:
+	close(go[1]);
+	close(p[0]);
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	printf("vmtest %s: %d passed, %d failed\n", label, passed, failed);
+	fflush(stdout);
 }
 
 static void run(const char *ptracefs, const char *mnt, const char *prog, int emit)
@@ -768,6 +899,11 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "target") == 0) {
 		target(atoi(argv[2]));
 		return 0;
+	}
+	if (argc == 5 && strcmp(argv[1], "--exec") == 0) {
+		setvbuf(stdout, NULL, _IOLBF, 0);
+		run_exec(argv[2], argv[3], argv[4]);
+		return failed ? 1 : 0;
 	}
 	int emit = argc > 1 && strcmp(argv[1], "--emit-core") == 0;
 

@@ -345,6 +345,9 @@ static void fs_checks(void)
 	static const char *const own[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt", NULL };
 	static const char *const compat[] = { "/vmfs", "--emit-core", "/ptracefs", "/mnt",
 					      "/vmfs-compat", NULL };
+	/* -o live across an execve from this architecture into the 32-bit one */
+	static const char *const across[] = { "/vmfs", "--exec", "/ptracefs", "/mnt",
+					      "/vmfs-compat", NULL };
 	int fd = open("/fuse.ko", O_RDONLY | O_CLOEXEC);
 
 	if (fd >= 0) {
@@ -361,8 +364,10 @@ static void fs_checks(void)
 		return;
 	}
 	run_vmfs(own);
-	if (access("/vmfs-compat", X_OK) == 0)
+	if (access("/vmfs-compat", X_OK) == 0) {
 		run_vmfs(compat);
+		run_vmfs(across);
+	}
 }
 
 int main(int argc, char **argv)
