@@ -41,28 +41,6 @@ static void *idle(void *arg)
 	return NULL;
 }
 
-/* "4096", "64k", "1M", "4G": a byte count with an optional binary suffix. */
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static void fill(uint64_t *p, uint64_t bytes)
 {
 	for (uint64_t i = 0; i < bytes / 8; i++)
@@ -89,7 +67,8 @@ int main(int argc, char **argv)
 		case 'm':
 		case 'r':
 		case 'c':
-			if (parse_size(optarg, opt == 'm' ? &mapped : opt == 'r' ? &resident : &chunk)) {
+			if (parse_size(optarg, UINT64_MAX,
+				       opt == 'm' ? &mapped : opt == 'r' ? &resident : &chunk)) {
 				fprintf(stderr, "bench-target: bad size '%s'\n", optarg);
 				return 2;
 			}

@@ -15,54 +15,11 @@
  * NUL terminator, and every field is bounds- and overflow-checked.
  */
 #include "reader/maps.h"
+#include "reader/textcur.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A cursor over one line: [p, end), never NUL terminated. */
-struct cur {
-	const char *p;
-	const char *end;
-};
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* One or more digits in base 16 or 10, no larger than max. */
-static int get_num(struct cur *c, unsigned base, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *start = c->p;
-	int d;
-
-	while (c->p < c->end && (d = hexval(*c->p)) >= 0 && (unsigned)d < base) {
-		if (v > (max - (unsigned)d) / base)
-			return -EINVAL;
-		v = v * base + (unsigned)d;
-		c->p++;
-	}
-	if (c->p == start)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static int get_char(struct cur *c, char want)
-{
-	if (c->p == c->end || *c->p != want)
-		return -EINVAL;
-	c->p++;
-	return 0;
-}
 
 /* "rwxp": each column is its letter or '-', the last is 'p' or 's'. */
 static int get_perms(struct cur *c, unsigned *perms)
@@ -96,13 +53,13 @@ static int parse_line(struct cur *c, struct map_entry *e, char **pool)
 	uint64_t major, minor;
 	size_t plen;
 
-	if (get_num(c, 16, UINT64_MAX, &e->start) || get_char(c, '-') ||
-	    get_num(c, 16, UINT64_MAX, &e->end) || get_char(c, ' ') ||
-	    get_perms(c, &e->perms) || get_char(c, ' ') ||
-	    get_num(c, 16, UINT64_MAX, &e->offset) || get_char(c, ' ') ||
-	    get_num(c, 16, UINT32_MAX, &major) || get_char(c, ':') ||
-	    get_num(c, 16, UINT32_MAX, &minor) || get_char(c, ' ') ||
-	    get_num(c, 10, UINT64_MAX, &e->inode))
+	if (cur_num(c, 16, UINT64_MAX, &e->start) || cur_char(c, '-') ||
+	    cur_num(c, 16, UINT64_MAX, &e->end) || cur_char(c, ' ') ||
+	    get_perms(c, &e->perms) || cur_char(c, ' ') ||
+	    cur_num(c, 16, UINT64_MAX, &e->offset) || cur_char(c, ' ') ||
+	    cur_num(c, 16, UINT32_MAX, &major) || cur_char(c, ':') ||
+	    cur_num(c, 16, UINT32_MAX, &minor) || cur_char(c, ' ') ||
+	    cur_num(c, 10, UINT64_MAX, &e->inode))
 		return -EINVAL;
 	e->dev_major = (uint32_t)major;
 	e->dev_minor = (uint32_t)minor;

@@ -14,57 +14,17 @@
  * number is overflow-checked.
  */
 #include "reader/smaps.h"
+#include "reader/textcur.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct cur {
-	const char *p, *end;
-};
-
-static int digit(char c, unsigned base)
-{
-	int d = -1;
-
-	if (c >= '0' && c <= '9')
-		d = c - '0';
-	else if (c >= 'a' && c <= 'f')
-		d = c - 'a' + 10;
-	else if (c >= 'A' && c <= 'F')
-		d = c - 'A' + 10;
-	return d >= 0 && (unsigned)d < base ? d : -1;
-}
-
-static int get_num(struct cur *c, unsigned base, uint64_t *out)
-{
-	const char *start = c->p;
-	uint64_t v = 0;
-	int d;
-
-	while (c->p < c->end && (d = digit(*c->p, base)) >= 0) {
-		if (v > (UINT64_MAX - (unsigned)d) / base)
-			return -EINVAL;
-		v = v * base + (unsigned)d;
-		c->p++;
-	}
-	if (c->p == start)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-static void skip_blanks(struct cur *c)
-{
-	while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
-		c->p++;
-}
-
 /* "start-end " at the head of a line; the rest of it is maps' business. */
 static bool parse_header(struct cur c, uint64_t *start, uint64_t *end)
 {
-	if (get_num(&c, 16, start) || c.p == c.end || *c.p++ != '-' ||
-	    get_num(&c, 16, end) || c.p == c.end || *c.p != ' ')
+	if (cur_num(&c, 16, UINT64_MAX, start) || cur_char(&c, '-') ||
+	    cur_num(&c, 16, UINT64_MAX, end) || c.p == c.end || *c.p != ' ')
 		return false;
 	return true;
 }
@@ -74,8 +34,8 @@ static int parse_kb(struct cur c, uint64_t *out)
 {
 	uint64_t v;
 
-	skip_blanks(&c);
-	if (get_num(&c, 10, &v))
+	cur_skip_blanks(&c);
+	if (cur_num(&c, 10, UINT64_MAX, &v))
 		return -EINVAL;
 	*out = v > UINT64_MAX / 1024 ? UINT64_MAX / 1024 : v;
 	return 0;
@@ -93,7 +53,7 @@ static unsigned parse_vmflags(struct cur c)
 	for (;;) {
 		const char *tok;
 
-		skip_blanks(&c);
+		cur_skip_blanks(&c);
 		if (c.p == c.end)
 			break;
 		tok = c.p;

@@ -396,6 +396,23 @@ if tracer:
 '''
 
 
+def writes_allowed(ops, refusals):
+    """Runs each {name: operation} that should be refused; what was not,
+    or was refused with an errno outside refusals, as a list of lines.
+    An operation returning a file descriptor has it closed."""
+    bad = []
+    for name, op in ops.items():
+        try:
+            fd = op()
+            if isinstance(fd, int):
+                os.close(fd)
+            bad.append(f'{name}: allowed')
+        except OSError as e:
+            if e.errno not in refusals:
+                bad.append(f'{name}: {errno.errorcode.get(e.errno, e.errno)}')
+    return bad
+
+
 # ---- checks: registry and context ----
 
 CHECKS = []

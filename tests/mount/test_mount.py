@@ -26,7 +26,7 @@ from harness import (CHURN, PAGE, SAMPLE, Fail, all_states, assert_undisturbed, 
                      expected_extents, is_anon, is_data, mounted, pagemap, parse_maps,
                      pread_full, proc_status, read_maps, reap, refusal, run,
                      seek_extents, syscall_sp_pc, tap_check, task_states, tracer_pid,
-                     wait_until)
+                     wait_until, writes_allowed)
 
 
 # ---- the checks ----
@@ -346,16 +346,7 @@ def _(c):
         'chmod status': lambda: os.chmod(m.path('status'), 0o600),
         'unlink maps': lambda: os.unlink(m.path('maps')),
     }
-    bad = []
-    for name, op in ops.items():
-        try:
-            fd = op()
-            if isinstance(fd, int):
-                os.close(fd)
-            bad.append(f'{name}: allowed')
-        except OSError as e:
-            if e.errno not in (errno.EACCES, errno.EROFS, errno.EPERM):
-                bad.append(f'{name}: {errno.errorcode.get(e.errno, e.errno)}')
+    bad = writes_allowed(ops, (errno.EACCES, errno.EROFS, errno.EPERM))
     check(not bad, '; '.join(bad))
 
 

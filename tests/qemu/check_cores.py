@@ -80,24 +80,31 @@ def per_thread(out):
     return res
 
 
+class Checks:
+    """check(ok, msg): counts what passed; a failure goes to the shared
+    list and is printed as "FAIL PREFIX: msg"."""
+
+    def __init__(self, prefix, failures):
+        self.prefix, self.failures, self.passed = prefix, failures, 0
+
+    def __call__(self, ok, msg):
+        if ok:
+            self.passed += 1
+        else:
+            self.failures.append(f"{self.prefix}: {msg}")
+            print(f"FAIL {self.prefix}: {msg}")
+
+
 def check_core(core, exe_dir, gdb, failures):
     label = core["label"]
     arch = label[3:]
-    passed = 0
-
-    def check(ok, msg):
-        nonlocal passed
-        if ok:
-            passed += 1
-        else:
-            failures.append(f"{label}: {msg}")
-            print(f"FAIL {label}: {msg}")
+    check = Checks(label, failures)
 
     exe = os.path.join(exe_dir, f"vmfs-{arch}")
     check(core["complete"], "core output truncated")
     check(os.path.exists(exe), f"no {exe}")
     if arch not in GDB_ARCH or not core["complete"] or not os.path.exists(exe):
-        return passed
+        return check.passed
     gdb_arch, fp_expr = GDB_ARCH[arch]
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "core")
@@ -121,7 +128,7 @@ def check_core(core, exe_dir, gdb, failures):
     sec = dict(re.findall(r"@@(\w+)\n(.*?)(?=@@)", out, flags=re.S))
     check(len(sec) == 4, f"gdb gave no answer: {r.stderr.strip()[-300:]}")
     if len(sec) != 4:
-        return passed
+        return check.passed
 
     pcs, sps, fps = (per_thread(sec[k]) for k in ("pc", "sp", "fp"))
     check(sorted(pcs) == sorted(core["threads"]),
@@ -139,7 +146,7 @@ def check_core(core, exe_dir, gdb, failures):
     got = [int(x, 16) for x in re.findall(r"0x([0-9a-f]{2})\b", sec["page"].split(":", 1)[-1])]
     want = [(i * 7 + core["pid"]) & 0xff for i in range(16)]
     check(got == want, f"gdb x/16xb &page: {got}, want {want}")
-    return passed
+    return check.passed
 
 
 def rebuild(core):
@@ -208,19 +215,11 @@ PER_PROCESS = (3, NT_AUXV, NT_FILE, NT_SIGINFO, NT_X86_XSAVE_LAYOUT)
 def check_parity(ours_core, kern_core, failures):
     """Our core against the guest kernel's core of the same process."""
     label = ours_core["label"]
-    passed = 0
-
-    def check(ok, msg):
-        nonlocal passed
-        if ok:
-            passed += 1
-        else:
-            failures.append(f"parity {label}: {msg}")
-            print(f"FAIL parity {label}: {msg}")
+    check = Checks(f"parity {label}", failures)
 
     check(kern_core["complete"], "the kernel's core output is truncated")
     if not kern_core["complete"] or not ours_core["complete"]:
-        return passed
+        return check.passed
     ours, kern = Elf(rebuild(ours_core)), Elf(rebuild(kern_core))
     a = [ld[:3] for ld in ours.loads]
     b = [ld[:3] for ld in kern.loads]
@@ -254,7 +253,7 @@ def check_parity(ours_core, kern_core, failures):
     if vdso:
         ld = next((x for x in ours.loads if x[0] == vdso), None)
         check(ld and ours.read(vdso, ld[3]) == kern.read(vdso, ld[3]), "the vDSO differs")
-    return passed
+    return check.passed
 
 
 def main():

@@ -49,30 +49,14 @@ LIBC = ctypes.CDLL(None, use_errno=True)
 # What this machine must offer (/dev/fuse, fusermount3, ptrace), as the
 # mount suite checks it.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mount'))
-from harness import prerequisites  # noqa: E402
+from harness import (CHECKS, Fail, check, parse_maps, prerequisites, proc_gone,  # noqa: E402
+                     reap, tap_check, wait_until, writes_allowed)
+
 PR_SET_CHILD_SUBREAPER = 36
-
-
-class Fail(Exception):
-    pass
 
 
 class Skip(Exception):
     pass
-
-
-def check(cond, msg):
-    if not cond:
-        raise Fail(msg)
-
-
-def wait_until(pred, timeout, step=0.01):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v or time.monotonic() > deadline:
-            return v
-        time.sleep(step)
 
 
 def close_quietly(fd):
@@ -153,15 +137,6 @@ def word(pid, addr):
     return struct.unpack('<Q', read_mem(pid, addr, 8))[0]
 
 
-def parse_maps(text):
-    out = []
-    for line in text.splitlines():
-        parts = line.split(None, 5)
-        s, e = parts[0].split('-')
-        out.append((int(s, 16), int(e, 16), parts[1], parts[5] if len(parts) > 5 else ''))
-    return out
-
-
 def pagemap(pid, start, end, tid=None):
     n = (end - start) // PAGE
     with open(f'/proc/{pid}/task/{tid or live_tid(pid)}/pagemap', 'rb', buffering=0) as f:
@@ -182,29 +157,6 @@ def mountinfo(mnt, pid='self'):
 
 def mounted(mnt):
     return mountinfo(mnt) is not None
-
-
-def proc_gone(pid):
-    try:
-        return read_text(f'/proc/{pid}/stat').rsplit(')', 1)[1].split()[0] in 'ZX'
-    except (FileNotFoundError, ProcessLookupError):
-        return True
-
-
-def reap(pid, timeout):
-    """Exit status of our child pid (None: still running after timeout)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            p, st = os.waitpid(pid, os.WNOHANG)
-            if p == pid:
-                return os.waitstatus_to_exitcode(st)
-        except ChildProcessError:
-            if proc_gone(pid):
-                return 0
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(0.005)
 
 
 def vm_kb(pid, key):
@@ -490,17 +442,7 @@ def assert_undisturbed(t, before, within=1.0, same_threads=True, key='counter'):
     check(t.moves(key), f'the target\'s {key} stands still')
 
 
-# ---- checks: registry and context ----
-
-CHECKS = []
-
-
-def tap_check(name):
-    def reg(fn):
-        CHECKS.append((name, fn))
-        return fn
-    return reg
-
+# ---- checks: context (the registry is harness's: CHECKS, tap_check) ----
 
 class Ctx:
     def __init__(self, tmp):
@@ -1354,16 +1296,7 @@ def _(c):
         'setxattr /': lambda: os.setxattr(m.mnt, 'user.x', b'1'),
         'removexattr status': lambda: os.removexattr(p('status'), 'user.x'),
     }
-    bad = []
-    for name, op in ops.items():
-        try:
-            fd = op()
-            if isinstance(fd, int):
-                os.close(fd)
-            bad.append(f'{name}: allowed')
-        except OSError as e:
-            if e.errno not in (errno.EACCES, errno.EROFS):
-                bad.append(f'{name}: {ename(e.errno)}')
+    bad = writes_allowed(ops, (errno.EACCES, errno.EROFS))
     check(not bad, '; '.join(bad))
     check(checksum_present(t.pid) == all0, 'the target\'s memory changed while suspended')
     check(m.unmount() == 0, 'daemon did not exit 0')

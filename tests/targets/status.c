@@ -1,5 +1,6 @@
 #include "status.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,4 +46,26 @@ int status_publish(const char *path, char *buf, size_t cap, size_t len)
 		remove(tmp);
 	free(tmp);
 	return ok ? 0 : -1;
+}
+
+int parse_size(const char *s, uint64_t max, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *s == '-')
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': shift = 10; end++; break;
+	case 'm': case 'M': shift = 20; end++; break;
+	case 'g': case 'G': shift = 30; end++; break;
+	default: break;
+	}
+	if (*end || v > (max >> shift))
+		return -1;
+	*out = (uint64_t)v << shift;
+	return 0;
 }

@@ -119,23 +119,12 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* "4096", "64k", "1M", "2G": a byte count with an optional binary suffix. */
-static int parse_size(const char *s, size_t *out)
+/* A size option: 1 byte to half the address space. */
+static int size_arg(const char *s, size_t *out)
 {
-	char *end;
-	unsigned long long v;
+	uint64_t v;
 
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *s == '-')
-		return -1;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end || v == 0 || v > SIZE_MAX / 2)
+	if (parse_size(s, SIZE_MAX / 2, &v) || v == 0)
 		return -1;
 	*out = (size_t)v;
 	return 0;
@@ -207,20 +196,20 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'b':
-			if (parse_size(optarg, &buflen)) {
+			if (size_arg(optarg, &buflen)) {
 				fprintf(stderr, "ptracefs-sample-target: bad size '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'u':
-			if (parse_size(optarg, &untouchedlen)) {
+			if (size_arg(optarg, &untouchedlen)) {
 				fprintf(stderr, "ptracefs-sample-target: bad size '%s'\n", optarg);
 				return 2;
 			}
 			break;
 		case 'S':
 		case 'D':
-			if (parse_size(optarg, opt == 'S' ? &sparselen : &dontdumplen)) {
+			if (size_arg(optarg, opt == 'S' ? &sparselen : &dontdumplen)) {
 				fprintf(stderr, "ptracefs-sample-target: bad size '%s'\n", optarg);
 				return 2;
 			}
