@@ -528,16 +528,27 @@ def on_timeout(name):
         subprocess.run(['fusermount3', '-uz', mnt], capture_output=True)
 
 
-def run():
-    for name, path in (('PTRACEFS_BIN', PTRACEFS), ('PTRACEFS_TARGET', TARGET),
-                       ('PTRACEFS_CHURN', CHURN)):
+class Skip(Exception):
+    """A check that cannot run on this machine: "# SKIP", or a failure
+    with PTRACEFS_NO_SKIP=1."""
+
+
+def run_checks(programs, only_var, prefix, make_ctx, timeout, on_timeout, after_each,
+               finish, tmp_mode=None):
+    """The TAP runner of the mount and robust suites: every registered
+    check (CHECKS) whose name matches $only_var, each with a fresh context
+    from make_ctx(tmp), a watchdog that calls on_timeout(name) after
+    timeout seconds, and after_each() once it is cleaned up; finish(tmp)
+    at the end. programs: (variable, path) pairs that must be executable.
+    Exit status: 0, or 1 on a failure."""
+    for name, path in programs:
         if not os.access(path, os.X_OK):
             print(f'Bail out! {name}={path!r} is not an executable (meson test sets it)')
             return 1
     why = prerequisites()
     if why:
         if NO_SKIP:
-            print(f'not ok 1 - prerequisites: {why} (PTRACEFS_NO_SKIP=1)\n1..1')
+            print(f'1..1\nnot ok 1 - prerequisites: {why} (PTRACEFS_NO_SKIP=1)')
             return 1
         print(f'1..0 # SKIP {why}')
         return 0
@@ -545,28 +556,32 @@ def run():
     LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    only = os.environ.get('PTRACEFS_MOUNT_ONLY')   # a regex, to run a subset by hand
-    tmp = tempfile.mkdtemp(prefix='ptracefs-mount-')
-    n = failed = 0
-    print(f'TAP version 13\n1..{sum(1 for c in CHECKS if not only or re.search(only, c[0]))}',
-          flush=True)
+    only = os.environ.get(only_var)   # a regex, to run a subset by hand
+    todo = [x for x in CHECKS if not only or re.search(only, x[0])]
+    tmp = tempfile.mkdtemp(prefix=prefix)
+    if tmp_mode is not None:
+        os.chmod(tmp, tmp_mode)
+    failed = 0
+    print(f'TAP version 13\n1..{len(todo)}', flush=True)
     try:
-        for name, fn in CHECKS:
-            if only and not re.search(only, name):
-                continue
-            n += 1
-            c = Ctx(tmp)
-            dog = threading.Timer(CHECK_TIMEOUT, on_timeout, (name,))
+        for n, (name, fn) in enumerate(todo, 1):
+            c = make_ctx(tmp)
+            dog = threading.Timer(timeout, on_timeout, (name,))
             dog.daemon = True
             dog.start()
             t0 = time.monotonic()
             try:
                 fn(c)
                 print(f'ok {n} - {name}')
+            except Skip as e:
+                if NO_SKIP:
+                    failed += 1
+                    print(f'not ok {n} - {name}\n# would skip: {e} (PTRACEFS_NO_SKIP=1)')
+                else:
+                    print(f'ok {n} - {name} # SKIP {e}')
             except Fail as e:
                 failed += 1
-                print(f'not ok {n} - {name}')
-                print(f'# {e}')
+                print(f'not ok {n} - {name}\n# {e}')
             except Exception:
                 failed += 1
                 print(f'not ok {n} - {name}')
@@ -575,11 +590,21 @@ def run():
             finally:
                 dog.cancel()
                 c.close()
-                reap_strays()
+                after_each()
             print(f'# {time.monotonic() - t0:.2f} s', flush=True)
     finally:
-        for mnt in list(LIVE_MOUNTS):
-            if mounted(mnt):
-                subprocess.run(['fusermount3', '-uz', mnt], capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
+        finish(tmp)
     return 1 if failed else 0
+
+
+def finish(tmp):
+    for mnt in list(LIVE_MOUNTS):
+        if mounted(mnt):
+            subprocess.run(['fusermount3', '-uz', mnt], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run():
+    return run_checks((('PTRACEFS_BIN', PTRACEFS), ('PTRACEFS_TARGET', TARGET),
+                       ('PTRACEFS_CHURN', CHURN)), 'PTRACEFS_MOUNT_ONLY', 'ptracefs-mount-',
+                      Ctx, CHECK_TIMEOUT, on_timeout, reap_strays, finish)

@@ -17,7 +17,6 @@ This process is a child subreaper: daemons that fork into the background
 stay its children, and their exit status is checked. A watchdog kills the
 daemons of a check that hangs, which ends any read stuck in its mount.
 """
-import ctypes
 import errno
 import hashlib
 import json
@@ -44,19 +43,13 @@ SETPRIV = ['setpriv', f'--reuid={NOBODY}', f'--regid={NOBODY}', '--clear-groups'
 PAGE = os.sysconf('SC_PAGE_SIZE')
 SIGSTOP_BIT = 1 << (signal.SIGSTOP - 1)
 CHECK_TIMEOUT = 60
-LIBC = ctypes.CDLL(None, use_errno=True)
 
 # What this machine must offer (/dev/fuse, fusermount3, ptrace), as the
 # mount suite checks it.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mount'))
-from harness import (CHECKS, Fail, check, parse_maps, prerequisites, proc_gone,  # noqa: E402
-                     reap, tap_check, wait_until, writes_allowed)
+from harness import (Fail, Skip, check, parse_maps, proc_gone, reap,  # noqa: E402
+                     run_checks, tap_check, wait_until, writes_allowed)
 
-PR_SET_CHILD_SUBREAPER = 36
-
-
-class Skip(Exception):
-    pass
 
 
 def close_quietly(fd):
@@ -1546,63 +1539,19 @@ def reap_strays():
             return
 
 
-def run():
-    for name, path in (('PTRACEFS_BIN', PTRACEFS), ('PTRACEFS_HOSTILE', HOSTILE)):
-        if not os.access(path, os.X_OK):
-            print(f'Bail out! {name}={path!r} is not an executable (meson test sets it)')
-            return 1
-    why = prerequisites()
-    if why:
-        if NO_SKIP:
-            print(f'1..1\nnot ok 1 - prerequisites: {why} (PTRACEFS_NO_SKIP=1)')
-            return 1
-        print(f'1..0 # SKIP {why}')
-        return 0
-    LIBC.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+def finish(tmp):
+    for d in os.listdir(tmp):
+        p = os.path.join(tmp, d)
+        if mounted(p):
+            subprocess.run(['fusermount3', '-uz', p], capture_output=True)
+    shutil.rmtree(tmp, ignore_errors=True)
 
-    only = os.environ.get('PTRACEFS_ROBUST_ONLY')
-    todo = [x for x in CHECKS if not only or re.search(only, x[0])]
-    tmp = tempfile.mkdtemp(prefix='ptracefs-robust-')
-    os.chmod(tmp, 0o711)    # other uids may reach the public mountpoints in it
-    failed = 0
-    print(f'TAP version 13\n1..{len(todo)}', flush=True)
-    try:
-        for n, (name, fn) in enumerate(todo, 1):
-            c = Ctx(tmp)
-            dog = threading.Timer(CHECK_TIMEOUT, on_timeout, (name,))
-            dog.daemon = True
-            dog.start()
-            t0 = time.monotonic()
-            try:
-                fn(c)
-                print(f'ok {n} - {name}')
-            except Skip as e:
-                if NO_SKIP:
-                    failed += 1
-                    print(f'not ok {n} - {name}\n# would skip: {e} (PTRACEFS_NO_SKIP=1)')
-                else:
-                    print(f'ok {n} - {name} # SKIP {e}')
-            except Fail as e:
-                failed += 1
-                print(f'not ok {n} - {name}\n# {e}')
-            except Exception:
-                failed += 1
-                print(f'not ok {n} - {name}')
-                for line in traceback.format_exc().splitlines():
-                    print(f'# {line}')
-            finally:
-                dog.cancel()
-                c.close()
-                reap_strays()
-            print(f'# {time.monotonic() - t0:.2f} s', flush=True)
-    finally:
-        for d in os.listdir(tmp):
-            p = os.path.join(tmp, d)
-            if mounted(p):
-                subprocess.run(['fusermount3', '-uz', p], capture_output=True)
-        shutil.rmtree(tmp, ignore_errors=True)
-    return 1 if failed else 0
+
+def run():
+    # other uids may reach the public mountpoints in the scratch directory
+    return run_checks((('PTRACEFS_BIN', PTRACEFS), ('PTRACEFS_HOSTILE', HOSTILE)),
+                      'PTRACEFS_ROBUST_ONLY', 'ptracefs-robust-', Ctx, CHECK_TIMEOUT,
+                      on_timeout, reap_strays, finish, tmp_mode=0o711)
 
 
 if __name__ == '__main__':
