@@ -32,7 +32,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 
 PTRACEFS = os.environ.get('PTRACEFS_BIN', '')
 HOSTILE = os.environ.get('PTRACEFS_HOSTILE', '')
@@ -47,6 +46,7 @@ CHECK_TIMEOUT = 60
 # What this machine must offer (/dev/fuse, fusermount3, ptrace), as the
 # mount suite checks it.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mount'))
+import harness  # noqa: E402
 from harness import (Fail, Skip, check, parse_maps, proc_gone, reap,  # noqa: E402
                      run_checks, tap_check, wait_until, writes_allowed)
 
@@ -437,10 +437,8 @@ def assert_undisturbed(t, before, within=1.0, same_threads=True, key='counter'):
 
 # ---- checks: context (the registry is harness's: CHECKS, tap_check) ----
 
-class Ctx:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.undo = []
+class Ctx(harness.Ctx):
+    """harness's context (undo list, close) with hostile targets."""
 
     def target(self, *args, uid=None):
         t = Target(self.tmp, args, uid)
@@ -462,14 +460,6 @@ class Ctx:
         m = Mount(self, pid)
         self.undo.append(m.cleanup)
         return m.start_fg(extra, env)
-
-    def close(self):
-        for fn in reversed(self.undo):
-            try:
-                fn()
-            except Exception:
-                for line in traceback.format_exc().splitlines():
-                    print(f'# cleanup: {line}')
 
 
 def fault_env(point):
