@@ -533,14 +533,21 @@ def _(c):
 
 # ==== 3, 4, 5: the daemon goes away ====
 
-@tap_check('3 SIGKILL of the daemon during attach: target undisturbed within 1 s, no mount')
-def _(c):
+def caught_attaching(c):
+    """A 3-thread target and a foreground daemon held mid-attach: the
+    injected 2 s sleep after seizing and interrupting, before waiting.
+    (target, its states before, the mount)"""
     t = c.target('-t', '3')
     before = states(t.pid)
     m = c.mount_fg(t.pid, env=fault_env('sleep-attach'))
-    # the daemon sleeps 2 s after seizing and interrupting, before waiting
     check(wait_until(lambda: traced(t.pid), 5), 'the daemon never seized the target')
     time.sleep(0.3)
+    return t, before, m
+
+
+@tap_check('3 SIGKILL of the daemon during attach: target undisturbed within 1 s, no mount')
+def _(c):
+    t, before, m = caught_attaching(c)
     check('t' in states(t.pid).values(), f'not interrupted yet: {states(t.pid)}')
     m.proc.kill()
     check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
@@ -681,11 +688,7 @@ def _(c):
 
 @tap_check('4 SIGTERM of the daemon during attach: it dies, no mount, target undisturbed')
 def _(c):
-    t = c.target('-t', '3')
-    before = states(t.pid)
-    m = c.mount_fg(t.pid, env=fault_env('sleep-attach'))
-    check(wait_until(lambda: traced(t.pid), 5), 'the daemon never seized the target')
-    time.sleep(0.3)
+    t, before, m = caught_attaching(c)
     m.proc.terminate()
     check(m.wait_exit(2) is not None, 'daemon alive 2 s after SIGTERM')
     assert_undisturbed(t, before)
