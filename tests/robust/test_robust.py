@@ -48,7 +48,7 @@ CHECK_TIMEOUT = 60
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mount'))
 import harness  # noqa: E402
 from harness import (Fail, Skip, check, parse_maps, proc_gone, reap,  # noqa: E402
-                     run_checks, tap_check, wait_until, writes_allowed)
+                     run_checks, settle, tap_check, wait_until, writes_allowed)
 
 
 
@@ -326,13 +326,7 @@ class Mount:
 
     def unmount(self, lazy=False):
         """fusermount3 -u; the daemon's exit status (None: still running)."""
-        # Releases are sent in the background and an unmount drops those not
-        # yet read: libfuse then leaks their handles (LeakSanitizer reports
-        # them). A synchronous request queued behind them lets them through.
-        try:
-            os.stat(self.mnt)
-        except OSError:
-            pass
+        settle(self.mnt)
         r = subprocess.run(['fusermount3', '-uz' if lazy else '-u', self.mnt],
                            capture_output=True, timeout=10)
         check(r.returncode == 0, f'fusermount3 -u: {r.stderr.decode().strip()}')
