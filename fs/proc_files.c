@@ -6,34 +6,24 @@
 #include <unistd.h>
 
 #include "fs/tree.h"
+#include "reader/procstat.h"
 
 /* The value of "Key:" in the /proc/PID/status captured at suspension. */
 static void status_field(const struct node_ctx *c, const char *key, char *out,
 			 size_t outlen)
 {
-	const char *text, *p;
-	size_t len, klen = strlen(key);
+	const char *text, *v;
+	size_t len, n;
 
 	snprintf(out, outlen, "?");
-	if (reader_file(c->r, RB_STATUS, &text, &len))
+	if (reader_file(c->r, RB_STATUS, &text, &len) ||
+	    procstat_status_field(text, len, key, &v, &n))
 		return;
-	for (p = text; p && p < text + len; p = memchr(p, '\n', (size_t)(text + len - p)), p = p ? p + 1 : NULL) {
-		if ((size_t)(text + len - p) > klen && memcmp(p, key, klen) == 0 && p[klen] == ':') {
-			const char *v = p + klen + 1, *end;
-
-			while (v < text + len && (*v == ' ' || *v == '\t'))
-				v++;
-			end = memchr(v, '\n', (size_t)(text + len - v));
-			if (!end)
-				end = text + len;
-			snprintf(out, outlen, "%.*s", (int)(end - v), v);
-			/* Uid/Gid lines are tab separated: real, effective, saved, fs. */
-			for (char *q = out; *q; q++)
-				if (*q == '\t')
-					*q = ' ';
-			return;
-		}
-	}
+	snprintf(out, outlen, "%.*s", (int)n, v);
+	/* Uid/Gid lines are tab separated: real, effective, saved, fs. */
+	for (char *q = out; *q; q++)
+		if (*q == '\t')
+			*q = ' ';
 }
 
 /* "build-id <hex>" of the module mapped from the executable, if it has one. */

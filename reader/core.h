@@ -141,14 +141,6 @@ void core_layout_free(struct core_layout *l);
  */
 size_t core_locate(const struct core_layout *l, uint64_t off);
 
-/* Parsers for the /proc text the notes are filled from (untrusted). */
-int core_parse_stat(const char *buf, size_t len, struct core_proc *p);
-/* The first number after key ("Uid:", "SigBlk:"...) in status text. */
-int core_status_u64(const char *buf, size_t len, const char *key,
-		    unsigned base, uint64_t *out);
-/* argv (NUL separated) as pr_psargs: joined by spaces, at most 79 bytes. */
-void core_psargs(const char *cmdline, size_t len, char out[80]);
-
 /*
  * The reader's `core`: laid out on first use (any thread may ask; one
  * builds, the others wait) and kept until reader_close. Reads fill every

@@ -21,9 +21,9 @@
 #include <unistd.h>
 
 #include "reader/core.h"
+#include "reader/procstat.h"
 #include "reader/reader_int.h"
-
-#define NT_X86_XSTATE_TYPE 0x202
+#include "reader/textcur.h"
 
 /* What a build allocates besides the layout, freed once it is built. */
 struct gather {
@@ -44,16 +44,20 @@ static unsigned effective_filter(const struct reader *r)
 
 	if (r->opts.coredump_filter >= 0)
 		return (unsigned)r->opts.coredump_filter;
-	/* The file is one hex number: the first "field" with an empty key. */
-	if (reader_file(r, RB_COREDUMP_FILTER, &text, &len) == 0 &&
-	    core_status_u64(text, len, "", 16, &v) == 0)
-		return (unsigned)(v & 0x1ff);
+	/* The file is one hex number. */
+	if (reader_file(r, RB_COREDUMP_FILTER, &text, &len) == 0) {
+		struct cur c = { text, text + len };
+
+		if (cur_num(&c, 16, UINT64_MAX, &v) == 0)
+			return (unsigned)(v & 0x1ff);
+	}
 	return CORE_FILTER_DEFAULT;
 }
 
 static void gather_proc(struct reader *r, struct core_proc *pr)
 {
 	struct reader_thread_info ti;
+	struct procstat ps;
 	const char *text;
 	size_t len;
 	uint64_t v;
@@ -61,18 +65,32 @@ static void gather_proc(struct reader *r, struct core_proc *pr)
 	memset(pr, 0, sizeof(*pr));
 	pr->pid = r->pid;
 	snprintf(pr->fname, sizeof(pr->fname), "%.15s", r->comm);
-	if (reader_file(r, RB_STAT, &text, &len) == 0)
-		core_parse_stat(text, len, pr);
+	if (reader_file(r, RB_STAT, &text, &len) == 0 &&
+	    procstat_parse(text, len, &ps) == 0) {
+		/* pr_fname is 16 bytes, NUL-padded but not NUL-terminated. */
+		memset(pr->fname, 0, sizeof(pr->fname));
+		memcpy(pr->fname, ps.comm, strnlen(ps.comm, sizeof(pr->fname)));
+		pr->pid = ps.pid;
+		pr->ppid = ps.ppid;
+		pr->pgrp = ps.pgrp;
+		pr->sid = ps.session;
+		pr->flags = ps.flags;
+		pr->utime = ps.utime;
+		pr->stime = ps.stime;
+		pr->cutime = (uint64_t)ps.cutime;
+		pr->cstime = (uint64_t)ps.cstime;
+		pr->nice = ps.nice < -20 ? -20 : ps.nice > 19 ? 19 : (int)ps.nice;
+	}
 	/* /proc said 't' (us) by then: the state the target was in before. */
 	pr->state = reader_thread_info(r, r->pid, &ti) == 0 && ti.state ? ti.state : 'Z';
 	if (reader_file(r, RB_STATUS, &text, &len) == 0) {
-		if (core_status_u64(text, len, "Uid:", 10, &v) == 0)
+		if (procstat_status_u64(text, len, "Uid", &v) == 0)
 			pr->uid = (uint32_t)v;
-		if (core_status_u64(text, len, "Gid:", 10, &v) == 0)
+		if (procstat_status_u64(text, len, "Gid", &v) == 0)
 			pr->gid = (uint32_t)v;
 	}
 	if (reader_file(r, RB_CMDLINE, &text, &len) == 0)
-		core_psargs(text, len, pr->psargs);
+		procstat_cmdline(text, len, pr->psargs, sizeof(pr->psargs));
 }
 
 /* Threads, the leader first (as the kernel puts the dumping thread). */
@@ -117,8 +135,8 @@ static int gather_threads(struct reader *r, struct gather *g)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)r->pid,
 			 (int)tids[i]);
 		if (proc_read_file(path, &status, &len, 1 << 20) == 0) {
-			core_status_u64(status, len, "SigPnd:", 16, &t->sigpend);
-			core_status_u64(status, len, "SigBlk:", 16, &t->sighold);
+			procstat_status_mask(status, len, "SigPnd", &t->sigpend);
+			procstat_status_mask(status, len, "SigBlk", &t->sighold);
 			free(status);
 		}
 		k++;
@@ -204,7 +222,7 @@ static size_t gather_xfeats(const struct gather *g, struct core_xfeat *out, size
 
 	for (size_t i = 0; i < g->nthreads && !x; i++)
 		for (size_t k = 0; k < g->threads[i].nsets; k++)
-			if (g->threads[i].sets[k].type == NT_X86_XSTATE_TYPE &&
+			if (g->threads[i].sets[k].type == NT_X86_XSTATE &&
 			    g->threads[i].sets[k].len >= 512 + 64)
 				x = g->threads[i].sets[k].data;
 	if (!x)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reader/procstat.h"
 #include "reader/reader_int.h"
 
 /* Reads a whole file (at most cap bytes) into a NUL-terminated buffer. */
@@ -63,38 +64,27 @@ int proc_read_file(const char *path, char **buf, size_t *len, size_t cap)
 /* Copies the value of "Key:\tvalue" from /proc/PID/status. */
 int proc_status_field(pid_t pid, const char *key, char *out, size_t outlen)
 {
-	char path[64], *buf, *line;
-	size_t len, klen = strlen(key);
+	char path[64], *buf;
+	const char *v;
+	size_t len, n;
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	rc = proc_read_file(path, &buf, &len, 1 << 20);
 	if (rc)
 		return rc;
-	rc = -ENOENT;
-	for (line = buf; line && *line; line = strchr(line, '\n'), line = line ? line + 1 : NULL) {
-		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
-			const char *v = line + klen + 1;
-			size_t n;
-
-			v += strspn(v, " \t");
-			n = strcspn(v, "\n");
-			if (n >= outlen)
-				n = outlen - 1;
-			memcpy(out, v, n);
-			out[n] = '\0';
-			rc = 0;
-			break;
-		}
-	}
+	rc = procstat_status_field(buf, len, key, &v, &n);
+	if (rc == 0)
+		snprintf(out, outlen, "%.*s", (int)n, v);
 	free(buf);
 	return rc;
 }
 
-/* The state letter of /proc/PID/task/TID/stat (after the last ')'). */
+/* The state letter of /proc/PID/task/TID/stat. */
 int proc_task_state(pid_t pid, pid_t tid, char *state)
 {
-	char path[64], *buf, *p;
+	struct procstat ps;
+	char path[64], *buf;
 	size_t len;
 	int rc;
 
@@ -102,17 +92,14 @@ int proc_task_state(pid_t pid, pid_t tid, char *state)
 	rc = proc_read_file(path, &buf, &len, 1 << 16);
 	if (rc)
 		return rc;
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ' || !p[2]) {
-		free(buf);
-		return -EINVAL;
-	}
-	*state = p[2];
+	rc = procstat_parse(buf, len, &ps);
+	if (rc == 0)
+		*state = ps.state;
 	free(buf);
-	return 0;
+	return rc;
 }
 
-static int cmp_pid(const void *a, const void *b)
+int proc_cmp_pid(const void *a, const void *b)
 {
 	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
 
@@ -153,7 +140,7 @@ int proc_list_tasks(pid_t pid, pid_t **tids, size_t *n)
 	}
 	closedir(d);
 	if (cnt)
-		qsort(v, cnt, sizeof(*v), cmp_pid);
+		qsort(v, cnt, sizeof(*v), proc_cmp_pid);
 	*tids = v;
 	*n = cnt;
 	return 0;

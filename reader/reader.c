@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "reader/core.h"
+#include "reader/procstat.h"
 #include "reader/reader_int.h"
 
 struct attach_arg {
@@ -92,7 +93,8 @@ static int snapshot_regs(struct reader *r)
 void snapshot_thread_info(struct reader *r, struct rthread *t)
 {
 	struct reader_thread_info *ti = &t->info;
-	char path[96], *buf, *p;
+	struct procstat ps;
+	char path[96], *buf;
 	size_t len;
 
 	ti->tid = t->tid;
@@ -101,33 +103,13 @@ void snapshot_thread_info(struct reader *r, struct rthread *t)
 	ti->syscall = -1;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)r->pid, (int)t->tid);
 	if (proc_read_file(path, &buf, &len, 1 << 16) == 0) {
-		char *open = strchr(buf, '('), *close = strrchr(buf, ')');
-
-		if (open && close && close > open) {
-			size_t n = (size_t)(close - open - 1);
-
-			if (n >= sizeof(ti->name))
-				n = sizeof(ti->name) - 1;
-			memcpy(ti->name, open + 1, n);
-			ti->name[n] = '\0';
-			/* Fields after the name: 3 state ... 14 utime 15 stime
-			 * 18 priority 19 nice ... 39 processor. */
-			p = close + 2;
-			for (int field = 3; p && *p; field++) {
-				if (field == 14)
-					ti->utime = strtoull(p, NULL, 10);
-				else if (field == 15)
-					ti->stime = strtoull(p, NULL, 10);
-				else if (field == 18)
-					ti->priority = strtol(p, NULL, 10);
-				else if (field == 19)
-					ti->nice = strtol(p, NULL, 10);
-				else if (field == 39)
-					ti->processor = (int)strtol(p, NULL, 10);
-				p = strchr(p, ' ');
-				if (p)
-					p++;
-			}
+		if (procstat_parse(buf, len, &ps) == 0) {
+			snprintf(ti->name, sizeof(ti->name), "%s", ps.comm);
+			ti->utime = ps.utime;
+			ti->stime = ps.stime;
+			ti->priority = ps.priority;
+			ti->nice = ps.nice;
+			ti->processor = ps.processor;
 		}
 		free(buf);
 	}
@@ -500,13 +482,6 @@ const char *reader_maps_text(const struct reader *r, size_t *len)
 	return r->maps_text;
 }
 
-static int cmp_tid(const void *a, const void *b)
-{
-	pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
-
-	return (x > y) - (x < y);
-}
-
 size_t reader_threads(const struct reader *r, pid_t *tids, size_t cap)
 {
 	size_t total = atomic_load(&((struct reader *)r)->nthreads), n = 0;
@@ -520,7 +495,7 @@ size_t reader_threads(const struct reader *r, pid_t *tids, size_t cap)
 	}
 	/* Records are in the order met; callers list them ascending. */
 	if (tids && cap)
-		qsort(tids, n < cap ? n : cap, sizeof(*tids), cmp_tid);
+		qsort(tids, n < cap ? n : cap, sizeof(*tids), proc_cmp_pid);
 	return n;
 }
 

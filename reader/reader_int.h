@@ -113,6 +113,8 @@ int proc_read_file(const char *path, char **buf, size_t *len, size_t cap);
 int proc_status_field(pid_t pid, const char *key, char *out, size_t outlen);
 int proc_task_state(pid_t pid, pid_t tid, char *state);
 int proc_list_tasks(pid_t pid, pid_t **tids, size_t *n);
+/* qsort order of pid_t: ascending. */
+int proc_cmp_pid(const void *a, const void *b);
 
 /* tracer.c: the one thread allowed to issue ptrace requests. */
 typedef int (*tracer_fn)(struct reader *r, void *arg);

@@ -611,71 +611,6 @@ static void test_core_dump_rule_follows_kernel(void **state)
 	assert_int_equal(core_dump_rule(&shfile, NULL, def), CORE_DUMP_NONE);
 }
 
-static void test_core_parse_stat_reads_fields(void **state)
-{
-	static const char stat[] =
-		"4242 (a) (b c)) t 1 4240 4200 0 -1 4194560 100 0 0 0 1234 56 3 4 20 -3 5 0 "
-		"999 1000 1 18446744073709551615\n";
-	struct core_proc p = { 0 };
-
-	(void)state;
-	assert_int_equal(core_parse_stat(stat, strlen(stat), &p), 0);
-	assert_int_equal(p.pid, 4242);
-	assert_memory_equal(p.fname, "a) (b c)\0\0\0\0\0\0\0\0", 16);
-	assert_int_equal(p.state, 't');
-	assert_int_equal(p.ppid, 1);
-	assert_int_equal(p.pgrp, 4240);
-	assert_int_equal(p.sid, 4200);
-	assert_int_equal(p.flags, 4194560);
-	assert_int_equal(p.utime, 1234);
-	assert_int_equal(p.stime, 56);
-	assert_int_equal(p.cutime, 3);
-	assert_int_equal(p.cstime, 4);
-	assert_int_equal(p.nice, -3);
-}
-
-static void test_core_parse_stat_rejects_malformed(void **state)
-{
-	static const char *const bad[] = {
-		"", "4242", "4242 (x", "4242 x) S 1", "(x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
-		"4242 (x) S 1 2 3", "4242 (x)S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
-		"4242 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 99999999999999999999",
-		"-1 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16",
-	};
-	struct core_proc p;
-
-	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (core_parse_stat(bad[i], strlen(bad[i]), &p) != -EINVAL)
-			fail_msg("case %zu accepted", i);
-}
-
-static void test_core_status_and_psargs(void **state)
-{
-	static const char status[] = "Name:\tx\nUid:\t1000\t1001\t1002\t1003\n"
-				     "SigBlk:\t0000000000014002\nGid:";
-	static const char argv[] = "/bin/prog\0-a\0b c\0";
-	char long_argv[200], ps[80];
-	uint64_t v;
-
-	(void)state;
-	assert_int_equal(core_status_u64(status, strlen(status), "Uid:", 10, &v), 0);
-	assert_int_equal(v, 1000);
-	assert_int_equal(core_status_u64(status, sizeof(status) - 1, "SigBlk:", 16, &v), 0);
-	assert_int_equal(v, 0x14002);
-	assert_int_equal(core_status_u64(status, sizeof(status) - 1, "Gid:", 10, &v), -ENOENT);
-	assert_int_equal(core_status_u64(status, sizeof(status) - 1, "Name:", 10, &v), -EINVAL);
-	assert_int_equal(core_status_u64(status, sizeof(status) - 1, "SigPnd:", 16, &v), -ENOENT);
-
-	core_psargs(argv, sizeof(argv) - 1, ps);
-	assert_string_equal(ps, "/bin/prog -a b c");
-	memset(long_argv, 'x', sizeof(long_argv));
-	core_psargs(long_argv, sizeof(long_argv), ps);
-	assert_int_equal(strlen(ps), 79);
-	core_psargs("", 0, ps);
-	assert_string_equal(ps, "");
-}
-
 int main(void)
 {
 	const struct CMUnitTest fixture_tests[] = {
@@ -694,9 +629,6 @@ int main(void)
 		cmocka_unit_test(test_core_other_arch_row),
 		cmocka_unit_test(test_core_build_refuses_what_cannot_be_a_file),
 		cmocka_unit_test(test_core_dump_rule_follows_kernel),
-		cmocka_unit_test(test_core_parse_stat_reads_fields),
-		cmocka_unit_test(test_core_parse_stat_rejects_malformed),
-		cmocka_unit_test(test_core_status_and_psargs),
 	};
 	int failed = cmocka_run_group_tests_name("core_layout", fixture_tests, NULL, NULL);
 
