@@ -57,6 +57,9 @@ struct arch_core {
 	} prpsinfo;
 };
 
+/* Register sets one architecture may list (aarch64 lists all of them). */
+#define ARCH_MAX_REGSETS 12
+
 struct arch_desc {
 	const char *name;		/* "x86_64", as uname -m says it */
 	uint16_t elf_machine;		/* EM_* */
@@ -67,7 +70,7 @@ struct arch_desc {
 	int pc;				/* index into regs[] of the pc */
 	int sp;				/* index into regs[] of the sp */
 	/* Register sets to capture, by ELF note type, with a size cap each. */
-	struct { unsigned type; size_t max; } regsets[12];
+	struct { unsigned type; size_t max; } regsets[ARCH_MAX_REGSETS];
 	size_t nregsets;
 	/* System call names by number, for threads/<tid>/stat. */
 	const char *const *syscall_names;

@@ -21,7 +21,7 @@
 
 #include "reader/reader_int.h"
 
-static uint64_t now_ms(void)
+uint64_t now_ms(void)
 {
 	struct timespec ts;
 

@@ -16,6 +16,7 @@
  * for x86, NT_X86_XSAVE_LAYOUT, as Linux 6.11 and later write it.
  */
 #include "reader/core.h"
+#include "reader/bytes.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -82,7 +83,7 @@ enum core_dump core_dump_rule(const struct map_entry *e,
 	/*
 	 * Never device memory, raw page frames or MADV_DONTDUMP; nor memory a
 	 * userfaultfd handler serves: its handler is stopped with the rest of
-	 * the target, so a read would wait forever (reliability F32).
+	 * the target, so a read would wait forever.
 	 */
 	if (vmf & (VMF_DD | VMF_IO | VMF_PF | VMF_UM | VMF_UW))
 		return CORE_DUMP_NONE;
@@ -129,11 +130,7 @@ struct enc {
 
 static void put(const struct enc *en, unsigned char *p, unsigned size, uint64_t v)
 {
-	for (unsigned i = 0; i < size; i++) {
-		unsigned shift = 8 * (en->msb ? size - 1 - i : i);
-
-		p[i] = (unsigned char)(v >> shift);
-	}
+	put_n(p, size, en->msb, v);
 }
 
 /* A growable byte buffer for the notes. */

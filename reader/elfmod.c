@@ -22,6 +22,7 @@
  * 64 KiB scan chunk.
  */
 #include "reader/elfmod.h"
+#include "reader/bytes.h"
 
 #include <errno.h>
 #include <gelf.h>
@@ -68,26 +69,12 @@ static int src_read(const struct src *s, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+/* Hostile headers are a result, not an error: marks out corrupt, returns 0. */
 static int bad(struct mod_info *out, const char *why)
 {
 	out->corrupt = true;
 	out->why = why;
 	return 0;
-}
-
-static uint64_t get_n(const unsigned char *p, size_t n, bool msb)
-{
-	uint64_t v = 0;
-
-	for (size_t i = 0; i < n; i++)
-		v |= (uint64_t)p[msb ? i : n - 1 - i] << (8 * (n - 1 - i));
-	return v;
-}
-
-static void put_n(unsigned char *p, size_t n, bool msb, uint64_t v)
-{
-	for (size_t i = 0; i < n; i++)
-		p[msb ? n - 1 - i : i] = (unsigned char)(v >> (8 * i));
 }
 
 /*

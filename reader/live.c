@@ -51,12 +51,12 @@ static int refresh_locked(struct reader *r)
 	free_mm(r);
 	load_process(r);
 	rc = load_mm(r, why, sizeof(why));
-	load_thread_infos(r);
+	forget_thread_infos(r);
 	atomic_fetch_add(&r->generation, 1);
 	return rc;
 }
 
-int reader_refresh(struct reader *r)
+static int reader_refresh(struct reader *r)
 {
 	int rc;
 
@@ -208,14 +208,6 @@ struct peek_arg {
 	pid_t tid;
 	int rc;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /*
  * On the tracer, live mode: stop one running thread (PTRACE_INTERRUPT),

@@ -20,7 +20,7 @@ struct map_entry {
 	uint64_t offset;
 	uint64_t inode;
 	uint32_t dev_major, dev_minor;
-	unsigned perms;		/* MAP_* bits */
+	unsigned perms;		/* PERM_* bits */
 	const char *path;	/* as printed, "" when none; owned by struct maps */
 };
 
@@ -50,8 +50,8 @@ size_t maps_lower_bound(const struct maps *m, uint64_t addr);
 /* The entry containing addr, or NULL. */
 const struct map_entry *maps_find(const struct maps *m, uint64_t addr);
 /*
- * How many of the len bytes at addr lie in contiguous data mappings (the
- * seed's GetReadableBytesCount): 0 when addr itself is not data.
+ * How many of the len bytes at addr lie in contiguous data mappings: 0
+ * when addr itself is not data.
  */
 uint64_t maps_data_span(const struct maps *m, uint64_t addr, uint64_t len);
 

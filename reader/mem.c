@@ -2,8 +2,8 @@
  * Memory of the target as one sparse view, offset == address.
  *
  * Reads go through process_vm_readv, which any thread may call, and fall
- * back to /proc/PID/mem when it refuses (EPERM, EFAULT, ENOSYS), as the
- * seed does. Both fault pages in, and a never-touched anonymous page would
+ * back to /proc/PID/mem when it refuses (EPERM, EFAULT, ENOSYS). Both
+ * fault pages in, and a never-touched anonymous page would
  * then cost the target a real page: /proc/PID/pagemap tells which
  * anonymous pages exist (present or swapped), and the others are holes
  * that read as zeros without ever reaching the target. A file-backed page
@@ -116,7 +116,7 @@ static struct pm_bitmap *pm_bitmap(struct reader *r, size_t idx)
 	return b;
 }
 
-/* Reads block k of mapping e into b; -1 when pagemap cannot be read. */
+/* Reads block k of mapping e into b; -errno when pagemap cannot be read. */
 static int pm_fill(struct reader *r, const struct map_entry *e, struct pm_bitmap *b,
 		   uint64_t k)
 {
@@ -132,7 +132,7 @@ static int pm_fill(struct reader *r, const struct map_entry *e, struct pm_bitmap
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			return -1;
+			return n < 0 ? -errno : -EIO;
 		got += (size_t)n;
 	}
 	for (size_t i = 0; i < want / 8; i++)

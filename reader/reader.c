@@ -6,6 +6,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "reader/bytes.h"
 #include "reader/core.h"
 #include "reader/procstat.h"
 #include "reader/reader_int.h"
@@ -29,10 +31,10 @@ struct attach_arg {
 int capture_regs(struct reader *r, struct rthread *t, unsigned char *buf)
 {
 	const struct arch_desc *a = r->arch;
-	struct regset sets[RT_MAX_SETS];
+	struct regset sets[ARCH_MAX_REGSETS];
 	size_t n = 0;
 
-	for (size_t k = 0; k < a->nregsets && n < RT_MAX_SETS; k++) {
+	for (size_t k = 0; k < a->nregsets && n < ARCH_MAX_REGSETS; k++) {
 		struct iovec iov = { buf, a->regsets[k].max };
 
 		if (ptrace(PTRACE_GETREGSET, t->tid, (void *)(long)a->regsets[k].type,
@@ -165,6 +167,8 @@ static int detach_fn(struct reader *r, void *p)
 static const struct arch_desc *detect_arch(pid_t pid, pid_t tid)
 {
 	unsigned char h[EI_NIDENT + 4];
+	const struct arch_desc *a;
+	uint16_t machine;
 	char path[64];
 	int fd;
 	ssize_t n;
@@ -177,13 +181,10 @@ static const struct arch_desc *detect_arch(pid_t pid, pid_t tid)
 	close(fd);
 	if (n != (ssize_t)sizeof(h) || memcmp(h, ELFMAG, SELFMAG) != 0)
 		return arch_host();
-	{
-		uint16_t machine = h[EI_DATA] == ELFDATA2MSB ?
-			(uint16_t)(h[18] << 8 | h[19]) : (uint16_t)(h[19] << 8 | h[18]);
-		const struct arch_desc *a = arch_by_elf(machine, h[EI_CLASS]);
-
-		return a ? a : arch_host();
-	}
+	machine = (uint16_t)get_n(h + offsetof(Elf64_Ehdr, e_machine), 2,
+				  h[EI_DATA] == ELFDATA2MSB);
+	a = arch_by_elf(machine, h[EI_CLASS]);
+	return a ? a : arch_host();
 }
 
 /* A live thread: a zombie leader has no mm. */
@@ -336,7 +337,7 @@ void free_mm(struct reader *r)
  * up front was a third of a mount's time; while suspended, a later read
  * finds the same facts (the state before the stop is kept from the seize).
  */
-void load_thread_infos(struct reader *r)
+void forget_thread_infos(struct reader *r)
 {
 	size_t n = atomic_load(&r->nthreads);
 
@@ -361,7 +362,7 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 	if (rc)
 		return rc;
 	load_process(r);
-	load_thread_infos(r);
+	forget_thread_infos(r);
 	return 0;
 }
 

@@ -51,7 +51,7 @@ pid_t reader_pid(const struct reader *r);
 const char *reader_comm(const struct reader *r);
 const char *reader_exe(const struct reader *r);	/* "" if unreadable */
 const struct arch_desc *reader_arch(const struct reader *r);
-const char *reader_state(const struct reader *r); /* "suspended" or "exited" */
+const char *reader_state(const struct reader *r); /* "suspended", "live" or "exited" */
 /* True once every thread of the target has exited. */
 bool reader_gone(const struct reader *r);
 
@@ -106,8 +106,7 @@ int reader_file(const struct reader *r, enum reader_file which,
 		const char **data, size_t *len);
 
 /*
- * Modules: the mapped files, grouped by path as the seed's EnumerateModules
- * does (base = lowest address, end = highest, executable if any mapping
+ * Modules: the mapped files, grouped by path (base = lowest address, end = highest, executable if any mapping
  * is), plus [vdso]. Names are the path's basename, unique: modules that
  * share a basename are all named "<basename>@<base in hex>".
  */

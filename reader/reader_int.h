@@ -20,7 +20,6 @@ enum rthread_state {
 
 enum reader_mode { MODE_SUSPENDED, MODE_LIVE };
 
-#define RT_MAX_SETS 12
 /* Thread records one mount can hold (live mode adds one per clone). */
 #define READER_MAX_THREADS (1u << 18)
 
@@ -37,7 +36,7 @@ struct rthread {
 	char state_before;		/* /proc state letter before the seize */
 	int group_stop_sig;		/* stop signal if it was job-control stopped */
 	pthread_mutex_t sets_mu;	/* sets are replaced by each suspension */
-	struct regset sets[RT_MAX_SETS];	/* captured at suspension */
+	struct regset sets[ARCH_MAX_REGSETS];	/* captured at suspension */
 	size_t nsets;
 	struct reader_thread_info info;	/* /proc facts at suspension */
 	char *stack;			/* stack.c's rendering, once made */
@@ -134,8 +133,11 @@ int load_mm(struct reader *r, char *why, size_t whylen);
 /* comm, exe, arch, mem_pid and the mem/pagemap files, again after an exec. */
 void load_process(struct reader *r);
 void free_mm(struct reader *r);
-void load_thread_infos(struct reader *r);
+void forget_thread_infos(struct reader *r);
 void snapshot_thread_info(struct reader *r, struct rthread *t);
+
+/* CLOCK_MONOTONIC in milliseconds, for deadlines. */
+uint64_t now_ms(void);
 
 /* attach.c, on the tracer thread. */
 int attach_all(struct reader *r, char *why, size_t whylen);
@@ -146,7 +148,11 @@ struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
 /* Appends a seized thread to r->threads; -ENOSPC when the table is full. */
 int attach_add_thread(struct reader *r, pid_t tid, char state_before);
 
-/* mem.c: the raw read paths, exposed for the unit tests that wrap them. */
+/*
+ * mem.c: a direct read of target memory (process_vm_readv, else
+ * /proc/PID/mem) without the sparse view's pagemap and holes: core_read.c
+ * reads [vsyscall] with it, and the unit tests wrap the calls it makes.
+ */
 ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr);
 /* Frees the pagemap cache (reader_close; tests that free a reader by hand). */
 void mem_cache_free(struct reader *r);

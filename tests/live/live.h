@@ -37,6 +37,7 @@ int target_stop(struct target *t);
 uint64_t read_counter(const struct target *t);
 bool counter_moves(const struct target *t, unsigned ms);
 
+/* CLOCK_MONOTONIC in ms: the reader's own (reader/attach.c). */
 uint64_t now_ms(void);
 void sleep_ms(unsigned ms);
 /* A whole (small) file, NUL-terminated; its length or -1. */
