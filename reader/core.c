@@ -327,6 +327,16 @@ static void note_regsets(struct nbuf *b, const struct enc *en, const struct core
 	}
 }
 
+/* The process's notes: the kernel puts them after the first NT_PRSTATUS. */
+static void note_process(struct nbuf *b, const struct enc *en,
+			 const struct core_input *in)
+{
+	note_prpsinfo(b, en, in);
+	if (in->auxv_len)
+		note_copy(b, en, "CORE", NT_AUXV, in->auxv, in->auxv_len);
+	note_file(b, en, in);
+}
+
 static int build_notes(const struct core_input *in, const struct enc *en,
 		       struct nbuf *b)
 {
@@ -334,20 +344,12 @@ static int build_notes(const struct core_input *in, const struct enc *en,
 		const struct core_thread *t = &in->threads[i];
 
 		note_prstatus(b, en, in, t, t->tid == in->proc->pid);
-		if (i == 0) {
-			note_prpsinfo(b, en, in);
-			if (in->auxv_len)
-				note_copy(b, en, "CORE", NT_AUXV, in->auxv, in->auxv_len);
-			note_file(b, en, in);
-		}
+		if (i == 0)
+			note_process(b, en, in);
 		note_regsets(b, en, t);
 	}
-	if (in->nthreads == 0) {	/* every thread gone: still say whose core */
-		note_prpsinfo(b, en, in);
-		if (in->auxv_len)
-			note_copy(b, en, "CORE", NT_AUXV, in->auxv, in->auxv_len);
-		note_file(b, en, in);
-	}
+	if (in->nthreads == 0)	/* every thread gone: still say whose core */
+		note_process(b, en, in);
 	/* After every thread, as the kernel's extra notes (since Linux 6.11). */
 	if (in->nxfeats) {
 		unsigned char *d = note_add(b, en, "LINUX", NT_X86_XSAVE_LAYOUT,
@@ -451,7 +453,7 @@ int core_build(const struct core_input *in, struct core_layout **out)
 	const struct arch_core *ac = in->arch ? in->arch->core : NULL;
 	const struct maps *m = in->maps;
 	struct nbuf notes = { 0 };
-	struct core_layout *l;
+	struct core_layout *l = NULL;
 	struct enc en;
 	struct elfsz sz;
 	size_t phnum, hdr_len, notes_off;
@@ -475,28 +477,21 @@ int core_build(const struct core_input *in, struct core_layout **out)
 	phnum = m->n + 1;
 
 	rc = build_notes(in, &en, &notes);
-	if (rc) {
-		free(notes.p);
-		return rc;
-	}
+	if (rc)
+		goto out_free;
+	rc = -ENOMEM;
 	l = calloc(1, sizeof(*l));
-	if (!l) {
-		free(notes.p);
-		return -ENOMEM;
-	}
+	if (!l)
+		goto out_free;
 	hdr_len = sz.eh + phnum * sz.ph + (phnum >= PN_XNUM ? sz.sh : 0);
 	notes_off = hdr_len;
 	l->head_len = notes_off + notes.len;
 	l->head = calloc(1, l->head_len);
 	l->segs = calloc(m->n ? m->n : 1, sizeof(*l->segs));
 	l->filled = calloc(m->n ? m->n : 1, sizeof(*l->filled));
-	if (!l->head || !l->segs || !l->filled) {
-		free(notes.p);
-		core_layout_free(l);
-		return -ENOMEM;
-	}
+	if (!l->head || !l->segs || !l->filled)
+		goto out_free;
 	memcpy(l->head + notes_off, notes.p, notes.len);
-	free(notes.p);
 
 	write_ehdr(l->head, &en, in, &sz, phnum,
 		   phnum >= PN_XNUM ? sz.eh + phnum * sz.ph : 0);
@@ -525,8 +520,8 @@ int core_build(const struct core_input *in, struct core_layout **out)
 		/* FUSE offsets are signed: the file must end below 2^63. */
 		if (filesz > (UINT64_MAX >> 1) - off ||
 		    (!is64 && (e->end > UINT32_MAX + 1ull || off + filesz > UINT32_MAX))) {
-			core_layout_free(l);
-			return -EFBIG;
+			rc = -EFBIG;
+			goto out_free;
 		}
 		write_phdr(l->head + sz.eh + (i + 1) * sz.ph, &en, is64, PT_LOAD,
 			   pflags(e->perms), off, s->vaddr, filesz, s->memsz, page);
@@ -539,7 +534,12 @@ int core_build(const struct core_input *in, struct core_layout **out)
 	}
 	l->size = off;
 	*out = l;
-	return 0;
+	l = NULL;
+	rc = 0;
+out_free:	/* the notes' buffer; the layout unless it was handed out */
+	free(notes.p);
+	core_layout_free(l);
+	return rc;
 }
 
 void core_layout_free(struct core_layout *l)

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "reader/bytes.h"
 #include "reader/core.h"
 #include "reader/procstat.h"
 #include "reader/reader_int.h"
@@ -256,14 +257,10 @@ static size_t gather_xfeats(const struct gather *g, struct core_xfeat *out, size
  */
 static size_t auxv_note_len(const char *auxv, size_t len, size_t word)
 {
-	for (size_t at = 0; at + 2 * word <= len; at += 2 * word) {
-		uint64_t type = 0;
-
-		for (size_t i = 0; i < word; i++)	/* little- or big-endian: zero is zero */
-			type |= (uint64_t)(unsigned char)auxv[at + i] << (8 * i);
-		if (type == 0)
+	for (size_t at = 0; at + 2 * word <= len; at += 2 * word)
+		/* little- or big-endian: zero is zero */
+		if (get_n((const unsigned char *)auxv + at, word, false) == AT_NULL)
 			return at + 2 * word;
-	}
 	return len;
 }
 

@@ -501,6 +501,8 @@ out_free:
  */
 #define PE_COFF_LEN	20
 #define PE_OPT_MIN	60	/* through SizeOfImage */
+#define PE_MAGIC_PE32	0x10b	/* optional header magics */
+#define PE_MAGIC_PE32P	0x20b
 
 static int pe_parse(const struct src *s, struct mod_info *out)
 {
@@ -534,7 +536,7 @@ static int pe_parse(const struct src *s, struct mod_info *out)
 	if (rc)
 		return rc;
 	out->pe_magic = (uint16_t)get_n(b, 2, false);
-	if (out->pe_magic != 0x10b && out->pe_magic != 0x20b)
+	if (out->pe_magic != PE_MAGIC_PE32 && out->pe_magic != PE_MAGIC_PE32P)
 		return bad(out, "optional header magic is not PE32 or PE32+");
 	out->pe_size_of_image = (uint32_t)get_n(b + 56, 4, false);
 	out->image_size = out->pe_size_of_image;

@@ -30,7 +30,7 @@ enum mod_type {
 #define MOD_VERSION_MAX 256
 
 struct mod_info {
-	int type;			/* enum mod_type */
+	enum mod_type type;
 	bool corrupt;			/* magic present, headers inconsistent */
 	const char *why;		/* static: first problem, or what it is not */
 

@@ -411,17 +411,15 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	r->threads_cap = READER_MAX_THREADS;
 	r->threads = calloc(r->threads_cap, sizeof(*r->threads));
 	if (!r->threads) {
-		free(r);
-		return -ENOMEM;
+		rc = -ENOMEM;
+		goto out_free;
 	}
 	budget = (r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000) + 5000;
 
 	rc = tracer_start(r);
 	if (rc) {
 		snprintf(why, whylen, "cannot start the tracer thread: %s", strerror(-rc));
-		free_snapshot(r);
-		free(r);
-		return rc;
+		goto out_free;
 	}
 	rc = tracer_call(r, attach_fn, &a, sizeof(a), budget);
 	if (rc) {
@@ -438,6 +436,7 @@ out_detach:
 	tracer_call(r, detach_fn, &a, sizeof(a), 5000);
 out_stop:
 	tracer_stop(r);
+out_free:
 	free_snapshot(r);
 	free(r);
 	return rc;
