@@ -228,6 +228,7 @@ void target_start(struct target *t, const char *prog, const char *extra)
 		t->guard = text_u64(text, "guard");
 		t->untouched = text_u64(text, "untouched");
 		t->untouchedlen = text_u64(text, "untouchedlen");
+		t->threads = text_u64(text, "threads");
 	}
 }
 

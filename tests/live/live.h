@@ -27,6 +27,7 @@ struct target {
 	char status[96];
 	/* from the status file; the sample target only, except counter */
 	uint64_t buf, buflen, guard, untouched, untouchedlen, counter;
+	uint64_t threads;	/* the main thread and its workers */
 };
 
 /* Starts prog -s STATUS extra and waits (5 s) for its status file. */

@@ -116,13 +116,13 @@ static void test_attach_stops_every_thread(void **state)
 
 	f->r = attach(f->t.pid);
 	n = proc_tasks(f->t.pid, tids, states, MAX_TASKS);
-	assert_int_equal(n, 5);		/* main + 4 workers */
+	assert_int_equal(n, f->t.threads);
 	for (size_t i = 0; i < n; i++)
 		if (states[i] != 't')
 			fail_msg("thread %d is in state '%c', not 't'", (int)tids[i], states[i]);
 }
 
-static void test_identity_matches_proc(void **state)
+static void test_attach_identity_matches_proc(void **state)
 {
 	struct fixture *f = *state;
 	char path[64], comm[64], exe[4096];
@@ -141,7 +141,7 @@ static void test_identity_matches_proc(void **state)
 	assert_ptr_equal(reader_arch(f->r), arch_host());
 }
 
-static void test_threads_match_proc_task(void **state)
+static void test_attach_threads_match_proc_task(void **state)
 {
 	struct fixture *f = *state;
 	pid_t want[MAX_TASKS], got[MAX_TASKS];
@@ -158,7 +158,7 @@ static void test_threads_match_proc_task(void **state)
 	assert_int_equal(reader_thread_alive(f->r, 0), -ENOENT);
 }
 
-static void test_regs_match_proc_syscall(void **state)
+static void test_attach_regs_match_proc_syscall(void **state)
 {
 	struct fixture *f = *state;
 	const struct arch_desc *a;
@@ -195,7 +195,7 @@ static void test_regs_match_proc_syscall(void **state)
 	}
 }
 
-static void test_maps_text_matches_proc(void **state)
+static void test_attach_maps_text_matches_proc(void **state)
 {
 	struct fixture *f = *state;
 	static char want[1 << 16];
@@ -281,7 +281,7 @@ static void test_mem_read_untouched_faults_nothing(void **state)
 }
 
 /* The parsed snapshot agrees with /proc, and so does its idea of data. */
-static void test_maps_entries_match_proc(void **state)
+static void test_attach_maps_entries_match_proc(void **state)
 {
 	struct fixture *f = *state;
 	const struct maps *m;
@@ -463,7 +463,7 @@ static void test_mem_seek_matches_maps(void **state)
 			 -ENXIO);
 }
 
-static void test_churn_suspended_completely(void **state)
+static void test_attach_churn_suspended_completely(void **state)
 {
 	struct fixture *f = *state;
 	pid_t want[MAX_TASKS], got[MAX_TASKS];
@@ -487,7 +487,7 @@ static void test_churn_suspended_completely(void **state)
 	assert_int_equal(target_stop(&f->t), 0);
 }
 
-static void test_stopped_target_stays_stopped(void **state)
+static void test_attach_stopped_target_stays_stopped(void **state)
 {
 	struct fixture *f = *state;
 	char seen[512] = "";
@@ -558,15 +558,15 @@ int main(void)
 						setup_sample, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_stops_every_thread,
 						setup_sample, teardown),
-		cmocka_unit_test_setup_teardown(test_identity_matches_proc,
+		cmocka_unit_test_setup_teardown(test_attach_identity_matches_proc,
 						setup_sample, teardown),
-		cmocka_unit_test_setup_teardown(test_threads_match_proc_task,
+		cmocka_unit_test_setup_teardown(test_attach_threads_match_proc_task,
 						setup_sample, teardown),
-		cmocka_unit_test_setup_teardown(test_regs_match_proc_syscall,
+		cmocka_unit_test_setup_teardown(test_attach_regs_match_proc_syscall,
 						setup_sample, teardown),
-		cmocka_unit_test_setup_teardown(test_maps_text_matches_proc,
+		cmocka_unit_test_setup_teardown(test_attach_maps_text_matches_proc,
 						setup_sample, teardown),
-		cmocka_unit_test_setup_teardown(test_maps_entries_match_proc,
+		cmocka_unit_test_setup_teardown(test_attach_maps_entries_match_proc,
 						setup_sample, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_read_buffer_words,
 						setup_sample, teardown),
@@ -576,9 +576,9 @@ int main(void)
 						setup_sample, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_seek_matches_maps,
 						setup_sample, teardown),
-		cmocka_unit_test_setup_teardown(test_churn_suspended_completely,
+		cmocka_unit_test_setup_teardown(test_attach_churn_suspended_completely,
 						setup_churn, teardown),
-		cmocka_unit_test_setup_teardown(test_stopped_target_stays_stopped,
+		cmocka_unit_test_setup_teardown(test_attach_stopped_target_stays_stopped,
 						setup_sample, teardown),
 		cmocka_unit_test_setup_teardown(test_preflight_refuses_bad_pids,
 						setup_sample, teardown),
