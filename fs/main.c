@@ -13,8 +13,10 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +62,7 @@ static void usage(FILE *f)
 "usage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT\n"
 "\n"
 "Mounts process PID, suspended, as a read-only tree at MOUNTPOINT:\n"
-"  status maps mem cmdline environ auxv exe stack core\n"
+"  status maps mem cmdline environ auxv exe stack core ctl\n"
 "  threads/<tid>/{regs,fpregs,stat,stack} regions/<start>-<end>\n"
 "  modules/<name>/{info,build-id,image}   (see ptracefs(1))\n"
 "Unmount with 'fusermount3 -u MOUNTPOINT'; the process then runs on.\n"
@@ -300,41 +302,151 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	return rc < 0 ? 1 : 0;
 }
 
-/*
- * Where process pid is mounted already, from /proc/self/mountinfo (our
- * mounts are named "ptracefs:PID"): 0 and the mountpoint, or -1.
- */
-static int mounted_at(pid_t pid, char *out, size_t outlen)
+/* A mountinfo path, unescaped: the kernel writes space, tab, newline and \\ as \\ooo. */
+static void unescape_path(const char *p, char *out, size_t outlen)
 {
-	char line[4096], want[32], point[4096];
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	int found = -1;
+	size_t k = 0;
 
-	snprintf(want, sizeof(want), "ptracefs:%d", (int)pid);
-	while (f && found && fgets(line, sizeof(line), f)) {
-		char *sep = strstr(line, " - "), src[64];
+	for (; *p && k + 1 < outlen; p++) {
+		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
+		    p[3] >= '0' && p[3] <= '7') {
+			out[k++] = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
+			p += 3;
+		} else {
+			out[k++] = *p;
+		}
+	}
+	out[k] = 0;
+}
+
+/*
+ * The next ptracefs mount (named "ptracefs:PID") of the mountinfo file f:
+ * 0 with the mounted pid and the mountpoint, or -1 when there are no more.
+ */
+static int next_mount(FILE *f, pid_t *pid, char *point, size_t pointlen)
+{
+	char line[4096], raw[4096];
+
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - ");
+		int p;
 
 		/* "ID PARENT MAJ:MIN ROOT POINT OPTS ... - TYPE SOURCE SUPEROPTS" */
-		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", point) != 1 ||
-		    sscanf(sep + 3, "%*s %63s", src) != 1 || strcmp(src, want) != 0)
+		if (!sep || sscanf(line, "%*s %*s %*s %*s %4095s", raw) != 1 ||
+		    sscanf(sep + 3, "%*s ptracefs:%d", &p) != 1)
 			continue;
-		/* The kernel escapes space, tab, newline and backslash as \ooo. */
-		size_t k = 0;
-		for (const char *p = point; *p && k + 1 < outlen; p++) {
-			if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-			    p[3] >= '0' && p[3] <= '7') {
-				out[k++] = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-				p += 3;
-			} else {
-				out[k++] = *p;
-			}
-		}
-		out[k] = 0;
-		found = 0;
+		*pid = (pid_t)p;
+		unescape_path(raw, point, pointlen);
+		return 0;
 	}
+	return -1;
+}
+
+/* Where process pid is mounted already: 0 and the mountpoint, or -1. */
+static int mounted_at(pid_t pid, char *out, size_t outlen)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	int found = -1;
+	pid_t p;
+
+	while (f && found && next_mount(f, &p, out, outlen) == 0)
+		found = p == pid ? 0 : -1;
 	if (f)
 		fclose(f);
 	return found;
+}
+
+/* Which process of ptracefs mounts at dir (the topmost one): its pid, or 0. */
+static pid_t mount_on(const char *dir)
+{
+	char want[PATH_MAX], point[4096];
+	FILE *f;
+	pid_t p, found = 0;
+
+	if (!realpath(dir, want) || !(f = fopen("/proc/self/mountinfo", "re")))
+		return 0;
+	while (next_mount(f, &p, point, sizeof(point)) == 0)
+		if (strcmp(point, want) == 0)
+			found = p;
+	fclose(f);
+	return found;
+}
+
+/*
+ * The daemon that serves pid's mount: TracerPid names the tracer thread,
+ * whose Tgid is the daemon. 0 when nothing traces pid.
+ */
+static pid_t daemon_of(pid_t pid)
+{
+	char path[64], line[256];
+	pid_t tracer = 0, tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "TracerPid: %d", &tracer) == 1)
+				break;
+		fclose(f);
+	}
+	if (tracer <= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tracer);
+	if ((f = fopen(path, "re"))) {
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "Tgid: %d", &tgid) == 1)
+				break;
+		fclose(f);
+	}
+	return tgid > 0 ? tgid : tracer;
+}
+
+/* " (daemon pid N)" for pid's mount, or "" when no daemon traces it. */
+static const char *daemon_note(pid_t pid, char *buf, size_t len)
+{
+	pid_t d = daemon_of(pid);
+
+	buf[0] = 0;
+	if (d > 0)
+		snprintf(buf, len, " (daemon pid %d)", (int)d);
+	return buf;
+}
+
+/*
+ * fusermount3 opens /dev/fuse as the calling user, and a refusal there
+ * comes out as two lines of its own and one of ours: say what to do once.
+ */
+static int fuse_device_usable(void)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == ENOENT || errno == ENODEV || errno == ENXIO)
+		fprintf(stderr, "ptracefs: /dev/fuse: %s; load the fuse module (modprobe fuse) as root\n",
+			strerror(errno));
+	else if (errno == EACCES || errno == EPERM)
+		fprintf(stderr, "ptracefs: /dev/fuse: %s for uid %d; as root, 'chmod 0666 /dev/fuse' (its usual mode) or mount as root\n",
+			strerror(errno), (int)geteuid());
+	else
+		fprintf(stderr, "ptracefs: /dev/fuse: %s\n", strerror(errno));
+	return -1;
+}
+
+/* Whether dir has an entry besides . and .. (an unreadable one: say no). */
+static bool dir_nonempty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool any = false;
+
+	while (d && !any && (e = readdir(d)))
+		any = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	if (d)
+		closedir(d);
+	return any;
 }
 
 /*
@@ -344,15 +456,18 @@ static int mounted_at(pid_t pid, char *out, size_t outlen)
 static int check_args(struct options *o, pid_t *pid, int *status)
 {
 	struct reader_opts ropts = { 0 };
-	char why[512] = "";
+	char why[512] = "", note[48];
 	struct stat st;
+	pid_t other;
 
 	*status = 1;
 	if (o->help || o->version) {
 		if (o->help)
 			usage(stdout);
 		else
-			printf("ptracefs %s (libfuse %d)\n", PTRACEFS_VERSION, fuse_version());
+			/* fuse_version() is major * 100 + minor: 314 is 3.14. */
+			printf("ptracefs %s (libfuse %d.%d)\n", PTRACEFS_VERSION,
+			       fuse_version() / 100, fuse_version() % 100);
 		*status = 0;
 		return -1;
 	}
@@ -385,15 +500,28 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 		fprintf(stderr, "ptracefs: mountpoint %s: not a directory\n", o->mountpoint);
 		return -1;
 	}
-	if (mounted_at(*pid, why, sizeof(why)) == 0) {
-		fprintf(stderr, "ptracefs: process %d is already mounted at %s\n", (int)*pid, why);
+	/* A second mount would stack on it, and unmounting would find only ours. */
+	if ((other = mount_on(o->mountpoint)) > 0) {
+		fprintf(stderr, "ptracefs: %s already holds the ptracefs mount of process %d%s; unmount it first\n",
+			o->mountpoint, (int)other, daemon_note(other, note, sizeof(note)));
 		return -1;
 	}
+	if (mounted_at(*pid, why, sizeof(why)) == 0) {
+		fprintf(stderr, "ptracefs: process %d is already mounted at %s%s\n", (int)*pid, why,
+			daemon_note(*pid, note, sizeof(note)));
+		return -1;
+	}
+	if (fuse_device_usable())
+		return -1;
 	ropts.force_nondumpable = o->force;
 	if (reader_preflight(*pid, &ropts, why, sizeof(why))) {
 		fprintf(stderr, "ptracefs: %s\n", why);
 		return -1;
 	}
+	/* As fuse3 and sshfs do, mount anyway; unlike them, say so. */
+	if (dir_nonempty(o->mountpoint))
+		fprintf(stderr, "ptracefs: warning: %s is not empty: its files are hidden until the unmount\n",
+			o->mountpoint);
 	if (o->allow_other)
 		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s read process %d's memory\n",
 			o->mountpoint, (int)*pid);

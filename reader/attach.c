@@ -391,6 +391,28 @@ static bool ptracefs_letting_go(pid_t who, int tracer)
 	return false;
 }
 
+/*
+ * A kernel thread (kthreadd, kworkers) has no user address space: PF_KTHREAD
+ * (0x00200000) in the flags, field 9 of /proc/PID/stat. The kernel refuses
+ * to seize it with a bare EPERM, which would not say why.
+ */
+static bool is_kernel_thread(pid_t pid)
+{
+	char path[64], *buf, *p;
+	size_t len;
+	unsigned long flags = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (proc_read_file(path, &buf, &len, 4096))
+		return false;
+	/* After "pid (comm) ", which may itself hold spaces and parentheses. */
+	p = strrchr(buf, ')');
+	if (p && sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		flags = 0;
+	free(buf);
+	return flags & 0x00200000;
+}
+
 int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		     size_t whylen)
 {
@@ -421,6 +443,14 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 			 (int)pid, v);
 		return -EINVAL;
 	}
+	if (is_kernel_thread(pid)) {
+		char comm[64] = "?";
+
+		proc_status_field(pid, "Name", comm, sizeof(comm));
+		snprintf(why, whylen, "process %d (%s) is a kernel thread: it has no user memory to mount",
+			 (int)pid, comm);
+		return -EPERM;
+	}
 	if (pid == getpid()) {
 		snprintf(why, whylen, "refusing to mount ptracefs itself");
 		return -EDEADLK;
@@ -443,6 +473,9 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		char comm[64] = "?";
 		int tracer = atoi(v);
 
+		/* TracerPid is the tracing thread: name its process. */
+		if (proc_status_field(tracer, "Tgid", v, sizeof(v)) == 0 && atoi(v) > 0)
+			tracer = atoi(v);
 		proc_status_field(tracer, "Name", comm, sizeof(comm));
 		snprintf(why, whylen, "process %d is already traced by pid %d (%s)",
 			 (int)pid, tracer, comm);

@@ -14,6 +14,7 @@ its cleanup unmounts (fusermount3 -uz) and kills what it started.
 import errno
 import os
 import re
+import shutil
 import signal
 import stat
 import struct
@@ -22,11 +23,11 @@ import sys
 import tempfile
 import time
 
-from harness import (CHURN, PAGE, SAMPLE, Fail, all_states, assert_undisturbed, check,
-                     expected_extents, is_anon, is_data, mounted, pagemap, parse_maps,
-                     pread_full, proc_status, read_maps, reap, refusal, run,
-                     seek_extents, syscall_sp_pc, tap_check, task_states, tracer_pid,
-                     wait_until, writes_allowed)
+from harness import (CHURN, PAGE, PTRACEFS, SAMPLE, Fail, Mount, Skip, all_states,
+                     assert_undisturbed, check, expected_extents, is_anon, is_data, mounted,
+                     none_stopped, pagemap, parse_maps, pread_full, proc_status, read_maps,
+                     reap, refusal, run, seek_extents, syscall_sp_pc, tap_check, task_states,
+                     tracer_pid, wait_until, writes_allowed)
 
 
 # ---- the checks ----
@@ -501,6 +502,101 @@ def _(c):
 def _(c):
     t = c.target()
     refusal(c, t.pid, extra=('-o', 'bogus'))
+    assert_undisturbed(t)
+
+
+def mounts_at(mnt):
+    """How many mounts are stacked on mnt."""
+    with open('/proc/self/mountinfo') as f:
+        return sum(1 for line in f
+                   if re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)),
+                             line.split()[4]) == mnt)
+
+
+@tap_check('refused: a second mount on a mountpoint that holds one, naming its process and daemon')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    t2 = c.target()
+    r = subprocess.run([PTRACEFS, str(t2.pid), m.mnt], capture_output=True, timeout=30)
+    err = r.stderr.decode(errors='replace')
+    lines = [x for x in err.splitlines() if x.strip()]
+    check(r.returncode == 1, f'exit status {r.returncode}; stderr {err!r}')
+    check(len(lines) == 1, f'stderr is {len(lines)} lines: {err!r}')
+    check(f'process {t.pid} ' in err and f'daemon pid {m.daemon}' in err,
+          f'{err!r} names neither process {t.pid} nor daemon pid {m.daemon}')
+    check(mounts_at(m.mnt) == 1, f'{mounts_at(m.mnt)} mounts on {m.mnt}')
+    check(tracer_pid(t2.pid) == 0 and none_stopped(t2.pid) and t2.counter_moves(),
+          f'the second target was touched: {task_states(t2.pid)}')
+    check(f'pid {t.pid}\n' in m.read('status').decode(), 'the first mount no longer answers')
+    check(all_states(t.pid, 't'), f'the first target runs: {task_states(t.pid)}')
+    check(m.unmount() == 0, 'daemon did not exit 0 after unmount')
+    check(not mounted(m.mnt), 'a mount is left after one unmount')
+    assert_undisturbed(t)
+
+
+@tap_check('a non-empty mountpoint is mounted over, with one warning line; its files are back after')
+def _(c):
+    t = c.target()
+    m = Mount(c.tmp, t.pid)
+    c.undo.append(m.cleanup)
+    keep = os.path.join(m.mnt, 'keep')
+    open(keep, 'w').close()
+    c.undo.append(lambda: os.path.exists(keep) and os.unlink(keep))
+    m.start()
+    lines = [x for x in m.stderr.splitlines() if x.strip()]
+    check(len(lines) == 1 and 'not empty' in lines[0] and m.mnt in lines[0],
+          f'stderr is {m.stderr!r}')
+    names = os.listdir(m.mnt)
+    check('status' in names and 'keep' not in names, f'the mount shows {names}')
+    check(m.unmount() == 0, 'daemon did not exit 0 after unmount')
+    check(os.listdir(m.mnt) == ['keep'], f'after unmount: {os.listdir(m.mnt)}')
+
+
+def kernel_thread():
+    """A kernel thread's pid (PF_KTHREAD in field 9 of stat), or None."""
+    for d in ['2'] + sorted(os.listdir('/proc')):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                if int(f.read().rsplit(')', 1)[1].split()[6]) & 0x00200000:
+                    return int(d)
+        except (OSError, IndexError, ValueError):
+            pass
+    return None
+
+
+@tap_check('refused: a kernel thread, saying so')
+def _(c):
+    k = kernel_thread()
+    if k is None:
+        raise Skip('no kernel thread in this pid namespace')
+    refusal(c, k, want_in_msg='kernel thread')
+
+
+@tap_check('refused: a /dev/fuse the user cannot open, with one line saying what to do')
+def _(c):
+    if os.geteuid() != 0 or not shutil.which('unshare') or not shutil.which('setpriv'):
+        raise Skip('needs root, unshare and setpriv to make /dev/fuse unopenable for nobody')
+    t = c.target()
+    mnt = tempfile.mkdtemp(dir='/tmp', prefix='ptracefs-devfuse-')
+    c.undo.append(lambda: os.rmdir(mnt))
+    os.chmod(mnt, 0o755)
+    # in a mount namespace of its own, /dev/fuse is a root-only file
+    fake = os.path.join(mnt, '.fuse')
+    open(fake, 'w').close()
+    os.chmod(fake, 0o600)
+    c.undo.append(lambda: os.unlink(fake))
+    script = ('mount --bind "$1" /dev/fuse && exec setpriv --reuid=65534 --regid=65534 '
+              '--clear-groups "$2" "$3" "$4"')
+    r = subprocess.run(['unshare', '-m', '--propagation', 'private', 'sh', '-c', script, 'sh',
+                        fake, PTRACEFS, str(t.pid), mnt], capture_output=True, timeout=30)
+    err = r.stderr.decode(errors='replace')
+    lines = [x for x in err.splitlines() if x.strip()]
+    check(r.returncode == 1, f'exit status {r.returncode}; stderr {err!r}')
+    check(len(lines) == 1 and '/dev/fuse' in err and 'chmod 0666' in err, f'stderr is {err!r}')
+    check(not mounted(mnt), 'a mount was left behind')
     assert_undisturbed(t)
 
 
