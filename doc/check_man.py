@@ -117,12 +117,12 @@ def node_tables(fsdir):
     for path in sorted(glob.glob(os.path.join(fsdir, '*.c'))):
         with open(path) as f:
             src = re.sub(r'/\*.*?\*/', '', f.read(), flags=re.S)
-        m = re.search(r'\bfs_root\s*=\s*NODE_TABLE\s*\([^,]*,[^,]*,\s*(\w+)\s*\)', src)
+        m = re.search(r'\bfs_root\s*=\s*TABLE\s*\([^,]*,[^,]*,\s*(\w+)\s*\)', src)
         if m:
             root_name = m.group(1)
         for t in re.finditer(r'struct\s+node\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\};', src, re.S):
             rows = []
-            for row in re.finditer(r'NODE_(TEXT_|BLOB_|LINK_|INST|TABLE)\s*\(\s*"([^"]+)"'
+            for row in re.finditer(r'\b(TEXT|PROC|BLOB|LINK|INST|TABLE)\s*\(\s*"([^"]+)"'
                                    r'|\{\s*\.name\s*=\s*"([^"]+)"', t.group(2)):
                 name = row.group(2) or row.group(3)
                 is_dir = row.group(1) in ('INST', 'TABLE')
@@ -130,7 +130,7 @@ def node_tables(fsdir):
                     rows.append((name, is_dir))
             tables[t.group(1)] = rows
     if root_name is None or root_name not in tables:
-        problem(f'no root node table (fs_root = NODE_TABLE(..., table)) in {fsdir}/*.c')
+        problem(f'no root node table (fs_root = TABLE(..., table)) in {fsdir}/*.c')
         return [], []
     others = [r for name, rows in tables.items() if name != root_name for r in rows]
     return tables[root_name], others
