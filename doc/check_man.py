@@ -11,6 +11,8 @@ The first form checks that
     of each `static const struct node x[] = {...}` array): a row of the root
     table as an entry of its own (`status`, `threads/...`), a row of any
     other table as the last part of an entry (`threads/<tid>/regs`);
+  - the entry `ctl` of THE TREE documents, as entries of its own, every
+    command of the ctl_cmds table in FSDIR/ctl_file.c;
   - OPTIONS documents every option that `PTRACEFS --help` prints and every
     option of the fuse_opt spec in FSDIR/main.c: `-f`, `--help` as entries,
     `-o NAME` options as entries `-o NAME` or `-o NAME=VALUE`;
@@ -136,6 +138,17 @@ def node_tables(fsdir):
     return tables[root_name], others
 
 
+def ctl_commands(ctl_c):
+    """Names of the rows of ctl_file.c's command table."""
+    with open(ctl_c) as f:
+        src = re.sub(r'/\*.*?\*/', '', f.read(), flags=re.S)
+    m = re.search(r'struct\s+ctl_cmd\s+ctl_cmds\s*\[\s*\]\s*=\s*\{(.*?)\};', src, re.S)
+    if not m:
+        problem(f'no ctl_cmds table in {ctl_c}')
+        return []
+    return re.findall(r'\{\s*"([^"]+)"', m.group(1))
+
+
 def spec_options(main_c):
     """Flags ('-f') and -o names ('force') of main.c's fuse_opt spec."""
     flags, onames = set(), set()
@@ -232,6 +245,17 @@ def check_content(ptracefs, manpage, fsdir):
     for name, is_dir in other_rows:
         if not any('/' in p and p.split('/')[-1] == name for p in paths):
             problem(f'THE TREE has no entry ".../{name}" (a file of a subdirectory table)')
+
+    # ctl's commands: entries one level below the entry ctl.
+    under, cmds = None, set()
+    for depth, t in terms(secs.get('THE TREE', [])):
+        if depth == 0:
+            under = t
+        elif under == 'ctl' and depth == 1:
+            cmds.add(t)
+    for name in ctl_commands(os.path.join(fsdir, 'ctl_file.c')):
+        if name not in cmds:
+            problem(f'THE TREE has no entry "{name}" under "ctl" (a command of ctl_cmds)')
 
     # Options: entries of OPTIONS, at any level.
     entries = set()
