@@ -23,16 +23,21 @@ static int detach(struct reader *r)
 }
 
 /*
- * The commands, one row each: what to write, what it runs. The man page
- * documents each under ctl (doc/check_man.py checks that it does).
+ * The commands, after Plan 9's Cmdtab: what to write, what it runs. The
+ * man page documents each under ctl (doc/check_man.py checks that it does).
  */
-const struct ctl_cmd ctl_cmds[] = {
+struct ctl_cmd {
+	const char *name;
+	int (*run)(struct reader *r);
+};
+
+static const struct ctl_cmd ctl_cmds[] = {
 	{ "suspend", reader_suspend },
 	{ "resume", reader_resume },
 	{ "refresh", reader_refresh_all },
 	{ "detach", detach },
 };
-const size_t ctl_ncmds = NODE_COUNT(ctl_cmds);
+static const size_t ctl_ncmds = NODE_COUNT(ctl_cmds);
 
 /* One mount, one ctl: its last refusal, until the next one. */
 static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;

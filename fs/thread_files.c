@@ -8,7 +8,8 @@
 
 /*
  * threads/: one entry per thread record the reader keeps, in the order
- * met; thread_dir's present() hides those that have exited.
+ * met. An exited record is skipped, not just absent: a later record may
+ * have its tid. thread_dir's present() hides an exited thread from walks.
  */
 int threads_gen(const struct node_ctx *dir, const char *name, size_t i,
 		struct node_ent *out)
@@ -23,8 +24,11 @@ int threads_gen(const struct node_ctx *dir, const char *name, size_t i,
 		if (*end || v <= 0 || name[0] == '0' || v > INT32_MAX)
 			return -ENOENT;
 		tid = (pid_t)v;
-	} else if (reader_thread_at(dir->r, i, &tid)) {
-		return -ENOENT;
+	} else {
+		int rc = reader_thread_at(dir->r, i, &tid);
+
+		if (rc)
+			return rc == -ESRCH ? -ENODATA : rc;
 	}
 	out->ctx = *dir;
 	out->ctx.node = &thread_dir;

@@ -37,7 +37,7 @@ static int dir_gen(const struct node_ctx *dir, const char *name, size_t i,
 	int rc = gen(dir, name, i, out);
 
 	if (rc)
-		return rc;
+		return rc;	/* -ENODATA from a generator: absent, as below */
 	if (out->ctx.node->present && !out->ctx.node->present(&out->ctx))
 		return -ENODATA;
 	return 0;

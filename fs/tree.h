@@ -48,9 +48,10 @@ typedef int (*node_fill_fn)(void *cookie, const char *name);
  * An instance directory's generator, after Plan 9's procgen. With a name
  * (a walk): the entry of that name, spelled as listed. Without (readdir):
  * entry i, 0, 1, 2, ..., with its name. Fills out->ctx (node and
- * instance) from dir; returns 0, or -ENOENT for no such name or when i is
- * past the last entry. Whether an entry exists now is its node's
- * present(), which the caller asks.
+ * instance) from dir; returns 0, -ENOENT for no such name or when i is
+ * past the last entry, or -ENODATA when entry i is gone but later ones
+ * may not be. Whether an entry exists now is also its node's present(),
+ * which the caller asks of walks and listings alike.
  */
 typedef int (*node_gen_fn)(const struct node_ctx *dir, const char *name, size_t i,
 			   struct node_ent *out);
@@ -133,13 +134,5 @@ bool fpregs_present(const struct node_ctx *);
 int ctl_show(const struct node_ctx *, struct sbuf *);		/* fs/ctl_file.c */
 int ctl_write(const struct node_ctx *, const char *buf, size_t len);
 extern const struct blob_ops core_blob;				/* fs/core_file.c */
-
-/* ctl's commands (fs/ctl_file.c), after Plan 9's Cmdtab. */
-struct ctl_cmd {
-	const char *name;
-	int (*run)(struct reader *r);
-};
-extern const struct ctl_cmd ctl_cmds[];
-extern const size_t ctl_ncmds;
 
 #endif

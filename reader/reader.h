@@ -76,9 +76,9 @@ struct reader_thread_info {
 };
 
 /*
- * The i-th thread record, in the order met, exited ones included (ask
- * reader_thread_alive): a listing that costs O(1) per entry. -ENOENT past
- * the last record.
+ * The tid of the i-th thread record, in the order met: a listing that
+ * costs O(1) per entry. 0 alive, -ESRCH exited (a later record may have
+ * its tid), -ENOENT past the last record.
  */
 int reader_thread_at(const struct reader *r, size_t i, pid_t *tid);
 /* -ENOENT for a tid never seen or exited, 0 when alive. */
