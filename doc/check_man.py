@@ -11,6 +11,8 @@ The first form checks that
     of each `static const struct node x[] = {...}` array): a row of the root
     table as an entry of its own (`status`, `threads/...`), a row of any
     other table as the last part of an entry (`threads/<tid>/regs`);
+  - the entry `ctl` of THE TREE documents, as entries of its own, every
+    command of the ctl_cmds table in FSDIR/ctl_file.c;
   - OPTIONS documents every option that `PTRACEFS --help` prints and every
     option of the fuse_opt spec in FSDIR/main.c: `-f`, `--help` as entries,
     `-o NAME` options as entries `-o NAME` or `-o NAME=VALUE`;
@@ -117,12 +119,12 @@ def node_tables(fsdir):
     for path in sorted(glob.glob(os.path.join(fsdir, '*.c'))):
         with open(path) as f:
             src = re.sub(r'/\*.*?\*/', '', f.read(), flags=re.S)
-        m = re.search(r'\bfs_root\s*=\s*NODE_TABLE\s*\([^,]*,[^,]*,\s*(\w+)\s*\)', src)
+        m = re.search(r'\bfs_root\s*=\s*TABLE\s*\([^,]*,[^,]*,\s*(\w+)\s*\)', src)
         if m:
             root_name = m.group(1)
         for t in re.finditer(r'struct\s+node\s+(\w+)\s*\[\s*\]\s*=\s*\{(.*?)\};', src, re.S):
             rows = []
-            for row in re.finditer(r'NODE_(TEXT_|BLOB_|LINK_|INST|TABLE)\s*\(\s*"([^"]+)"'
+            for row in re.finditer(r'\b(TEXT|PROC|BLOB|LINK|INST|TABLE)\s*\(\s*"([^"]+)"'
                                    r'|\{\s*\.name\s*=\s*"([^"]+)"', t.group(2)):
                 name = row.group(2) or row.group(3)
                 is_dir = row.group(1) in ('INST', 'TABLE')
@@ -130,10 +132,21 @@ def node_tables(fsdir):
                     rows.append((name, is_dir))
             tables[t.group(1)] = rows
     if root_name is None or root_name not in tables:
-        problem(f'no root node table (fs_root = NODE_TABLE(..., table)) in {fsdir}/*.c')
+        problem(f'no root node table (fs_root = TABLE(..., table)) in {fsdir}/*.c')
         return [], []
     others = [r for name, rows in tables.items() if name != root_name for r in rows]
     return tables[root_name], others
+
+
+def ctl_commands(ctl_c):
+    """Names of the rows of ctl_file.c's command table."""
+    with open(ctl_c) as f:
+        src = re.sub(r'/\*.*?\*/', '', f.read(), flags=re.S)
+    m = re.search(r'struct\s+ctl_cmd\s+ctl_cmds\s*\[\s*\]\s*=\s*\{(.*?)\};', src, re.S)
+    if not m:
+        problem(f'no ctl_cmds table in {ctl_c}')
+        return []
+    return re.findall(r'\{\s*"([^"]+)"', m.group(1))
 
 
 def spec_options(main_c):
@@ -232,6 +245,17 @@ def check_content(ptracefs, manpage, fsdir):
     for name, is_dir in other_rows:
         if not any('/' in p and p.split('/')[-1] == name for p in paths):
             problem(f'THE TREE has no entry ".../{name}" (a file of a subdirectory table)')
+
+    # ctl's commands: entries one level below the entry ctl.
+    under, cmds = None, set()
+    for depth, t in terms(secs.get('THE TREE', [])):
+        if depth == 0:
+            under = t
+        elif under == 'ctl' and depth == 1:
+            cmds.add(t)
+    for name in ctl_commands(os.path.join(fsdir, 'ctl_file.c')):
+        if name not in cmds:
+            problem(f'THE TREE has no entry "{name}" under "ctl" (a command of ctl_cmds)')
 
     # Options: entries of OPTIONS, at any level.
     entries = set()

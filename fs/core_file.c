@@ -22,6 +22,4 @@ static int core_seek(const struct node_ctx *c, uint64_t off, int whence, uint64_
 	return reader_core_seek(c->r, off, whence, out);
 }
 
-const struct node_ops core_ops = {
-	.size = core_size, .read = core_read, .seek = core_seek,
-};
+const struct blob_ops core_blob = { .size = core_size, .read = core_read, .seek = core_seek };

@@ -1,58 +1,97 @@
 /*
- * ctl: a write-only control file, one command per write, as Plan 9's
- * /proc/n/ctl. suspend, resume, refresh, detach; anything else EINVAL.
+ * ctl: the control file, as Plan 9's /proc/n/ctl. Each write is one
+ * command of ctl_cmds, carried out before the write returns. A read says
+ * the mode, the commands, and why the last refused write was refused:
+ * after daemonising the daemon's stderr is /dev/null, so the reason is
+ * kept here for the user to read.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fs/tree.h"
 
-static int ctl_size(const struct node_ctx *c, uint64_t *size, uint64_t *blocks)
+static int detach(struct reader *r)
 {
-	(void)c;
-	*size = *blocks = 0;
-	return 0;
+	int rc = reader_detach(r);
+
+	if (rc == 0 && fs_on_detach)
+		fs_on_detach();
+	return rc;
 }
 
-static ssize_t ctl_read(const struct node_ctx *c, void *buf, size_t len, uint64_t off)
+/*
+ * The commands, after Plan 9's Cmdtab: what to write, what it runs. The
+ * man page documents each under ctl (doc/check_man.py checks that it does).
+ */
+struct ctl_cmd {
+	const char *name;
+	int (*run)(struct reader *r);
+};
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "suspend", reader_suspend },
+	{ "resume", reader_resume },
+	{ "refresh", reader_refresh_all },
+	{ "detach", detach },
+};
+static const size_t ctl_ncmds = NODE_COUNT(ctl_cmds);
+
+/* One mount, one ctl: its last refusal, until the next one. */
+static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
+static char last_error[128] = "none";
+
+__attribute__((format(printf, 2, 3)))
+static int refuse(int rc, const char *fmt, ...)
 {
-	(void)c;
-	(void)buf;
-	(void)len;
-	(void)off;
-	return -EACCES;
+	va_list ap;
+
+	pthread_mutex_lock(&last_mu);
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&last_mu);
+	return rc;
 }
 
-static int ctl_write(const struct node_ctx *c, const char *buf, size_t len)
+int ctl_show(const struct node_ctx *c, struct sbuf *sb)
+{
+	sbuf_printf(sb, "mode %s\n", reader_state(c->r));
+	sbuf_puts(sb, "commands");
+	for (size_t i = 0; i < ctl_ncmds; i++)
+		sbuf_printf(sb, " %s", ctl_cmds[i].name);
+	sbuf_puts(sb, "\n");
+	pthread_mutex_lock(&last_mu);
+	sbuf_printf(sb, "last_error %s\n", last_error);
+	pthread_mutex_unlock(&last_mu);
+	return sb->err;
+}
+
+int ctl_write(const struct node_ctx *c, const char *buf, size_t len)
 {
 	char cmd[32];
 	size_t n = len;
+	int rc;
 
 	/* "echo resume > ctl" writes "resume\n". */
 	while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
 		n--;
-	if (n == 0 || n >= sizeof(cmd)) {
-		fprintf(stderr, "ptracefs: ctl: bad command (%zu bytes)\n", len);
-		return -EINVAL;
-	}
+	if (n == 0)
+		return refuse(-EINVAL, "empty command");
+	if (n >= sizeof(cmd))
+		return refuse(-EINVAL, "command too long (%zu bytes)", len);
 	memcpy(cmd, buf, n);
 	cmd[n] = '\0';
-	if (strcmp(cmd, "suspend") == 0)
-		return reader_suspend(c->r);
-	if (strcmp(cmd, "resume") == 0)
-		return reader_resume(c->r);
-	if (strcmp(cmd, "refresh") == 0)
-		return reader_refresh_all(c->r);
-	if (strcmp(cmd, "detach") == 0) {
-		int rc = reader_detach(c->r);
-
-		if (rc == 0 && fs_on_detach)
-			fs_on_detach();
-		return rc;
-	}
-	fprintf(stderr, "ptracefs: ctl: unknown command '%s'\n", cmd);
-	return -EINVAL;
+	for (size_t i = 0; i < ctl_ncmds; i++)
+		if (strcmp(cmd, ctl_cmds[i].name) == 0) {
+			rc = ctl_cmds[i].run(c->r);
+			return rc ? refuse(rc, "%s: %s", cmd, strerror(-rc)) : 0;
+		}
+	/* Shown on one line of ctl: no control characters. */
+	for (char *q = cmd; *q; q++)
+		if ((unsigned char)*q < ' ' || *q == 0x7f)
+			*q = '?';
+	return refuse(-EINVAL, "unknown command '%s'", cmd);
 }
-
-const struct node_ops ctl_ops = { .size = ctl_size, .read = ctl_read, .write = ctl_write };

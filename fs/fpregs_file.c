@@ -12,14 +12,21 @@
 /* The largest register set we copy: an XSAVE area with AVX-512 is ~2.7 KiB. */
 #define REGSET_MAX 16384
 
-static int fpregs_show(const struct node_ctx *c, struct sbuf *sb)
+/* An architecture without a formatter has no such file. */
+bool fpregs_present(const struct node_ctx *c)
+{
+	const struct arch_desc *a = reader_arch(c->r);
+
+	return a && a->format_fp;
+}
+
+int fpregs_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
 	unsigned char *fx, *xs;
 	int fxlen, xslen = 0, rc;
 
-	/* An architecture without a formatter has no such file. */
-	if (!a || !a->format_fp)
+	if (!fpregs_present(c))
 		return -ENOENT;
 	fx = malloc(2 * REGSET_MAX);
 	if (!fx)
@@ -45,5 +52,3 @@ out:
 	free(fx);
 	return rc;
 }
-
-const struct node_ops fpregs_ops = { .show = fpregs_show };

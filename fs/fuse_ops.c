@@ -128,7 +128,7 @@ static int enter(const char *path, struct fs_fh *fh, struct node_ctx *ctx,
 			/* A refresh since the open: indexes into maps moved. */
 			rc = walk(fh ? fh->path : path, ctx);
 		}
-		if (rc == 0 && (!ctx->node->hold || *held || !reader_is_live(r)))
+		if (rc == 0 && (!(ctx->node->flags & NF_HOLD) || *held || !reader_is_live(r)))
 			return 0;
 		reader_unlock(r);
 		if (rc || *held) {
@@ -273,8 +273,8 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	rc = -EACCES;
 	if (ctx.node->kind == NODE_DIR)
 		rc = -EISDIR;
-	/* Read-only, but for ctl, which is write-only. */
-	else if (ctx.node->ops->write ? acc == O_WRONLY : acc == O_RDONLY && !(fi->flags & O_TRUNC))
+	/* Read-only, but for ctl, which takes writes too. */
+	else if (ctx.node->write || (acc == O_RDONLY && !(fi->flags & O_TRUNC)))
 		rc = 0;
 	fh = rc ? NULL : calloc(1, sizeof(*fh));
 	if (!rc && (!fh || !(fh->path = strdup(path))))
@@ -358,7 +358,7 @@ static int op_read(const char *path, char *buf, size_t len, off_t off,
 		return -EINVAL;
 	if ((rc = enter(NULL, fh, &ctx, &held, false)))
 		return rc == -ENOENT ? -EIO : rc;
-	n = ctx.node->ops->read(&ctx, buf, len, (uint64_t)off);
+	n = fs_read(&ctx, buf, len, (uint64_t)off);
 	leave(held);
 	return (int)n;
 }
@@ -367,7 +367,7 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
 {
 	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
 	struct node_ctx ctx;
-	uint64_t out, size = 0, blocks;
+	uint64_t out;
 	bool held;
 	int rc;
 
@@ -383,14 +383,7 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
 	}
 	if ((rc = enter(NULL, fh, &ctx, &held, false)))
 		return rc == -ENOENT ? -EIO : rc;
-	if (!ctx.node->ops->seek) {
-		rc = ctx.node->ops->size(&ctx, &size, &blocks);
-		if (rc == 0 && (uint64_t)off >= size)
-			rc = -ENXIO;
-		out = whence == SEEK_DATA ? (uint64_t)off : size;
-	} else {
-		rc = ctx.node->ops->seek(&ctx, (uint64_t)off, whence, &out);
-	}
+	rc = fs_seek(&ctx, (uint64_t)off, whence, &out);
 	leave(held);
 	return rc ? rc : (off_t)out;
 }
@@ -404,9 +397,9 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 
 	(void)path;
 	(void)off;
-	if (!fh || !fh->ctx.node->ops->write)
+	if (!fh)
 		return -EROFS;
-	rc = fh->ctx.node->ops->write(&fh->ctx, buf, size);
+	rc = fs_write(&fh->ctx, buf, size);
 	return rc < 0 ? rc : (int)size;
 }
 
@@ -419,7 +412,7 @@ static int op_readlink(const char *path, char *buf, size_t size)
 
 	if ((rc = enter(path, NULL, &ctx, &held, false)))
 		return rc;
-	rc = ctx.node->kind == NODE_LINK ? ctx.node->ops->link(&ctx, &sb) : -EINVAL;
+	rc = fs_link(&ctx, &sb);
 	leave(held);
 	if (rc == 0 && size) {
 		size_t n = sb.len < size - 1 ? sb.len : size - 1;
@@ -463,7 +456,7 @@ static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi)
 	(void)fi;
 	if ((rc = enter(p, NULL, &ctx, &held, false)))
 		return rc;
-	rc = ctx.node->ops && ctx.node->ops->write && o == 0 ? 0 : -EROFS;
+	rc = ctx.node->write && o == 0 ? 0 : -EROFS;
 	leave(held);
 	return rc;
 }

@@ -1,4 +1,5 @@
 /* modules/ and modules/<name>/{info,build-id,image}. */
+#include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -17,57 +18,39 @@ static const struct reader_module *module(const struct node_ctx *c)
 	return &v[c->idx];
 }
 
-static int modules_list(const struct node_ctx *c, node_fill_fn fill, void *cookie)
+/* modules/: module i of the list, or the one of that name. */
+int modules_gen(const struct node_ctx *dir, const char *name, size_t i,
+		struct node_ent *out)
 {
 	const struct reader_module *v;
 	size_t n;
-	int rc = reader_modules(c->r, &v, &n);
+	int rc = reader_modules(dir->r, &v, &n);
 
-	for (size_t i = 0; i < n && !rc; i++)
-		rc = fill(cookie, v[i].name);
-	return rc;
-}
+	if (rc)
+		return rc;
+	if (name) {
+		const struct reader_module *m = reader_module_by_name(dir->r, name);
 
-static int modules_bind(const struct node_ctx *c, const char *name, struct node_ctx *out)
-{
-	const struct reader_module *v, *m = reader_module_by_name(c->r, name);
-	size_t n;
-
-	if (!m || reader_modules(c->r, &v, &n))
+		if (!m)
+			return -ENOENT;
+		i = (size_t)(m - v);
+	}
+	if (i >= n)
 		return -ENOENT;
-	*out = *c;
-	out->node = &module_dir;
-	out->idx = (size_t)(m - v);
+	out->ctx = *dir;
+	out->ctx.node = &module_dir;
+	out->ctx.idx = i;
+	snprintf(out->name, sizeof(out->name), "%s", v[i].name);
 	return 0;
 }
 
 /* build-id exists only for modules that have one. */
-static int module_dir_list(const struct node_ctx *c, node_fill_fn fill, void *cookie)
+static bool has_build_id(const struct node_ctx *c)
 {
+	const struct reader_module *m = module(c);
 	struct mod_info mi;
-	int rc;
 
-	if ((rc = fill(cookie, "info")) || (rc = fill(cookie, "image")))
-		return rc;
-	if (reader_module_info(c->r, module(c), &mi) == 0 && mi.build_id_len)
-		rc = fill(cookie, "build-id");
-	return rc;
-}
-
-static int module_dir_bind(const struct node_ctx *c, const char *name, struct node_ctx *out)
-{
-	for (size_t i = 0; i < module_dir.nchildren; i++)
-		if (strcmp(module_dir.children[i].name, name) == 0) {
-			struct mod_info mi;
-
-			if (strcmp(name, "build-id") == 0 &&
-			    (reader_module_info(c->r, module(c), &mi) || !mi.build_id_len))
-				return -ENOENT;
-			*out = *c;
-			out->node = &module_dir.children[i];
-			return 0;
-		}
-	return -ENOENT;
+	return m && reader_module_info(c->r, m, &mi) == 0 && mi.build_id_len;
 }
 
 static const char *type_name(int t)
@@ -78,10 +61,10 @@ static const char *type_name(int t)
 static const char *elf_type_name(uint16_t t)
 {
 	switch (t) {
-	case 1: return "REL";
-	case 2: return "EXEC";
-	case 3: return "DYN";
-	case 4: return "CORE";
+	case ET_REL: return "REL";
+	case ET_EXEC: return "EXEC";
+	case ET_DYN: return "DYN";
+	case ET_CORE: return "CORE";
 	default: return "other";
 	}
 }
@@ -116,7 +99,7 @@ static int info_show(const struct node_ctx *c, struct sbuf *sb)
 	else
 		sbuf_puts(sb, rc == -EIO ? "file_size unknown\n" : "file_size missing\n");
 	if (mi.type == MOD_ELF) {
-		sbuf_printf(sb, "elf_class %d\n", mi.elf_class == 2 ? 64 : 32);
+		sbuf_printf(sb, "elf_class %d\n", mi.elf_class == ELFCLASS64 ? 64 : 32);
 		sbuf_printf(sb, "elf_type %s\n", elf_type_name(mi.elf_type));
 		sbuf_printf(sb, "elf_machine %u\n", mi.elf_machine);
 		if (mi.version[0])
@@ -131,11 +114,14 @@ static int info_show(const struct node_ctx *c, struct sbuf *sb)
 
 static int build_id_show(const struct node_ctx *c, struct sbuf *sb)
 {
+	const struct reader_module *m = module(c);
 	struct mod_info mi;
 	char hex[2 * MOD_BUILD_ID_MAX + 1];
-	int rc = reader_module_info(c->r, module(c), &mi);
+	int rc;
 
-	if (rc)
+	if (!m)
+		return -ENOENT;
+	if ((rc = reader_module_info(c->r, m, &mi)))
 		return rc;
 	if (mod_build_id_hex(&mi, hex, sizeof(hex)) <= 0)
 		return -ENOENT;
@@ -184,20 +170,13 @@ static int image_seek(const struct node_ctx *c, uint64_t off, int whence, uint64
 	return rc;
 }
 
-const struct node_ops modules_ops = { .list = modules_list, .bind = modules_bind };
-static const struct node_ops module_dir_ops = { .list = module_dir_list, .bind = module_dir_bind };
-static const struct node_ops info_ops = { .show = info_show };
-static const struct node_ops build_id_ops = { .show = build_id_show };
-static const struct node_ops image_ops = { .size = image_size, .read = image_read, .seek = image_seek };
+static const struct blob_ops image_blob = { .size = image_size, .read = image_read, .seek = image_seek };
 
-/* modules/<name>/: one row a file; build-id is hidden when there is none. */
+/* modules/<name>/: one row a file. */
 static const struct node module_entries[] = {
-	NODE_TEXT_("info", 0400, info_ops),
-	NODE_TEXT_("build-id", 0400, build_id_ops),
-	NODE_BLOB_("image", 0400, image_ops, 1 << 20),
+	TEXT("info", 0400, info_show),
+	TEXT("build-id", 0400, build_id_show, .present = has_build_id),
+	BLOB("image", 0400, &image_blob),
 };
 
-const struct node module_dir = {
-	.name = "<module>", .mode = 0500, .kind = NODE_DIR, .ops = &module_dir_ops,
-	.children = module_entries, .nchildren = NODE_COUNT(module_entries),
-};
+const struct node module_dir = TABLE("<module>", 0500, module_entries);

@@ -29,20 +29,13 @@ static void status_field(const struct node_ctx *c, const char *key, char *out,
 /* "build-id <hex>" of the module mapped from the executable, if it has one. */
 static void exe_build_id(const struct node_ctx *c, struct sbuf *sb)
 {
-	const struct reader_module *v;
+	const struct reader_module *m = reader_exe_module(c->r);
 	struct mod_info mi;
 	char hex[2 * MOD_BUILD_ID_MAX + 1];
-	size_t n;
 
-	if (reader_modules(c->r, &v, &n))
-		return;
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(v[i].path, reader_exe(c->r)) == 0 &&
-		    reader_module_info(c->r, &v[i], &mi) == 0 &&
-		    mod_build_id_hex(&mi, hex, sizeof(hex)) > 0) {
-			sbuf_printf(sb, "build-id %s\n", hex);
-			return;
-		}
+	if (m && reader_module_info(c->r, m, &mi) == 0 &&
+	    mod_build_id_hex(&mi, hex, sizeof(hex)) > 0)
+		sbuf_printf(sb, "build-id %s\n", hex);
 }
 
 static int status_show(const struct node_ctx *c, struct sbuf *sb)
@@ -75,21 +68,17 @@ static int status_show(const struct node_ctx *c, struct sbuf *sb)
 	return sb->err;
 }
 
-/* cmdline, environ, auxv: the target's bytes as /proc gave them. */
-static int file_show(const struct node_ctx *c, struct sbuf *sb, enum reader_file which)
+/* PROC rows (cmdline, environ, auxv): the target's bytes as /proc gave them. */
+int fs_proc_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const char *data;
 	size_t len;
-	int rc = reader_file(c->r, which, &data, &len);
+	int rc = reader_file(c->r, (enum reader_file)c->node->arg, &data, &len);
 
 	if (rc)
 		return rc == -ENODATA ? 0 : rc;	/* unreadable at suspension: empty */
 	return sbuf_append(sb, data, len);
 }
-
-static int cmdline_show(const struct node_ctx *c, struct sbuf *sb) { return file_show(c, sb, RB_CMDLINE); }
-static int environ_show(const struct node_ctx *c, struct sbuf *sb) { return file_show(c, sb, RB_ENVIRON); }
-static int auxv_show(const struct node_ctx *c, struct sbuf *sb) { return file_show(c, sb, RB_AUXV); }
 
 static int exe_link(const struct node_ctx *c, struct sbuf *sb)
 {
@@ -141,39 +130,29 @@ static int stack_show(const struct node_ctx *c, struct sbuf *sb)
 	return reader_stack(c->r, 0, sb);
 }
 
-static const struct node_ops status_ops = { .show = status_show };
-static const struct node_ops stack_ops = { .show = stack_show };
-static const struct node_ops cmdline_ops = { .show = cmdline_show };
-static const struct node_ops environ_ops = { .show = environ_show };
-static const struct node_ops auxv_ops = { .show = auxv_show };
-static const struct node_ops exe_ops = { .link = exe_link };
-static const struct node_ops maps_ops = { .show = maps_show };
-static const struct node_ops mem_ops = {
-	.size = mem_size, .read = mem_read, .seek = mem_seek,
-};
+static const struct blob_ops mem_blob = { .size = mem_size, .read = mem_read, .seek = mem_seek };
 
 /*
- * The root directory, one row a file. A 1 MiB st_blksize makes cp and cat
- * ask for 1 MiB at a time: each request is a round trip to the daemon.
+ * The root directory, one row a file: name, mode, what makes it. The
+ * rows other files define are declared in fs/tree.h.
  */
 static const struct node root_entries[] = {
-	NODE_TEXT_("status", 0400, status_ops),
-	NODE_TEXT_("maps", 0400, maps_ops),
-	NODE_TEXT_("cmdline", 0400, cmdline_ops),
-	NODE_TEXT_("environ", 0400, environ_ops),
-	NODE_TEXT_("auxv", 0400, auxv_ops),
+	TEXT("status", 0400, status_show),
+	TEXT("maps", 0400, maps_show),
+	PROC("cmdline", RB_CMDLINE),
+	PROC("environ", RB_ENVIRON),
+	PROC("auxv", RB_AUXV),
 	/* Unwinding needs the threads still: a live mount stops them for it. */
-	{ .name = "stack", .mode = 0400, .kind = NODE_TEXT, .ops = &stack_ops, .hold = true },
-	NODE_LINK_("exe", exe_ops),
-	NODE_BLOB_("mem", 0400, mem_ops, 1 << 20),
-	NODE_INST("threads", 0500, threads_ops),
-	NODE_INST("regions", 0500, regions_ops),
-	NODE_INST("modules", 0500, modules_ops),
+	TEXT("stack", 0400, stack_show, .flags = NF_HOLD),
+	LINK("exe", exe_link),
+	BLOB("mem", 0400, &mem_blob),
+	INST("threads", 0500, threads_gen),
+	INST("regions", 0500, regions_gen),
+	INST("modules", 0500, modules_gen),
 	/* One consistent core per open: a live mount stops while it is open. */
-	{ .name = "core", .mode = 0400, .kind = NODE_BLOB, .ops = &core_ops,
-	  .blksize = 1 << 20, .hold = true },
-	/* The only file that takes writes: one command each (fs/ctl_file.c). */
-	{ .name = "ctl", .mode = 0200, .kind = NODE_BLOB, .ops = &ctl_ops },
+	BLOB("core", 0400, &core_blob, .flags = NF_HOLD),
+	/* The one file that takes writes, a command each (fs/ctl_file.c). */
+	TEXT("ctl", 0600, ctl_show, .write = ctl_write),
 };
 
-const struct node fs_root = NODE_TABLE("/", 0500, root_entries);
+const struct node fs_root = TABLE("/", 0500, root_entries);

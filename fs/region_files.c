@@ -16,41 +16,33 @@ static void region_name(const struct map_entry *e, char *buf, size_t len)
 	snprintf(buf, len, "%" PRIx64 "-%" PRIx64, e->start, e->end);
 }
 
-static int regions_list(const struct node_ctx *c, node_fill_fn fill, void *cookie)
+/* regions/: mapping i of the snapshot, or the one named exactly so. */
+int regions_gen(const struct node_ctx *dir, const char *name, size_t i,
+		struct node_ent *out)
 {
-	const struct maps *m = reader_maps(c->r);
+	const struct maps *m = reader_maps(dir->r);
 
-	for (size_t i = 0; i < m->n; i++) {
-		char name[40];
-		int rc;
+	if (name) {
+		unsigned long long start, end;
+		const struct map_entry *e;
+		int n = 0;
 
-		region_name(&m->v[i], name, sizeof(name));
-		if ((rc = fill(cookie, name)))
-			return rc;
+		if (sscanf(name, "%llx-%llx%n", &start, &end, &n) != 2 || name[n])
+			return -ENOENT;
+		e = maps_find(m, start);
+		if (!e || e->start != start || e->end != end)
+			return -ENOENT;
+		i = (size_t)(e - m->v);
 	}
-	return 0;
-}
-
-static int regions_bind(const struct node_ctx *c, const char *name, struct node_ctx *out)
-{
-	const struct maps *m = reader_maps(c->r);
-	unsigned long long start, end;
-	const struct map_entry *e;
-	char canon[40];
-	int n = 0;
-
-	if (sscanf(name, "%llx-%llx%n", &start, &end, &n) != 2 || name[n])
+	if (i >= m->n)
 		return -ENOENT;
-	e = maps_find(m, start);
-	if (!e || e->start != start || e->end != end)
-		return -ENOENT;
+	region_name(&m->v[i], out->name, sizeof(out->name));
 	/* One spelling per region, as map_files has it: no leading zeros. */
-	region_name(e, canon, sizeof(canon));
-	if (strcmp(canon, name) != 0)
+	if (name && strcmp(out->name, name) != 0)
 		return -ENOENT;
-	*out = *c;
-	out->node = &region_file;
-	out->idx = (size_t)(e - m->v);
+	out->ctx = *dir;
+	out->ctx.node = &region_file;
+	out->ctx.idx = i;
 	return 0;
 }
 
@@ -96,8 +88,7 @@ static int region_seek(const struct node_ctx *c, uint64_t off, int whence, uint6
 	return 0;
 }
 
-const struct node_ops regions_ops = { .list = regions_list, .bind = regions_bind };
-static const struct node_ops region_ops = {
+static const struct blob_ops region_blob = {
 	.size = region_size, .read = region_read, .seek = region_seek,
 };
-const struct node region_file = NODE_BLOB_("<start>-<end>", 0400, region_ops, 1 << 20);
+const struct node region_file = BLOB("<start>-<end>", 0400, &region_blob);

@@ -1,51 +1,52 @@
 /* threads/ and threads/<tid>/. */
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "fs/tree.h"
 
-static int threads_list(const struct node_ctx *c, node_fill_fn fill, void *cookie)
+/*
+ * threads/: one entry per thread record the reader keeps, in the order
+ * met. An exited record is skipped, not just absent: a later record may
+ * have its tid. thread_dir's present() hides an exited thread from walks.
+ */
+int threads_gen(const struct node_ctx *dir, const char *name, size_t i,
+		struct node_ent *out)
 {
-	size_t n = reader_threads(c->r, NULL, 0), got;
-	pid_t *tids = calloc(n ? n : 1, sizeof(*tids));
-	int rc = 0;
+	pid_t tid;
 
-	if (!tids)
-		return -ENOMEM;
-	got = reader_threads(c->r, tids, n);
-	for (size_t i = 0; i < got && i < n && !rc; i++) {
-		char name[16];
+	if (name) {
+		char *end;
+		long v = strtol(name, &end, 10);
 
-		snprintf(name, sizeof(name), "%d", (int)tids[i]);
-		rc = fill(cookie, name);
+		/* Only the canonical spelling: "0123" is not thread 123. */
+		if (*end || v <= 0 || name[0] == '0' || v > INT32_MAX)
+			return -ENOENT;
+		tid = (pid_t)v;
+	} else {
+		int rc = reader_thread_at(dir->r, i, &tid);
+
+		if (rc)
+			return rc == -ESRCH ? -ENODATA : rc;
 	}
-	free(tids);
-	return rc;
+	out->ctx = *dir;
+	out->ctx.node = &thread_dir;
+	out->ctx.tid = tid;
+	snprintf(out->name, sizeof(out->name), "%d", (int)tid);
+	return 0;
 }
 
-static int threads_bind(const struct node_ctx *c, const char *name, struct node_ctx *out)
+static bool thread_present(const struct node_ctx *c)
 {
-	char *end;
-	long tid = strtol(name, &end, 10);
-
-	/* Only the canonical spelling: "0123" is not thread 123. */
-	if (*end || tid <= 0 || name[0] == '0' || tid > INT32_MAX)
-		return -ENOENT;
-	if (reader_thread_alive(c->r, (pid_t)tid))
-		return -ENOENT;
-	*out = *c;
-	out->node = &thread_dir;
-	out->tid = (pid_t)tid;
-	return 0;
+	return reader_thread_alive(c->r, c->tid) == 0;
 }
 
 static int regs_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
-	unsigned char blob[1024];	/* NT_PRSTATUS: 272 bytes at most */
-	int len = reader_thread_regset_copy(c->r, c->tid, 1 /* NT_PRSTATUS */,
-					    blob, sizeof(blob));
+	unsigned char blob[1024];	/* NT_PRSTATUS: 360 bytes at most (loongarch64) */
+	int len = reader_thread_regset_copy(c->r, c->tid, NT_PRSTATUS, blob, sizeof(blob));
 
 	if (len < 0)
 		return len == -ENOENT ? -ENOENT : -EIO;
@@ -115,17 +116,15 @@ static int stack_show(const struct node_ctx *c, struct sbuf *sb)
 	return reader_stack(c->r, c->tid, sb);
 }
 
-const struct node_ops threads_ops = { .list = threads_list, .bind = threads_bind };
-static const struct node_ops stack_ops = { .show = stack_show };
-static const struct node_ops regs_ops = { .show = regs_show };
-static const struct node_ops stat_ops = { .show = stat_show };
-
 /* threads/<tid>/: one row a file. */
 static const struct node thread_entries[] = {
-	NODE_TEXT_("regs", 0400, regs_ops),
-	NODE_TEXT_("fpregs", 0400, fpregs_ops),
-	NODE_TEXT_("stat", 0400, stat_ops),
-	{ .name = "stack", .mode = 0400, .kind = NODE_TEXT, .ops = &stack_ops, .hold = true },
+	TEXT("regs", 0400, regs_show),
+	TEXT("fpregs", 0400, fpregs_show, .present = fpregs_present),
+	TEXT("stat", 0400, stat_show),
+	TEXT("stack", 0400, stack_show, .flags = NF_HOLD),
 };
 
-const struct node thread_dir = NODE_TABLE("<tid>", 0500, thread_entries);
+const struct node thread_dir = {
+	.name = "<tid>", .mode = 0500, .kind = NODE_DIR, .present = thread_present,
+	.children = thread_entries, .nchildren = NODE_COUNT(thread_entries),
+};

@@ -1,21 +1,47 @@
-/* Path walk, listing and stat over the node tables. */
+/* Path walk, listing and stat over the node tables and generators. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "fs/tree.h"
 
-/* For a static table, the child named name; NULL if none. */
-static const struct node *table_find(const struct node *dir, const char *name,
-				     size_t len)
+void (*fs_on_detach)(void);
+
+int fs_table_gen(const struct node_ctx *dir, const char *name, size_t i,
+		 struct node_ent *out)
 {
-	for (size_t i = 0; i < dir->nchildren; i++)
-		if (strlen(dir->children[i].name) == len &&
-		    memcmp(dir->children[i].name, name, len) == 0)
-			return &dir->children[i];
-	return NULL;
+	const struct node *n = dir->node;
+
+	if (name) {
+		for (i = 0; i < n->nchildren; i++)
+			if (strcmp(n->children[i].name, name) == 0)
+				break;
+	}
+	if (i >= n->nchildren)
+		return -ENOENT;
+	out->ctx = *dir;
+	out->ctx.node = &n->children[i];
+	snprintf(out->name, sizeof(out->name), "%s", n->children[i].name);
+	return 0;
 }
 
-void (*fs_on_detach)(void);
+/*
+ * Entry i (name NULL) or the entry called name of a directory, if present:
+ * walk and readdir both come through here.
+ */
+static int dir_gen(const struct node_ctx *dir, const char *name, size_t i,
+		   struct node_ent *out)
+{
+	node_gen_fn gen = dir->node->gen ? dir->node->gen : fs_table_gen;
+	int rc = gen(dir, name, i, out);
+
+	if (rc)
+		return rc;	/* -ENODATA from a generator: absent, as below */
+	if (out->ctx.node->present && !out->ctx.node->present(&out->ctx))
+		return -ENODATA;
+	return 0;
+}
 
 int fs_walk(struct reader *r, const char *path, struct node_ctx *out)
 {
@@ -23,9 +49,10 @@ int fs_walk(struct reader *r, const char *path, struct node_ctx *out)
 	const char *p = path;
 
 	while (*p) {
-		char name[256];
+		struct node_ent ent;
+		char name[NAME_MAX + 1];
 		size_t len;
-		const struct node *child;
+		int rc;
 
 		while (*p == '/')
 			p++;
@@ -39,21 +66,10 @@ int fs_walk(struct reader *r, const char *path, struct node_ctx *out)
 		memcpy(name, p, len);
 		name[len] = '\0';
 		p += len;
-
-		/* An instance directory binds a name to its entry's context. */
-		if (ctx.node->ops && ctx.node->ops->bind) {
-			struct node_ctx next = ctx;
-			int rc = ctx.node->ops->bind(&ctx, name, &next);
-
-			if (rc)
-				return rc;
-			ctx = next;
-			continue;
-		}
-		child = table_find(ctx.node, name, len);
-		if (!child)
-			return -ENOENT;
-		ctx.node = child;
+		rc = dir_gen(&ctx, name, 0, &ent);
+		if (rc)
+			return rc == -ENODATA ? -ENOENT : rc;
+		ctx = ent.ctx;
 	}
 	*out = ctx;
 	return 0;
@@ -61,19 +77,20 @@ int fs_walk(struct reader *r, const char *path, struct node_ctx *out)
 
 int fs_list(const struct node_ctx *ctx, node_fill_fn fill, void *cookie)
 {
-	const struct node *n = ctx->node;
+	struct node_ent ent;
 
-	if (n->kind != NODE_DIR)
+	if (ctx->node->kind != NODE_DIR)
 		return -ENOTDIR;
-	if (n->ops && n->ops->list)
-		return n->ops->list(ctx, fill, cookie);
-	for (size_t i = 0; i < n->nchildren; i++) {
-		int rc = fill(cookie, n->children[i].name);
+	for (size_t i = 0;; i++) {
+		int rc = dir_gen(ctx, NULL, i, &ent);
 
-		if (rc)
+		if (rc == -ENOENT)
+			return 0;
+		if (rc == -ENODATA)	/* absent now: a later entry may not be */
+			continue;
+		if (rc || (rc = fill(cookie, ent.name)))
 			return rc;
 	}
-	return 0;
 }
 
 int fs_show(const struct node_ctx *ctx, struct sbuf *out)
@@ -82,8 +99,51 @@ int fs_show(const struct node_ctx *ctx, struct sbuf *out)
 
 	if (ctx->node->kind != NODE_TEXT)
 		return -EINVAL;
-	rc = ctx->node->ops->show(ctx, out);
+	rc = ctx->node->show(ctx, out);
 	return rc ? rc : out->err;
+}
+
+int fs_link(const struct node_ctx *ctx, struct sbuf *out)
+{
+	int rc;
+
+	if (ctx->node->kind != NODE_LINK)
+		return -EINVAL;
+	rc = ctx->node->show(ctx, out);
+	return rc ? rc : out->err;
+}
+
+ssize_t fs_read(const struct node_ctx *ctx, void *buf, size_t len, uint64_t off)
+{
+	if (ctx->node->kind != NODE_BLOB)
+		return -EINVAL;
+	return ctx->node->blob->read(ctx, buf, len, off);
+}
+
+int fs_seek(const struct node_ctx *ctx, uint64_t off, int whence, uint64_t *out)
+{
+	uint64_t size = 0, blocks;
+	int rc;
+
+	if (ctx->node->kind != NODE_BLOB)
+		return -EINVAL;
+	if (ctx->node->blob->seek)
+		return ctx->node->blob->seek(ctx, off, whence, out);
+	/* No holes: data up to the end. */
+	rc = ctx->node->blob->size(ctx, &size, &blocks);
+	if (rc)
+		return rc;
+	if (off >= size)
+		return -ENXIO;
+	*out = whence == SEEK_DATA ? off : size;
+	return 0;
+}
+
+int fs_write(const struct node_ctx *ctx, const char *buf, size_t len)
+{
+	if (!ctx->node->write)
+		return -EROFS;
+	return ctx->node->write(ctx, buf, len);
 }
 
 int fs_stat(const struct node_ctx *ctx, struct stat *st)
@@ -94,7 +154,7 @@ int fs_stat(const struct node_ctx *ctx, struct stat *st)
 	int rc = 0;
 
 	memset(st, 0, sizeof(*st));
-	st->st_blksize = n->blksize ? n->blksize : 4096;
+	st->st_blksize = n->blksize ? (blksize_t)n->blksize : (blksize_t)sysconf(_SC_PAGESIZE);
 	switch (n->kind) {
 	case NODE_DIR:
 		st->st_mode = S_IFDIR | n->mode;
@@ -109,11 +169,11 @@ int fs_stat(const struct node_ctx *ctx, struct stat *st)
 		st->st_mode = S_IFREG | n->mode;
 		break;
 	case NODE_BLOB:
-		rc = n->ops->size(ctx, &size, &blocks);
+		rc = n->blob->size(ctx, &size, &blocks);
 		st->st_mode = S_IFREG | n->mode;
 		break;
 	case NODE_LINK:
-		rc = n->ops->link(ctx, &sb);
+		rc = fs_link(ctx, &sb);
 		size = sb.len;
 		sbuf_free(&sb);
 		st->st_mode = S_IFLNK | 0777;

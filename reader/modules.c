@@ -114,6 +114,19 @@ const struct reader_module *reader_module_by_name(struct reader *r, const char *
 	return NULL;
 }
 
+const struct reader_module *reader_exe_module(struct reader *r)
+{
+	const struct reader_module *v;
+	size_t n;
+
+	if (!r->exe[0] || reader_modules(r, &v, &n))
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i].path, r->exe) == 0)
+			return &v[i];
+	return NULL;
+}
+
 struct mod_read_ctx {
 	struct reader *r;
 	uint64_t base;

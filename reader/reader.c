@@ -499,6 +499,14 @@ size_t reader_threads(const struct reader *r, pid_t *tids, size_t cap)
 	return n;
 }
 
+int reader_thread_at(const struct reader *r, size_t i, pid_t *tid)
+{
+	if (i >= atomic_load(&((struct reader *)r)->nthreads))
+		return -ENOENT;
+	*tid = r->threads[i].tid;
+	return atomic_load(&r->threads[i].state) == RT_DEAD ? -ESRCH : 0;
+}
+
 int reader_thread_alive(const struct reader *r, pid_t tid)
 {
 	struct rthread *t = reader_find_thread(r, tid);

@@ -75,6 +75,12 @@ struct reader_thread_info {
 	int processor;		/* last CPU it ran on */
 };
 
+/*
+ * The tid of the i-th thread record, in the order met: a listing that
+ * costs O(1) per entry. 0 alive, -ESRCH exited (a later record may have
+ * its tid), -ENOENT past the last record.
+ */
+int reader_thread_at(const struct reader *r, size_t i, pid_t *tid);
 /* -ENOENT for a tid never seen or exited, 0 when alive. */
 int reader_thread_alive(const struct reader *r, pid_t tid);
 /* NT_PRSTATUS regset captured at suspension: -ENOENT unknown, -EIO exited. */
@@ -122,6 +128,8 @@ struct reader_module {
 int reader_modules(struct reader *r, const struct reader_module **v, size_t *n);
 /* The module whose name is name, or NULL. */
 const struct reader_module *reader_module_by_name(struct reader *r, const char *name);
+/* The module mapped from the executable (reader_exe), or NULL. */
+const struct reader_module *reader_exe_module(struct reader *r);
 /*
  * Its headers parsed from the target's memory (once, then cached):
  * corrupt and unknown are results, not errors.

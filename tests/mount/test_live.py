@@ -9,6 +9,7 @@ import ctypes
 import errno
 import os
 import re
+import stat
 import struct
 import subprocess
 import sys
@@ -319,11 +320,13 @@ def _(c):
         os.close(ctl)
 
 
-@tap_check('ctl: bad commands are EINVAL; ctl is write-only; -o ro refuses it')
+@tap_check('ctl: bad commands are EINVAL and read back as last_error; -o ro refuses writes')
 def _(c):
     t = Live(c)
     m = c.mount(t.pid, ('-o', 'live'))
-    for bad in (b'bogus\n', b'\n', b'x' * 100):
+    check(kv(m.read('ctl'))['last_error'] == 'none', 'last_error before any write')
+    for bad, why in ((b'bogus\n', "unknown command 'bogus'"), (b'\n', 'empty command'),
+                     (b'x' * 100, 'command too long (100 bytes)')):
         fd = os.open(m.path('ctl'), os.O_WRONLY)
         try:
             os.write(fd, bad)
@@ -332,11 +335,7 @@ def _(c):
             check(e.errno == errno.EINVAL, f'{bad!r}: {e}')
         finally:
             os.close(fd)
-    try:
-        os.open(m.path('ctl'), os.O_RDONLY)
-        check(False, 'ctl opened for reading')
-    except OSError as e:
-        check(e.errno == errno.EACCES, f'read open: {e}')
+        check(kv(m.read('ctl'))['last_error'] == why, f'{bad!r}: ctl reads {m.read("ctl")!r}')
     check(m.unmount() == 0, 'daemon exit status')
     ro = c.mount(t.pid, ('-o', 'live,ro'))
     try:
@@ -344,6 +343,33 @@ def _(c):
         check(False, 'ctl writable on a ro mount')
     except OSError as e:
         check(e.errno == errno.EROFS, f'ro mount: {e}')
+    check(kv(ro.read('ctl'))['mode'] == 'live', 'ctl unreadable or not live on a ro mount')
+
+
+@tap_check('ctl reads its mode, its commands and an exact size; mode follows resume and suspend')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid)
+    text = m.read('ctl')
+    check(os.stat(m.path('ctl')).st_size == len(text), 'st_size is not the bytes read')
+    check(stat.S_IMODE(os.stat(m.path('ctl')).st_mode) == 0o600, 'ctl is not 0600')
+    got = kv(text)
+    check(got['commands'].split() == ['suspend', 'resume', 'refresh', 'detach'],
+          f'commands: {got.get("commands")!r}')
+    check(got['mode'] == 'suspended', f'a default mount reads {got["mode"]!r}')
+    with open(m.path('ctl'), 'w') as f:
+        f.write('resume\n')
+    check(kv(m.read('ctl'))['mode'] == 'live', 'mode after resume')
+    check(kv(m.read('status'))['state'] == 'live', 'status after resume')
+    # one file descriptor, read and written: the text is the one of the open
+    fd = os.open(m.path('ctl'), os.O_RDWR)
+    try:
+        os.write(fd, b'suspend\n')
+        check(kv(os.pread(fd, 4096, 0))['mode'] == 'live', 'an open ctl changed under its reader')
+    finally:
+        os.close(fd)
+    check(kv(m.read('ctl'))['mode'] == 'suspended', 'mode after suspend')
+    check(m.unmount() == 0, 'daemon exit status')
 
 
 @tap_check('ctl: detach releases the target and unmounts')

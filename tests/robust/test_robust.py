@@ -1399,10 +1399,10 @@ def _(c):
     entries = json.loads(r.stdout or b'[]')
     check(entries and all((u, g) == (NOBODY, NOBODY) for u, g, _ in entries),
           f'owners {sorted({(u, g) for u, g, _ in entries})}')
-    # ctl is the one write-only file (0200); the WALK lists it last in root
+    # ctl is the one writable file (0600); the WALK lists it last in root
     check(all(stat.S_ISLNK(md) or stat.S_IMODE(md) in
-              ((0o500,) if stat.S_ISDIR(md) else (0o400, 0o200))
-              for _, _, md in entries), 'modes are not 0500/0400 (0200 for ctl)')
+              ((0o500,) if stat.S_ISDIR(md) else (0o400, 0o600))
+              for _, _, md in entries), 'modes are not 0500/0400 (0600 for ctl)')
     r = subprocess.run(ns + SETPRIV + ['fusermount3', '-u', mnt], capture_output=True, timeout=10)
     check(r.returncode == 0, f'fusermount3 -u as the user: {r.stderr.decode().strip()}')
     check(m.wait_exit(5) == 0, 'daemon did not exit 0')
@@ -1420,7 +1420,7 @@ print(json.dumps(out))
 """
 
 
-@tap_check('15 every file 0400 (ctl 0200), every directory 0500, all owned by the mounting uid')
+@tap_check('15 every file 0400 (ctl 0600), every directory 0500, all owned by the mounting uid')
 def _(c):
     t = c.target('--corrupt-elf', 'none', '-t', '2')
     m = c.mount(t.pid)
@@ -1429,7 +1429,7 @@ def _(c):
     def want(p, st):
         if stat.S_ISDIR(st.st_mode):
             return 0o500
-        return 0o200 if os.path.basename(p) == 'ctl' else 0o400
+        return 0o600 if os.path.basename(p) == 'ctl' else 0o400
     bad = [f'{p} is {stat.filemode(st.st_mode)}' for p, st in entries
            if not stat.S_ISLNK(st.st_mode) and stat.S_IMODE(st.st_mode) != want(p, st)]
     check(not bad, '; '.join(bad[:5]))

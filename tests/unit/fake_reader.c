@@ -24,7 +24,11 @@ __attribute__((constructor)) static void fake_reader_init(void)
 	r->pid = 4242;
 	/* Memory reads must never reach a real process that happens to be 4242. */
 	r->mem_pid = 0x7ffffff0;
+	/* Every lock the real attach would set up: zeros are not a promise. */
 	pthread_mutex_init(&r->lazy_mu, NULL);
+	pthread_mutex_init(&r->mode_mu, NULL);
+	pthread_rwlock_init(&r->snap_lock, NULL);
+	atomic_init(&r->mode, MODE_SUSPENDED);
 	r->arch = &arch_x86_64;
 	strcpy(r->comm, "fake");
 	strcpy(r->exe, "/bin/fake");
@@ -49,6 +53,7 @@ __attribute__((constructor)) static void fake_reader_init(void)
 		for (size_t k = 0; k < 27; k++)
 			regs[k] = 0x1000 + k + (uint64_t)fake_tids[i] * 0x100000;
 		t->tid = fake_tids[i];
+		pthread_mutex_init(&t->sets_mu, NULL);
 		atomic_init(&t->state, RT_STOPPED);
 		t->sets[0] = (struct regset){ NT_PRSTATUS, 27 * 8, (unsigned char *)regs };
 		t->nsets = 1;
@@ -59,4 +64,12 @@ __attribute__((constructor)) static void fake_reader_init(void)
 		strcpy(t->info.name, "fake");
 	}
 	fake_reader = r;
+}
+
+/* Marks one thread exited (or alive again), as the tracer would. */
+void fake_thread_set_exited(pid_t tid, bool exited)
+{
+	for (size_t i = 0; i < fake_reader->nthreads; i++)
+		if (fake_reader->threads[i].tid == tid)
+			atomic_store(&fake_reader->threads[i].state, exited ? RT_DEAD : RT_STOPPED);
 }
