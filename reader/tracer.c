@@ -96,10 +96,14 @@ static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 
 void tracer_reap(struct reader *r)
 {
-	/* Entries never move; ones appended meanwhile are reaped next time. */
-	size_t n = atomic_load(&r->nthreads);
-
-	for (size_t i = 0; i < n; i++) {
+	/*
+	 * Entries never move. Ones appended during the pass (a clone event
+	 * adds its new thread) are reaped in it too: that thread's first
+	 * stop may already have raised the SIGCHLD we drained (they
+	 * coalesce), and nothing else would wake us for it before the
+	 * poll's timeout.
+	 */
+	for (size_t i = 0; i < atomic_load(&r->nthreads); i++) {
 		struct rthread *t = &r->threads[i];
 		int status;
 		pid_t w;
