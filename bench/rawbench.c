@@ -22,6 +22,9 @@
  *   watch PID                        poll TracerPid until the process
  *                                    has been traced and released;
  *                                    prints how long it was traced   -> s
+ *   cycles N                         a target: prints "ready", then
+ *                                    for each line on stdin runs N
+ *                                    pthread_create+join cycles      -> us a cycle
  *
  * Reads repeat the same pseudo-random offsets (fixed seed) on every side.
  * Memory is read into one buffer allocated and touched up front.
@@ -31,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -341,6 +345,34 @@ static int watch(pid_t pid)
 	return 0;
 }
 
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* A process bench/run mounts (or not) between the batches it asks for. */
+static int cycles(uint64_t n)
+{
+	char line[64];
+
+	printf("ready\n");
+	fflush(stdout);
+	while (fgets(line, sizeof(line), stdin)) {
+		double t0 = now();
+
+		for (uint64_t i = 0; i < n; i++) {
+			pthread_t t;
+
+			if (pthread_create(&t, NULL, nothing, NULL))
+				die("pthread_create");
+			pthread_join(t, NULL);
+		}
+		printf("%.3f\n", (now() - t0) * 1e6 / (double)(n ? n : 1));
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -386,6 +418,8 @@ int main(int argc, char **argv)
 		return cat_regs(argv[2]);
 	if (!strcmp(cmd, "watch") && argc == 3)
 		return watch((pid_t)num(argv[2]));
-	fprintf(stderr, "usage: rawbench seq-vm|seq-procmem|seq-file|rand-vm|rand-file|copy-vm|seize|regs|cat-regs|watch ARGS (see the source)\n");
+	if (!strcmp(cmd, "cycles") && argc == 3)
+		return cycles(num(argv[2]));
+	fprintf(stderr, "usage: rawbench seq-vm|seq-procmem|seq-file|rand-vm|rand-file|copy-vm|seize|regs|cat-regs|watch|cycles ARGS (see the source)\n");
 	return 2;
 }

@@ -116,6 +116,8 @@ static int enter(const char *path, struct fs_fh *fh, struct node_ctx *ctx,
 	int rc;
 
 	*held = false;
+	if (atomic_load(&app()->released))
+		return -EIO;
 	/* Opens in live mode first catch up with a changed address space. */
 	if (fresh)
 		reader_refresh_if_changed(r);
@@ -343,6 +345,9 @@ static int op_read(const char *path, char *buf, size_t len, off_t off,
 	(void)path;
 	if (off < 0)
 		return -EINVAL;
+	/* Lazily unmounted: the target runs on, no snapshot holds any more. */
+	if (atomic_load(&app()->released))
+		return -EIO;
 	/* A file of a thread that has exited: the snapshot no longer holds. */
 	if (fh->ctx.tid && reader_thread_alive(fh->ctx.r, fh->ctx.tid))
 		return -EIO;
@@ -399,6 +404,8 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 	(void)off;
 	if (!fh)
 		return -EROFS;
+	if (atomic_load(&app()->released))
+		return -EIO;
 	rc = fs_write(&fh->ctx, buf, size);
 	return rc < 0 ? rc : (int)size;
 }

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "fs/ptracefs.h"
+#include "fs/watch.h"
 
 struct options {
 	const char *pid;
@@ -238,6 +239,20 @@ static int have_fusermount(void)
 	return 0;
 }
 
+/*
+ * Our mount has left the mount table (a lazy unmount) while an open file or
+ * a cwd inside keeps the connection: nobody can see the mount any more, so
+ * let the target go, as ctl's detach does. Requests fail with EIO until
+ * the kernel drops the connection, which ends the loop.
+ */
+static void on_unmounted(void *arg)
+{
+	struct ptracefs *fs = arg;
+
+	atomic_store(&fs->released, true);
+	reader_detach(fs->r);
+}
+
 /* The process that serves the mount: attach, mount, report, loop. */
 static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		 const struct options *o, int report_fd)
@@ -245,6 +260,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	struct reader_opts ropts = { .force_nondumpable = o->force,
 				     .coredump_filter = o->filter, .live = o->live };
 	char why[512] = "";
+	struct mount_watch *watch = NULL;
 	sigset_t stop, old;
 	int rc;
 
@@ -278,6 +294,11 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		return 1;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	/* Before "ok": a lazy unmount may follow at once. Without a watcher
+	 * (no /proc?) it keeps the target until the connection goes. */
+	snprintf(why, sizeof(why), "ptracefs:%d", (int)pid);
+	if (mount_watch_start(&watch, why, on_unmounted, fs))
+		watch = NULL;
 	if (report_fd >= 0) {
 		if (chdir("/") < 0)
 			(void)0;
@@ -294,6 +315,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		rc = fuse_loop_mt(fuse, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	mount_watch_stop(watch);	/* before the reader it uses goes */
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	fuse_unmount(fuse);
 	/* Unmount, SIGINT, SIGTERM, SIGHUP: every thread detached, target runs. */

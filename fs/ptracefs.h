@@ -2,6 +2,7 @@
 #ifndef PTRACEFS_FS_H
 #define PTRACEFS_FS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <time.h>
 
@@ -11,6 +12,9 @@ struct ptracefs {
 	struct reader *r;
 	bool debug;
 	struct timespec suspended;	/* every file's times: the snapshot's */
+	/* Lazily unmounted (fs/watch.c): the target is let go and every
+	 * request fails with EIO until the kernel drops the connection. */
+	atomic_bool released;
 };
 
 /* The FUSE operations (fs/fuse_ops.c); user_data is a struct ptracefs. */

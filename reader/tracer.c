@@ -68,11 +68,13 @@ static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 	}
 	if (event == PTRACE_EVENT_CLONE) {
 		unsigned long child = 0;
+		struct rthread *old;
 
 		/* The new thread is auto-attached (TRACECLONE) and starts in an
-		 * event stop of its own. */
+		 * event stop of its own. Its tid may be a dead thread's again. */
 		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && child > 0 &&
-		    !reader_find_thread(r, (pid_t)child) &&
+		    (!(old = reader_find_thread(r, (pid_t)child)) ||
+		     atomic_load(&old->state) == RT_DEAD) &&
 		    attach_add_thread(r, (pid_t)child, 'R') == 0 &&
 		    atomic_load(&r->mode) == MODE_LIVE)
 			atomic_store(&reader_find_thread(r, (pid_t)child)->state, RT_RUNNING);
@@ -96,10 +98,14 @@ static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 
 void tracer_reap(struct reader *r)
 {
-	/* Entries never move; ones appended meanwhile are reaped next time. */
-	size_t n = atomic_load(&r->nthreads);
-
-	for (size_t i = 0; i < n; i++) {
+	/*
+	 * Entries never move. Ones appended during the pass (a clone event
+	 * adds its new thread) are reaped in it too: that thread's first
+	 * stop may already have raised the SIGCHLD we drained (they
+	 * coalesce), and nothing else would wake us for it before the
+	 * poll's timeout.
+	 */
+	for (size_t i = 0; i < atomic_load(&r->nthreads); i++) {
 		struct rthread *t = &r->threads[i];
 		int status;
 		pid_t w;

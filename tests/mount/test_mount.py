@@ -400,6 +400,41 @@ def _(c):
     check(wait_until(lambda: not mounted(m.mnt), 5), 'still mounted 5 s after the daemon died')
 
 
+@tap_check('lazy unmount with a file open and a cwd inside: the target runs at once, '
+           'reads fail with EIO, the daemon exits once they go')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    fds = [os.open(m.path(f), os.O_RDONLY) for f in ('maps', 'mem')]
+
+    def close_all():
+        while fds:
+            os.close(fds.pop())
+    c.undo.append(close_all)
+    # a process whose cwd is the mount holds it as an open file does
+    inside = subprocess.Popen(['sleep', '1000'], cwd=m.mnt)
+    c.undo.append(lambda: (inside.kill(), inside.wait()))
+    r = subprocess.run(['fusermount3', '-uz', m.mnt], capture_output=True, timeout=30)
+    check(r.returncode == 0, f'fusermount3 -uz: {r.stderr.decode().strip()}')
+    check(not mounted(m.mnt), 'still in the mount table')
+    # nothing shows the mount any more: the target must not stay stopped
+    assert_undisturbed(t)
+    check(reap(m.daemon, 0) is None, 'the daemon exited while the mount is still held')
+    for fd, name in zip(fds, ('maps', 'mem')):
+        try:
+            os.pread(fd, 100, 0)
+            check(False, f'the open {name} still reads')
+        except OSError as e:
+            check(e.errno == errno.EIO, f'read of the open {name}: {e}')
+    close_all()
+    inside.kill()
+    inside.wait()
+    st = reap(m.daemon, 5)
+    check(st is not None, 'daemon still running 5 s after the last file closed')
+    check(st == 0, f'daemon exit status {st}')
+    check(t.counter_moves(), 'the target stands still after the daemon went')
+
+
 @tap_check('a job-control stopped target stays stopped after unmount')
 def _(c):
     t = c.target()
