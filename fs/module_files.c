@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "fs/tree.h"
+#include "reader/state.h"
 
 static const struct reader_module *module(const struct node_ctx *c)
 {
@@ -47,7 +48,11 @@ static int module_dir_list(const struct node_ctx *c, node_fill_fn fill, void *co
 	struct mod_info mi;
 	int rc;
 
+	uint64_t size;
+
 	if ((rc = fill(cookie, "info")) || (rc = fill(cookie, "image")))
+		return rc;
+	if (reader_module_file(c->r, module(c), &size) == 0 && (rc = fill(cookie, "file")))
 		return rc;
 	if (reader_module_info(c->r, module(c), &mi) == 0 && mi.build_id_len)
 		rc = fill(cookie, "build-id");
@@ -59,7 +64,10 @@ static int module_dir_bind(const struct node_ctx *c, const char *name, struct no
 	for (size_t i = 0; i < module_dir.nchildren; i++)
 		if (strcmp(module_dir.children[i].name, name) == 0) {
 			struct mod_info mi;
+			uint64_t size;
 
+			if (strcmp(name, "file") == 0 && reader_module_file(c->r, module(c), &size))
+				return -ENOENT;
 			if (strcmp(name, "build-id") == 0 &&
 			    (reader_module_info(c->r, module(c), &mi) || !mi.build_id_len))
 				return -ENOENT;
@@ -99,7 +107,9 @@ static int info_show(const struct node_ctx *c, struct sbuf *sb)
 		return -ENOENT;
 	if ((rc = reader_module_info(c->r, m, &mi)))
 		return rc;
-	sbuf_printf(sb, "path %s\n", m->path);
+	/* An unlinked file's path without the " (deleted)" maps adds. */
+	sbuf_printf(sb, "path %.*s\n", (int)(strlen(m->path) - (m->deleted ? 10 : 0)), m->path);
+	sbuf_printf(sb, "deleted %s\n", m->deleted ? "yes" : "no");
 	sbuf_printf(sb, "base 0x%" PRIx64 "\n", m->base);
 	sbuf_printf(sb, "end 0x%" PRIx64 "\n", m->end);
 	sbuf_printf(sb, "type %s\n", type_name(mi.type));
@@ -195,6 +205,8 @@ static const struct node module_entries[] = {
 	NODE_TEXT_("info", 0400, info_ops),
 	NODE_TEXT_("build-id", 0400, build_id_ops),
 	NODE_BLOB_("image", 0400, image_ops, 1 << 20),
+	/* The mapped file's bytes on disk, even unlinked (fs/state_files.c). */
+	NODE_BLOB_("file", 0400, module_file_ops, 1 << 20),
 };
 
 const struct node module_dir = {

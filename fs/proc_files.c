@@ -179,6 +179,16 @@ static const struct node root_entries[] = {
 	NODE_INST("threads", 0500, threads_ops),
 	NODE_INST("regions", 0500, regions_ops),
 	NODE_INST("modules", 0500, modules_ops),
+	/* The rest of the process's state (fs/state_files.c). */
+	NODE_INST("fds", 0500, fds_ops),
+	NODE_LINK_("cwd", cwd_ops),
+	NODE_LINK_("root", root_ops),
+	NODE_TEXT_("limits", 0400, limits_ops),
+	NODE_TEXT_("signals", 0400, signals_ops),
+	NODE_TEXT_("cgroup", 0400, cgroup_ops),
+	NODE_INST("ns", 0500, ns_ops),
+	NODE_TEXT_("smaps", 0400, smaps_ops),
+	NODE_TEXT_("personality", 0400, personality_ops),
 	/* One consistent core per open: a live mount stops while it is open. */
 	{ .name = "core", .mode = 0400, .kind = NODE_BLOB, .ops = &core_ops,
 	  .blksize = 1 << 20, .hold = true },

@@ -90,5 +90,8 @@ extern const struct node_ops core_ops;		/* fs/core_file.c */
 extern const struct node_ops regions_ops;	/* fs/region_files.c */
 extern const struct node_ops ctl_ops;		/* fs/ctl_file.c */
 extern const struct node_ops modules_ops;	/* fs/module_files.c */
+/* fs/state_files.c */
+extern const struct node_ops fds_ops, ns_ops, cwd_ops, root_ops, limits_ops, signals_ops,
+	cgroup_ops, smaps_ops, personality_ops, module_file_ops;
 
 #endif
