@@ -11,11 +11,11 @@
  * armed timerfd, a signalfd, a memfd, a deleted file; a deleted file
  * mapped; SIGPIPE ignored, SIGUSR2 caught, SIGUSR1 blocked and pending
  * (for the process and for the main thread). -n adds COUNT more
- * descriptors (dups of /dev/null, RLIMIT_NOFILE raised to fit); -x first
+ * descriptors (dups of /dev/null, RLIMIT_NOFILE raised to fit, or as many
+ * as the hard limit allows: `extra` says how many); -x first
  * re-executes a copy of itself that it deletes, so the executable is a
  * deleted file. The status file names each descriptor ("fd_pipe_r 5").
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +76,7 @@ static void exec_copy(const char *dir, char **argv, int argc)
 	int in = must(open("/proc/self/exe", O_RDONLY), "exe"), out, k = 0;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/fdkinds-copy", dir);
+	snprintf(path, sizeof(path), "%.4000s/fdkinds-copy", dir);
 	out = must(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0700), path);
 	while ((n = read(in, buf, sizeof(buf))) > 0)
 		if (write(out, buf, (size_t)n) != n)
@@ -95,7 +95,7 @@ static void exec_copy(const char *dir, char **argv, int argc)
 int main(int argc, char **argv)
 {
 	const char *statusfile = NULL, *unlink_me = NULL;
-	char dir[4096], path[4200];
+	char dir[4000], path[4200];
 	long count = 0;
 	bool copy = false;
 	int opt, fd, lfd, efd, p[2], sv[2], one = 1;
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	add("fd_unix_a", sv[0]);
 	add("fd_unix_b", sv[1]);
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/sock", dir);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%.90s/sock", dir);
 	unlink(sun.sun_path);
 	fd = must(socket(AF_UNIX, SOCK_STREAM, 0), "unix socket");
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) || listen(fd, 4))
@@ -239,8 +239,16 @@ int main(int argc, char **argv)
 		struct rlimit rl = { (rlim_t)count + 256, (rlim_t)count + 256 };
 		int null = must(open("/dev/null", O_RDONLY), "/dev/null");
 
-		if (setrlimit(RLIMIT_NOFILE, &rl))
-			die("setrlimit");
+		/* Without CAP_SYS_RESOURCE the hard limit caps it: say how many. */
+		if (setrlimit(RLIMIT_NOFILE, &rl)) {
+			if (getrlimit(RLIMIT_NOFILE, &rl))
+				die("getrlimit");
+			rl.rlim_cur = rl.rlim_max;
+			if (setrlimit(RLIMIT_NOFILE, &rl))
+				die("setrlimit");
+			if ((rlim_t)count + 256 > rl.rlim_max)
+				count = (long)rl.rlim_max - 256;
+		}
 		for (long i = 0; i < count; i++)
 			must(dup(null), "dup");
 		add("extra", count);
