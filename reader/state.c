@@ -24,18 +24,14 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "reader/reader_int.h"
 #include "reader/state.h"
 
-#define NET_PROTOS 5
-static const char *const net_protos[NET_PROTOS] = { "tcp", "tcp6", "udp", "udp6", "unix" };
-
 /* A socket inode and where /proc/PID/net/<proto> describes it. */
 struct sock_ref {
 	uint64_t ino;
-	unsigned proto;		/* index into net_protos */
+	unsigned proto;		/* index into state_net_protos */
 	size_t line;		/* offset of its line in that file's text */
 };
 
@@ -47,8 +43,8 @@ struct state_cache {
 	int *fds;		/* open descriptors, ascending */
 	size_t nfds;
 	bool fds_read;
-	char *net[NET_PROTOS];	/* /proc/PID/net/<proto> text */
-	size_t net_len[NET_PROTOS];
+	char *net[STATE_NET_PROTOS];	/* /proc/PID/net/<proto> text */
+	size_t net_len[STATE_NET_PROTOS];
 	struct sock_ref *socks;	/* sorted by inode */
 	size_t nsocks;
 	bool net_read;
@@ -78,7 +74,7 @@ void state_free(struct reader *r)
 		return;
 	for (int i = 0; i < RS_COUNT; i++)
 		free(c->text[i]);
-	for (int i = 0; i < NET_PROTOS; i++)
+	for (int i = 0; i < STATE_NET_PROTOS; i++)
 		free(c->net[i]);
 	for (size_t i = 0; i < c->nmod_fds; i++)
 		if (c->mod_fds[i] >= 0)
@@ -121,25 +117,6 @@ static int append_file(const struct reader *r, const char *what, struct sbuf *ou
 	return rc;
 }
 
-/* The value after "Key:" in /proc status text, whitespace trimmed. */
-static bool status_value(const char *text, const char *key, char *out, size_t outlen)
-{
-	size_t klen = strlen(key);
-
-	for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
-		if (strncmp(p, key, klen) == 0 && p[klen] == ':') {
-			const char *v = p + klen + 1;
-			size_t n;
-
-			v += strspn(v, " \t");
-			n = strcspn(v, "\n");
-			snprintf(out, outlen, "%.*s", (int)n, v);
-			return true;
-		}
-	}
-	return false;
-}
-
 /*
  * signals: the process's (status: SigQ, ShdPnd, SigIgn, SigCgt) then one
  * line per thread (task status: SigPnd, SigBlk). A thread that was in a
@@ -162,7 +139,7 @@ static int render_signals(struct reader *r, struct sbuf *out)
 	if ((rc = proc_read_file(path, &buf, &len, 1 << 20)))
 		return rc;
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-		if (status_value(buf, keys[k][0], v, sizeof(v)))
+		if (state_status_value(buf, len, keys[k][0], v, sizeof(v)))
 			sbuf_printf(out, "%s %s\n", keys[k][1], v);
 	free(buf);
 	tids = calloc(n ? n : 1, sizeof(*tids));
@@ -176,8 +153,8 @@ static int render_signals(struct reader *r, struct sbuf *out)
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)r->pid, (int)tids[i]);
 		if (proc_read_file(path, &buf, &len, 1 << 20) != 0)
 			continue;	/* exited since */
-		status_value(buf, "SigPnd", pnd, sizeof(pnd));
-		status_value(buf, "SigBlk", blk, sizeof(blk));
+		state_status_value(buf, len, "SigPnd", pnd, sizeof(pnd));
+		state_status_value(buf, len, "SigBlk", blk, sizeof(blk));
 		free(buf);
 		sbuf_printf(out, "thread %d pending %s blocked %s", (int)tids[i], pnd, blk);
 		if (t && t->group_stop_sig) {
@@ -413,189 +390,6 @@ int reader_fd_exists(struct reader *r, int fd)
 	return rc;
 }
 
-/*
- * fdinfo's lines as `key value`: "pos:\t0" -> "pos 0", "settime flags: 01"
- * -> "settime_flags 01"; runs of blanks in the value become one space.
- * inotify and fanotify watch lines ("inotify wd:1 ino:...") keep their
- * first word as the key.
- */
-int state_fdinfo_normalize(const char *text, size_t len, struct sbuf *out)
-{
-	const char *p = text, *end = text + len;
-
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p)), *colon, *sp, *v;
-		const char *eol = nl ? nl : end;
-		bool blank = false;
-
-		colon = memchr(p, ':', (size_t)(eol - p));
-		sp = memchr(p, ' ', (size_t)(eol - p));
-		if (!colon || colon == p) {
-			p = eol + 1;
-			continue;
-		}
-		if (sp && sp < colon && (size_t)(sp - p) <= 8 &&
-		    (strncmp(p, "inotify ", 8) == 0 || strncmp(p, "fanotify ", 9) == 0))
-			colon = sp;		/* "inotify wd:1 ..." */
-		for (const char *k = p; k < colon; k++)
-			sbuf_printf(out, "%c", *k == ' ' || *k == '\t' ? '_' : *k);
-		v = colon + 1;
-		while (v < eol && (*v == ' ' || *v == '\t'))
-			v++;
-		sbuf_puts(out, " ");
-		for (; v < eol; v++) {
-			if (*v == ' ' || *v == '\t') {
-				blank = true;
-				continue;
-			}
-			if (blank)
-				sbuf_puts(out, " ");
-			blank = false;
-			sbuf_append(out, v, 1);
-		}
-		sbuf_puts(out, "\n");
-		p = eol + 1;
-	}
-	return out->err;
-}
-
-static const char *tcp_state(unsigned st)
-{
-	static const char *const names[] = {
-		"?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
-		"TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
-		"NEW_SYN_RECV",
-	};
-
-	return st < sizeof(names) / sizeof(names[0]) ? names[st] : "?";
-}
-
-/* "0100007F:1F90" (v4) or 32 hex digits:port (v6), as the kernel prints. */
-static void net_addr(const char *tok, size_t n, struct sbuf *out)
-{
-	char hex[40], buf[INET6_ADDRSTRLEN];
-	const char *colon = memchr(tok, ':', n);
-	size_t alen = colon ? (size_t)(colon - tok) : 0;
-	unsigned port = colon ? (unsigned)strtoul(colon + 1, NULL, 16) : 0;
-	uint32_t w[4];
-
-	if (!colon || (alen != 8 && alen != 32)) {
-		sbuf_printf(out, "%.*s", (int)n, tok);
-		return;
-	}
-	/* Each 32-bit word is printed as the host reads the network bytes. */
-	for (size_t i = 0; i < alen / 8; i++) {
-		memcpy(hex, tok + 8 * i, 8);
-		hex[8] = '\0';
-		w[i] = (uint32_t)strtoul(hex, NULL, 16);
-	}
-	if (!inet_ntop(alen == 8 ? AF_INET : AF_INET6, w, buf, sizeof(buf)))
-		snprintf(buf, sizeof(buf), "?");
-	sbuf_printf(out, alen == 8 ? "%s:%u" : "[%s]:%u", buf, port);
-}
-
-/* Whitespace-separated field k of a line (pointer and length), or NULL. */
-static const char *field(const char *line, const char *eol, int k, size_t *n)
-{
-	const char *p = line;
-
-	for (int i = 0;; i++) {
-		while (p < eol && (*p == ' ' || *p == '\t'))
-			p++;
-		if (p >= eol)
-			return NULL;
-		*n = strcspn(p, " \t\n");
-		if (p + *n > eol)
-			*n = (size_t)(eol - p);
-		if (i == k)
-			return p;
-		p += *n;
-	}
-}
-
-/* The inode column: 10th of tcp/udp lines, 7th of unix lines. */
-static uint64_t line_inode(unsigned proto, const char *line, const char *eol)
-{
-	size_t n;
-	const char *f = field(line, eol, proto == 4 ? 6 : 9, &n);
-
-	return f ? strtoull(f, NULL, 10) : 0;
-}
-
-static int format_line(unsigned proto, const char *line, const char *eol, struct sbuf *out)
-{
-	size_t n;
-	const char *f;
-
-	sbuf_printf(out, "protocol %s\n", net_protos[proto]);
-	if (proto == 4) {
-		/* "Num RefCount Protocol Flags Type St Inode Path" */
-		static const char *const types[] = { "?", "stream", "dgram", "raw", "rdm", "seqpacket" };
-		static const char *const states[] = { "free", "unconnected", "connecting",
-						      "connected", "disconnecting" };
-		unsigned long flags = (f = field(line, eol, 3, &n)) ? strtoul(f, NULL, 16) : 0;
-		unsigned long type = (f = field(line, eol, 4, &n)) ? strtoul(f, NULL, 16) : 0;
-		unsigned long st = (f = field(line, eol, 5, &n)) ? strtoul(f, NULL, 16) : 0;
-
-		sbuf_printf(out, "type %s\n", type < 6 ? types[type] : "?");
-		/* __SO_ACCEPTCON: listen(2) was called */
-		sbuf_printf(out, "state %s\n", flags & 0x10000 ? "listening" :
-			    st < 5 ? states[st] : "?");
-		if ((f = field(line, eol, 7, &n)))
-			sbuf_printf(out, "local %.*s\n", (int)(eol - f), f);
-		return out->err;
-	}
-	/* "sl local_address rem_address st ..." */
-	if ((f = field(line, eol, 3, &n))) {
-		unsigned st = (unsigned)strtoul(f, NULL, 16);
-
-		/* UDP borrows TCP's numbers: 1 connected, 7 not. */
-		if (proto >= 2)
-			sbuf_printf(out, "state %s\n", st == 1 ? "connected" : st == 7 ? "unconnected" : tcp_state(st));
-		else
-			sbuf_printf(out, "state %s\n", tcp_state(st));
-	}
-	if ((f = field(line, eol, 1, &n))) {
-		sbuf_puts(out, "local ");
-		net_addr(f, n, out);
-		sbuf_puts(out, "\n");
-	}
-	if ((f = field(line, eol, 2, &n))) {
-		sbuf_puts(out, "peer ");
-		net_addr(f, n, out);
-		sbuf_puts(out, "\n");
-	}
-	return out->err;
-}
-
-static unsigned proto_index(const char *proto)
-{
-	for (unsigned i = 0; i < NET_PROTOS; i++)
-		if (strcmp(proto, net_protos[i]) == 0)
-			return i;
-	return NET_PROTOS;
-}
-
-int state_net_lookup(const char *proto, const char *text, size_t len,
-		     uint64_t ino, struct sbuf *out)
-{
-	unsigned pi = proto_index(proto);
-	const char *p, *end = text + len, *nl;
-
-	if (pi == NET_PROTOS)
-		return -EINVAL;
-	/* The first line is the header. */
-	nl = memchr(text, '\n', len);
-	for (p = nl ? nl + 1 : end; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (!nl)
-			nl = end;
-		if (line_inode(pi, p, nl) == ino)
-			return format_line(pi, p, nl, out) ? -ENOMEM : 1;
-	}
-	return 0;
-}
-
 static int cmp_sock(const void *a, const void *b)
 {
 	const struct sock_ref *x = a, *y = b;
@@ -606,40 +400,47 @@ static int cmp_sock(const void *a, const void *b)
 /* Suspended: the target's net namespace's sockets, indexed by inode once. */
 static void index_net(struct reader *r, struct state_cache *c)
 {
-	size_t cap = 0;
+	size_t cap = 0, kept = 0;
 
 	c->net_read = true;
-	for (unsigned pi = 0; pi < NET_PROTOS; pi++) {
+	for (unsigned pi = 0; pi < STATE_NET_PROTOS; pi++) {
 		char what[16], path[96];
 		const char *p, *nl, *end;
 
-		snprintf(what, sizeof(what), "net/%s", net_protos[pi]);
+		snprintf(what, sizeof(what), "net/%s", state_net_protos[pi]);
 		task_path(r, path, sizeof(path), what);
 		if (proc_read_file(path, &c->net[pi], &c->net_len[pi], (size_t)1 << 30))
 			continue;
 		end = c->net[pi] + c->net_len[pi];
 		nl = memchr(c->net[pi], '\n', c->net_len[pi]);
-		for (p = nl ? nl + 1 : end; p < end; p = nl + 1) {
+		for (p = nl ? nl + 1 : end; p < end; p = nl ? nl + 1 : end) {
 			uint64_t ino;
 
 			nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl)
-				nl = end;
-			if (!(ino = line_inode(pi, p, nl)))
+			if (!(ino = state_net_line_inode(pi, p, nl ? nl : end)))
 				continue;	/* time-wait, or not yet bound to a socket */
 			if (c->nsocks == cap) {
 				struct sock_ref *v = realloc(c->socks, (cap = cap ? 2 * cap : 256) *
 							     sizeof(*v));
 
 				if (!v)
-					return;
+					goto sort;	/* what was indexed, at least */
 				c->socks = v;
 			}
 			c->socks[c->nsocks++] = (struct sock_ref){ ino, pi, (size_t)(p - c->net[pi]) };
 		}
 	}
+sort:
 	if (c->nsocks)
 		qsort(c->socks, c->nsocks, sizeof(*c->socks), cmp_sock);
+	/* An inode on two lines is ambiguous (state_net_lookup): neither counts. */
+	for (size_t i = 0, j; i < c->nsocks; i = j) {
+		for (j = i + 1; j < c->nsocks && c->socks[j].ino == c->socks[i].ino; j++)
+			;
+		if (j - i == 1)
+			c->socks[kept++] = c->socks[i];
+	}
+	c->nsocks = kept;
 }
 
 static int socket_details(struct reader *r, uint64_t ino, const char *fdpath,
@@ -649,17 +450,25 @@ static int socket_details(struct reader *r, uint64_t ino, const char *fdpath,
 	int found = 0;
 
 	if (reader_is_live(r)) {
-		for (unsigned pi = 0; pi < NET_PROTOS && !found; pi++) {
+		/* Every table: an inode that two of them claim is ambiguous too. */
+		struct sbuf one = SBUF_INIT;
+		int hits = 0;
+
+		for (unsigned pi = 0; pi < STATE_NET_PROTOS && found >= 0; pi++) {
 			char what[16], path[96], *text;
 			size_t len;
 
-			snprintf(what, sizeof(what), "net/%s", net_protos[pi]);
+			snprintf(what, sizeof(what), "net/%s", state_net_protos[pi]);
 			task_path(r, path, sizeof(path), what);
 			if (proc_read_file(path, &text, &len, (size_t)1 << 30))
 				continue;
-			found = state_net_lookup(net_protos[pi], text, len, ino, out);
+			found = state_net_lookup(state_net_protos[pi], text, len, ino, &one);
+			hits += found > 0;
 			free(text);
 		}
+		if (found >= 0)
+			found = hits == 1 ? (sbuf_append(out, one.buf, one.len) ? -ENOMEM : 1) : 0;
+		sbuf_free(&one);
 	} else if ((c = cache(r))) {
 		struct sock_ref key = { .ino = ino }, *s;
 
@@ -671,8 +480,8 @@ static int socket_details(struct reader *r, uint64_t ino, const char *fdpath,
 			const char *line = c->net[s->proto] + s->line;
 			const char *nl = memchr(line, '\n', c->net_len[s->proto] - s->line);
 
-			found = format_line(s->proto, line, nl ? nl : c->net[s->proto] +
-					    c->net_len[s->proto], out) ? -ENOMEM : 1;
+			found = state_net_format_line(s->proto, line, nl ? nl : c->net[s->proto] +
+						      c->net_len[s->proto], out) ? -ENOMEM : 1;
 		}
 		pthread_mutex_unlock(&c->mu);
 	}

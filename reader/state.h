@@ -13,6 +13,7 @@
 #ifndef PTRACEFS_READER_STATE_H
 #define PTRACEFS_READER_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -67,13 +68,31 @@ ssize_t reader_module_file_read(struct reader *r, const struct reader_module *m,
 				void *buf, size_t len, uint64_t off);
 
 /*
- * Parsers of /proc text, taking bytes (unit tests feed them fixtures).
+ * Parsers of /proc text, taking bytes and a length, no terminator needed
+ * (unit tests feed them fixtures, tests/fuzz/fuzz_state.c anything).
  * state_fdinfo_normalize: fdinfo's "key:\tvalue" lines as "key value".
  * state_net_lookup: the `key value` lines /proc/net/<proto> text says of
- * socket inode ino; 1 found, 0 not, -errno.
+ * socket inode ino (proto: tcp, tcp6, udp, udp6 or unix); 1 found, 0 not
+ * (or on two lines: ambiguous), -EINVAL for another proto, -ENOMEM.
+ * state_status_value: the value of "Key:\tvalue" in status text, cut to
+ * outlen - 1 bytes and terminated; false when no line has the key.
  */
 int state_fdinfo_normalize(const char *text, size_t len, struct sbuf *out);
 int state_net_lookup(const char *proto, const char *text, size_t len,
 		     uint64_t ino, struct sbuf *out);
+bool state_status_value(const char *text, size_t len, const char *key,
+			char *out, size_t outlen);
+
+/*
+ * Shared by state.c (which indexes the tables once per suspension) and
+ * state_parse.c. A table's lines: [line, eol), eol at its '\n' or the
+ * end. proto indexes state_net_protos. line_inode: 0 when the line has
+ * no inode column holding a number.
+ */
+#define STATE_NET_PROTOS 5
+extern const char *const state_net_protos[STATE_NET_PROTOS];
+uint64_t state_net_line_inode(unsigned proto, const char *line, const char *eol);
+int state_net_format_line(unsigned proto, const char *line, const char *eol,
+			  struct sbuf *out);
 
 #endif
