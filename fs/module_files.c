@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "fs/tree.h"
+#include "reader/state.h"
 
 static const struct reader_module *module(const struct node_ctx *c)
 {
@@ -82,7 +83,9 @@ static int info_show(const struct node_ctx *c, struct sbuf *sb)
 		return -ENOENT;
 	if ((rc = reader_module_info(c->r, m, &mi)))
 		return rc;
-	sbuf_printf(sb, "path %s\n", m->path);
+	/* An unlinked file's path without the " (deleted)" maps adds. */
+	sbuf_printf(sb, "path %.*s\n", (int)(strlen(m->path) - (m->deleted ? 10 : 0)), m->path);
+	sbuf_printf(sb, "deleted %s\n", m->deleted ? "yes" : "no");
 	sbuf_printf(sb, "base 0x%" PRIx64 "\n", m->base);
 	sbuf_printf(sb, "end 0x%" PRIx64 "\n", m->end);
 	sbuf_printf(sb, "type %s\n", type_name(mi.type));
@@ -177,6 +180,8 @@ static const struct node module_entries[] = {
 	TEXT("info", 0400, info_show),
 	TEXT("build-id", 0400, build_id_show, .present = has_build_id),
 	BLOB("image", 0400, &image_blob),
+	/* The mapped file's bytes on disk, even unlinked (fs/state_files.c). */
+	BLOB("file", 0400, &module_file_blob, .present = module_file_present),
 };
 
 const struct node module_dir = TABLE("<module>", 0500, module_entries);

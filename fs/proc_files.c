@@ -149,6 +149,16 @@ static const struct node root_entries[] = {
 	INST("threads", 0500, threads_gen),
 	INST("regions", 0500, regions_gen),
 	INST("modules", 0500, modules_gen),
+	/* The rest of the process's state (fs/state_files.c). */
+	INST("fds", 0500, fds_gen),
+	LINK("cwd", cwd_link),
+	LINK("root", root_link),
+	TEXT("limits", 0400, limits_show),
+	TEXT("signals", 0400, signals_show),
+	TEXT("cgroup", 0400, cgroup_show),
+	INST("ns", 0500, ns_gen),
+	TEXT("smaps", 0400, smaps_show),
+	TEXT("personality", 0400, personality_show),
 	/* One consistent core per open: a live mount stops while it is open. */
 	BLOB("core", 0400, &core_blob, .flags = NF_HOLD),
 	/* The one file that takes writes, a command each (fs/ctl_file.c). */

@@ -134,5 +134,17 @@ bool fpregs_present(const struct node_ctx *);
 int ctl_show(const struct node_ctx *, struct sbuf *);		/* fs/ctl_file.c */
 int ctl_write(const struct node_ctx *, const char *buf, size_t len);
 extern const struct blob_ops core_blob;				/* fs/core_file.c */
+/* fs/state_files.c */
+int fds_gen(const struct node_ctx *, const char *, size_t, struct node_ent *);
+int ns_gen(const struct node_ctx *, const char *, size_t, struct node_ent *);
+int limits_show(const struct node_ctx *, struct sbuf *);
+int signals_show(const struct node_ctx *, struct sbuf *);
+int cgroup_show(const struct node_ctx *, struct sbuf *);
+int smaps_show(const struct node_ctx *, struct sbuf *);
+int personality_show(const struct node_ctx *, struct sbuf *);
+int cwd_link(const struct node_ctx *, struct sbuf *);
+int root_link(const struct node_ctx *, struct sbuf *);
+bool module_file_present(const struct node_ctx *);
+extern const struct blob_ops module_file_blob;
 
 #endif

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "reader/reader_int.h"
+#include "reader/state.h"
 
 /* Files and the vDSO are modules; heap, stack and anonymous memory are not. */
 static bool is_module_path(const char *path)
@@ -23,6 +24,36 @@ static const char *base_name(const char *path)
 	const char *slash = strrchr(path, '/');
 
 	return slash ? slash + 1 : path;
+}
+
+#define DELETED " (deleted)"
+
+/*
+ * An unlinked file: maps adds " (deleted)" to its path. A file really
+ * named so is told apart by being there, the inode that is mapped (not
+ * asked of a file the target serves itself: stat(2) would wait on it).
+ */
+static bool is_deleted(struct reader *r, const struct map_entry *e)
+{
+	size_t n = strlen(e->path), k = sizeof(DELETED) - 1;
+	struct stat st;
+
+	if (n <= k || strcmp(e->path + n - k, DELETED) != 0)
+		return false;
+	if (mem_path_self_served(r, e->path))
+		return true;
+	return stat(e->path, &st) != 0 || st.st_ino != e->inode;
+}
+
+/* The basename, without " (deleted)" when it was unlinked. */
+static void module_base(const struct reader_module *m, char *out, size_t len)
+{
+	const char *b = base_name(m->path);
+	size_t n = strlen(b);
+
+	if (m->deleted)
+		n -= sizeof(DELETED) - 1;
+	snprintf(out, len, "%.*s", (int)n, b);
 }
 
 static int build_modules(struct reader *r)
@@ -47,6 +78,7 @@ static int build_modules(struct reader *r)
 			v[n].base = e->start;
 			v[n].end = e->end;
 			v[n].first_map = i;
+			v[n].deleted = is_deleted(r, e);
 			n++;
 		}
 		/* maps is sorted: a later mapping only ever raises the end. */
@@ -56,12 +88,15 @@ static int build_modules(struct reader *r)
 			v[k].executable = true;
 	}
 	for (size_t i = 0; i < n; i++) {
-		const char *b = base_name(v[i].path);
+		char b[256], bk[256];
 		bool shared = false;
 
-		for (size_t k = 0; k < n; k++)
-			if (k != i && strcmp(base_name(v[k].path), b) == 0)
+		module_base(&v[i], b, sizeof(b));
+		for (size_t k = 0; k < n; k++) {
+			module_base(&v[k], bk, sizeof(bk));
+			if (k != i && strcmp(bk, b) == 0)
 				shared = true;
+		}
 		if (shared)
 			snprintf(v[i].name, sizeof(v[i].name), "%.200s@%" PRIx64, b, v[i].base);
 		else
@@ -166,14 +201,6 @@ int reader_module_info(struct reader *r, const struct reader_module *m,
 int reader_module_file_size(struct reader *r, const struct reader_module *m,
 			    uint64_t *size)
 {
-	struct stat st;
-
-	if (m->path[0] != '/')
-		return -ENOENT;
-	if (mem_path_self_served(r, m->path))
-		return -EIO;
-	if (stat(m->path, &st) != 0)
-		return -ENOENT;
-	*size = (uint64_t)st.st_size;
-	return 0;
+	/* The mapped file, even deleted (reader/state.c). */
+	return reader_module_file(r, m, size);
 }

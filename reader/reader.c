@@ -307,6 +307,7 @@ void free_mm(struct reader *r)
 	free(r->map_fds);
 	r->map_fds = NULL;
 	mem_cache_free(r);
+	state_free(r);
 	for (int f = 0; f < RB_COUNT; f++) {
 		free(r->files[f]);
 		r->files[f] = NULL;

@@ -118,7 +118,8 @@ int reader_file(const struct reader *r, enum reader_file which,
  */
 struct reader_module {
 	const char *path;	/* as maps prints it (may end in " (deleted)") */
-	char name[256];
+	char name[256];		/* without " (deleted)" */
+	bool deleted;		/* unlinked: path ends in " (deleted)" */
 	uint64_t base, end;
 	bool executable;
 	size_t first_map;	/* index of its lowest mapping in reader_maps() */

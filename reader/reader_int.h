@@ -105,6 +105,8 @@ struct reader {
 	_Atomic(struct core_layout *) core;
 	char *stack;			/* the whole process's stack, once made */
 	size_t stack_len;
+	/* state.c: descriptors, limits, signals..., read on first use */
+	struct state_cache *state;
 };
 
 /* proc.c: small /proc readers. */
@@ -165,6 +167,9 @@ void mem_cache_free(struct reader *r);
 void mem_mark_self_served(struct reader *r);
 /* Whether a file mapped at path is marked so: no open(2) or stat(2) of it. */
 bool mem_path_self_served(struct reader *r, const char *path);
+
+/* state.c: drops what state.c kept of this snapshot (free_mm). */
+void state_free(struct reader *r);
 
 /* fault.c: PTRACEFS_FAULT=<point>[:<nth>] makes the nth hit of point fail. */
 #ifdef PTRACEFS_FAULTS

@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -80,8 +82,10 @@ static void test_modules_group_mappings_by_path(void **state)
 	assert_string_equal(v[2].name, "data.bin");
 	assert_false(v[2].executable);
 	assert_int_equal(v[2].first_map, 8);
-	/* a path is a path, deleted or a memfd's */
-	assert_string_equal(v[3].name, "memfd:pool (deleted)");
+	/* a deleted file (a memfd's too) is named without " (deleted)" */
+	assert_string_equal(v[3].name, "memfd:pool");
+	assert_true(v[3].deleted);
+	assert_false(v[1].deleted);
 	assert_int_equal(v[3].end, 0x7f0000400000);
 	assert_string_equal(v[4].name, "[vdso]");
 	assert_int_equal(v[4].base, 0x7ffd00104000);
@@ -149,33 +153,51 @@ static void test_modules_without_mappings_is_empty(void **state)
 	canned_free(r);
 }
 
-/* stat(2) of the path, except where only the stopped target could answer. */
-static void test_modules_file_size_stats_the_path_unless_self_served(void **state)
+/*
+ * The mapped file's size, opened through the path when map_files cannot
+ * (the canned pid is not a process): only if its inode is the mapping's,
+ * and never where only the stopped target could answer.
+ */
+static void test_modules_file_size_opens_the_mapped_inode_unless_self_served(void **state)
 {
-	struct reader *r = canned(
-		"10000-11000 r--p 00000000 08:01 1 /proc/self/exe\n"
-		"20000-21000 r--p 00000000 08:01 2 /nonexistent/ptracefs/lib.so\n"
-		"30000-31000 r--p 00000000 00:2f 3 /mnt/fuse/lib.so\n"
-		"40000-41000 r-xp 00000000 00:00 0 [vdso]\n");
+	struct reader *r;
 	const struct reader_module *v;
 	struct stat st;
 	uint64_t size = 0;
+	char maps[512], other[] = "/tmp/ptracefs-test-modules.XXXXXX";
+	struct stat ost;
 	size_t n;
+	int fd;
 
 	(void)state;
+	assert_int_equal(stat("/proc/self/exe", &st), 0);
+	/* a real file, mapped (says maps) with another inode than its own */
+	fd = mkstemp(other);
+	assert_true(fd >= 0);
+	assert_int_equal(fstat(fd, &ost), 0);
+	close(fd);
+	snprintf(maps, sizeof(maps),
+		 "10000-11000 r--p 00000000 08:01 %lu /proc/self/exe\n"
+		 "20000-21000 r--p 00000000 08:01 2 /nonexistent/ptracefs/lib.so\n"
+		 "30000-31000 r--p 00000000 00:2f 3 /mnt/fuse/lib.so\n"
+		 "40000-41000 r-xp 00000000 00:00 0 [vdso]\n"
+		 "50000-51000 r--p 00000000 08:01 %lu %s\n",
+		 (unsigned long)st.st_ino, (unsigned long)ost.st_ino + 1, other);
+	r = canned(maps);
 	r->map_fds = calloc(r->maps.n, sizeof(*r->map_fds));
 	assert_non_null(r->map_fds);
 	for (size_t i = 0; i < r->maps.n; i++)
 		atomic_init(&r->map_fds[i], -2);
 	atomic_store(&r->map_fds[2], MAP_FD_SELF_SERVED);
 	assert_int_equal(reader_modules(r, &v, &n), 0);
-	assert_int_equal(n, 4);
-	assert_int_equal(stat("/proc/self/exe", &st), 0);
+	assert_int_equal(n, 5);
 	assert_int_equal(reader_module_file_size(r, &v[0], &size), 0);
 	assert_int_equal(size, (uint64_t)st.st_size);
 	assert_int_equal(reader_module_file_size(r, &v[1], &size), -ENOENT);
 	assert_int_equal(reader_module_file_size(r, &v[2], &size), -EIO);
 	assert_int_equal(reader_module_file_size(r, &v[3], &size), -ENOENT);
+	assert_int_equal(reader_module_file_size(r, &v[4], &size), -ENOENT);
+	unlink(other);
 	canned_free(r);
 }
 
@@ -186,7 +208,7 @@ int main(void)
 		cmocka_unit_test(test_modules_shared_basenames_are_named_at_base),
 		cmocka_unit_test(test_modules_unlistable_names_become_module_at_base),
 		cmocka_unit_test(test_modules_without_mappings_is_empty),
-		cmocka_unit_test(test_modules_file_size_stats_the_path_unless_self_served),
+		cmocka_unit_test(test_modules_file_size_opens_the_mapped_inode_unless_self_served),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -94,7 +94,11 @@ static void test_tree_list_root_is_the_documented_tree(void **state)
 		{ "stack", S_IFREG, 0400 }, { "mem", S_IFREG, 0400 },
 		{ "core", S_IFREG, 0400 }, { "ctl", S_IFREG, 0600 },
 		{ "regions", S_IFDIR, 0500 }, { "modules", S_IFDIR, 0500 },
-		{ "threads", S_IFDIR, 0500 },
+		{ "threads", S_IFDIR, 0500 }, { "fds", S_IFDIR, 0500 },
+		{ "cwd", S_IFLNK, 0777 }, { "root", S_IFLNK, 0777 },
+		{ "limits", S_IFREG, 0400 }, { "signals", S_IFREG, 0400 },
+		{ "cgroup", S_IFREG, 0400 }, { "ns", S_IFDIR, 0500 },
+		{ "smaps", S_IFREG, 0400 }, { "personality", S_IFREG, 0400 },
 	};
 	struct names ns;
 
@@ -108,8 +112,12 @@ static void test_tree_list_root_is_the_documented_tree(void **state)
 		assert_true(listed(&ns, want[i].name));
 		snprintf(path, sizeof(path), "/%s", want[i].name);
 		assert_int_equal(fs_walk(fake_reader, path, &c), 0);
-		/* stat, not show: stack and core would unwind and lay out. */
-		if (strcmp(want[i].name, "stack") && strcmp(want[i].name, "core")) {
+		/*
+		 * stat, not show: stack and core would unwind and lay out; cwd
+		 * and root read /proc of the fake pid, which is no process.
+		 */
+		if (strcmp(want[i].name, "stack") && strcmp(want[i].name, "core") &&
+		    strcmp(want[i].name, "cwd") && strcmp(want[i].name, "root")) {
 			struct stat st;
 
 			assert_int_equal(fs_stat(&c, &st), 0);
@@ -356,8 +364,12 @@ static void test_tree_every_listed_name_walks(void **state)
 
 	(void)state;
 	walk_all("/", &seen);
-	/* 13 in the root, 3 threads x 5, 2 regions, 1 module x 3. */
-	assert_int_equal(seen, 13 + 3 * 5 + 2 + 1 + 2);
+	/*
+	 * 22 in the root, 3 threads x 5, 2 regions, 1 module x 2 (no build id;
+	 * no file: the fake pid has no map_files); fds/ and ns/ of the fake
+	 * pid are empty.
+	 */
+	assert_int_equal(seen, 22 + 3 * 5 + 2 + 1 + 2);
 }
 
 static void test_tree_ctl_reads_mode_commands_and_last_error(void **state)
