@@ -71,6 +71,13 @@ unsigned char *regs_buffer(const struct arch_desc *a)
 	return malloc(cap ? cap : 1);
 }
 
+uint64_t reader_page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 ? (uint64_t)page : 4096;
+}
+
 static int snapshot_regs(struct reader *r)
 {
 	size_t n = atomic_load(&r->nthreads);
