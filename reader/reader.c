@@ -532,6 +532,7 @@ int reader_thread_regset(const struct reader *r, pid_t tid, unsigned type,
 		return -ENOENT;
 	if (atomic_load(&t->state) == RT_DEAD)
 		return -EIO;
+	/* No sets_mu: the caller holds the target suspended (reader.h). */
 	for (size_t k = 0; k < t->nsets; k++)
 		if (t->sets[k].type == type) {
 			*blob = t->sets[k].data;
