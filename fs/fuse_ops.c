@@ -296,7 +296,7 @@ static void text_attr(const struct node *n, size_t len, struct stat *st)
 	st->st_nlink = 1;
 	st->st_size = (off_t)len;
 	st->st_blocks = (blkcnt_t)((len + 511) / 512);
-	st->st_blksize = n->blksize ? n->blksize : 4096;
+	st->st_blksize = n->blksize ? (blksize_t)n->blksize : (blksize_t)sysconf(_SC_PAGESIZE);
 }
 
 /* A text file's exact size, by rendering it: kept for the open to come. */
