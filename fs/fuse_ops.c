@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/ptracefs.h"
@@ -60,6 +61,96 @@ static void fh_free(struct fs_fh *fh)
 	free(fh->text);
 	free(fh->path);
 	free(fh);
+}
+
+/*
+ * getattr renders a text file to report its exact size, and the open
+ * that follows (cat: LOOKUP, which is a getattr, then OPEN) would render
+ * it again; in live mode each rendering of regs interrupts the thread.
+ * So getattr keeps its rendering, and an open of the same path and
+ * snapshot generation within RENDER_TTL_MS takes it instead of rendering:
+ * one rendering per cat, and the size the kernel was told is the size of
+ * what that open serves. The TTL is attr_timeout, the time the kernel
+ * trusts that size anyway.
+ */
+#define RENDER_SLOTS 8
+#define RENDER_TTL_MS 1000
+
+struct rendering {
+	char *path;		/* NULL: a free slot */
+	unsigned gen;
+	char *text;
+	size_t len;
+	uint64_t at_ms;
+};
+
+static pthread_mutex_t render_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct rendering renders[RENDER_SLOTS];
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void render_clear(struct rendering *x)
+{
+	free(x->path);
+	free(x->text);
+	memset(x, 0, sizeof(*x));
+}
+
+/* Keeps text (taking it) for the next open of path; frees it if it cannot. */
+static void render_keep(const char *path, unsigned gen, char *text, size_t len)
+{
+	struct rendering *slot = &renders[0];
+	char *p = strdup(path);
+
+	if (!p) {
+		free(text);
+		return;
+	}
+	pthread_mutex_lock(&render_mu);
+	/* The same path's older rendering, else a free slot, else the oldest. */
+	for (size_t i = 0; i < RENDER_SLOTS; i++) {
+		struct rendering *x = &renders[i];
+
+		if (x->path && strcmp(x->path, path) == 0) {
+			slot = x;
+			break;
+		}
+		if (slot->path && (!x->path || x->at_ms < slot->at_ms))
+			slot = x;
+	}
+	render_clear(slot);
+	*slot = (struct rendering){ p, gen, text, len, mono_ms() };
+	pthread_mutex_unlock(&render_mu);
+}
+
+/* The rendering getattr kept for path, if fresh: the caller owns it. */
+static char *render_take(const char *path, unsigned gen, size_t *len)
+{
+	uint64_t now = mono_ms();
+	char *text = NULL;
+
+	pthread_mutex_lock(&render_mu);
+	for (size_t i = 0; i < RENDER_SLOTS; i++) {
+		struct rendering *x = &renders[i];
+
+		if (!x->path || strcmp(x->path, path) != 0)
+			continue;
+		if (x->gen == gen && now - x->at_ms < RENDER_TTL_MS) {
+			text = x->text;
+			*len = x->len;
+			x->text = NULL;
+		}
+		render_clear(x);
+		break;
+	}
+	pthread_mutex_unlock(&render_mu);
+	return text;
 }
 
 static struct ptracefs *app(void)
@@ -198,6 +289,37 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return app();
 }
 
+static void text_attr(const struct node *n, size_t len, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = S_IFREG | n->mode;
+	st->st_nlink = 1;
+	st->st_size = (off_t)len;
+	st->st_blocks = (blkcnt_t)((len + 511) / 512);
+	st->st_blksize = n->blksize ? (blksize_t)n->blksize : (blksize_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A text file's exact size, by rendering it: kept for the open to come. */
+static int text_stat(const char *path, const struct node_ctx *ctx, struct stat *st)
+{
+	struct sbuf sb = SBUF_INIT;
+	size_t len;
+	char *text;
+	int rc = fs_show(ctx, &sb);
+
+	if (rc) {
+		sbuf_free(&sb);
+		return rc;
+	}
+	text = sbuf_detach(&sb, &len);
+	text_attr(ctx->node, len, st);
+	if (!text)
+		text = strdup("");
+	if (text)
+		render_keep(path, ctx->gen, text, len);
+	return 0;
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = fi ? (struct fs_fh *)(uintptr_t)fi->fh : NULL;
@@ -207,19 +329,17 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 	if (fh && fh->text) {
 		/* The snapshot this reader has: its size, without a new one. */
-		memset(st, 0, sizeof(*st));
-		st->st_mode = S_IFREG | fh->ctx.node->mode;
-		st->st_nlink = 1;
-		st->st_size = (off_t)fh->len;
-		st->st_blocks = (blkcnt_t)((fh->len + 511) / 512);
-		st->st_blksize = 4096;
+		text_attr(fh->ctx.node, fh->len, st);
 		rc = 0;
 		held = false;
 		reader_rdlock(app()->r);
 	} else {
 		if ((rc = enter(path, fh, &ctx, &held, false)))
 			return rc;
-		rc = fs_stat(&ctx, st);
+		if (!fh && ctx.node->kind == NODE_TEXT)
+			rc = text_stat(path, &ctx, st);
+		else
+			rc = fs_stat(&ctx, st);
 	}
 	leave(held);
 	if (rc)
@@ -283,7 +403,9 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		rc = -ENOMEM;
 	if (!rc) {
 		fh->ctx = ctx;
-		if (ctx.node->kind == NODE_TEXT) {
+		/* What the getattr before this open rendered, else a rendering now. */
+		if (ctx.node->kind == NODE_TEXT &&
+		    !(fh->text = render_take(path, ctx.gen, &fh->len))) {
 			struct sbuf sb = SBUF_INIT;
 
 			rc = fs_show(&ctx, &sb);
@@ -331,6 +453,8 @@ static void op_destroy(void *private_data)
 	(void)private_data;
 	while (open_fhs)
 		fh_free(open_fhs);
+	for (size_t i = 0; i < RENDER_SLOTS; i++)
+		render_clear(&renders[i]);
 }
 
 static int op_read(const char *path, char *buf, size_t len, off_t off,

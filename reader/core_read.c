@@ -152,7 +152,7 @@ static int gather_maps(struct reader *r, struct gather *g)
 {
 	const struct maps *m = &r->maps;
 	unsigned filter = effective_filter(r);
-	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t page = reader_page_size();
 	char path[64], *text;
 	size_t len;
 
@@ -292,7 +292,7 @@ static int build(struct reader *r, struct core_layout **out)
 		in.maps = &r->maps;
 		in.filesz = g.filesz;
 		in.resident = g.resident;
-		in.page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+		in.page_size = reader_page_size();
 		in.clk_tck = sysconf(_SC_CLK_TCK);
 		if (r->arch->xstate_regset)
 			in.nxfeats = gather_xfeats(&g, xfeats, 64);

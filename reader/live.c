@@ -76,11 +76,16 @@ int reader_refresh_if_changed(struct reader *r)
 {
 	char path[96], *text;
 	size_t len;
+	pid_t mem_pid;
 	bool same;
 
 	if (!reader_is_live(r) || reader_gone(r))
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)r->pid, (int)r->mem_pid);
+	/* A refresh on another worker may pick a new one (load_process). */
+	pthread_rwlock_rdlock(&r->snap_lock);
+	mem_pid = r->mem_pid;
+	pthread_rwlock_unlock(&r->snap_lock);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/maps", (int)r->pid, (int)mem_pid);
 	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
 		return 0;	/* keep what we have: the target may be exiting */
 	pthread_rwlock_rdlock(&r->snap_lock);

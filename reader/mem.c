@@ -35,15 +35,18 @@
 
 #include "reader/reader_int.h"
 
-#define PAGE 4096ULL
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
-#define PM_BATCH 4096		/* pagemap entries per pread: 16 MiB of address space */
+#define PM_BATCH 4096		/* pagemap entries per pread: 16 MiB in 4 KiB pages */
 #define PM_BLOCK 512		/* pages per cached pagemap read: one 4 KiB pread */
 #define PM_WORDS (PM_BLOCK / 64)
 #define PM_MAX_PAGES (1ULL << 28)	/* 1 TiB: bigger mappings scan pagemap each time */
 
-static uint64_t page_down(uint64_t a) { return a & ~(PAGE - 1); }
+/*
+ * pagemap has one entry per page of the host's size, which is the
+ * target's (AT_PAGESZ): 4 KiB on x86, 16 or 64 KiB on some arm64 kernels.
+ */
+static uint64_t page_down(uint64_t a, uint64_t page) { return a & ~(page - 1); }
 
 /*
  * One bitmap per mapping, allocated on its first read: a bit per page,
@@ -84,7 +87,7 @@ static struct pm_bitmap *pm_bitmap(struct reader *r, size_t idx)
 {
 	struct mem_cache *c = atomic_load_explicit(&r->mem_cache, memory_order_acquire);
 	const struct map_entry *e = &r->maps.v[idx];
-	uint64_t pages = (e->end - e->start) / PAGE, nblocks;
+	uint64_t pages = (e->end - e->start) / reader_page_size(), nblocks;
 	struct pm_bitmap *b, *none = NULL;
 
 	if (!c) {
@@ -120,8 +123,8 @@ static struct pm_bitmap *pm_bitmap(struct reader *r, size_t idx)
 static int pm_fill(struct reader *r, const struct map_entry *e, struct pm_bitmap *b,
 		   uint64_t k)
 {
-	uint64_t ent[PM_BLOCK], words[PM_WORDS] = { 0 };
-	uint64_t first = e->start / PAGE + k * PM_BLOCK, pages = (e->end - e->start) / PAGE;
+	uint64_t ent[PM_BLOCK], words[PM_WORDS] = { 0 }, page = reader_page_size();
+	uint64_t first = e->start / page + k * PM_BLOCK, pages = (e->end - e->start) / page;
 	size_t want = (size_t)((pages - k * PM_BLOCK < PM_BLOCK ? pages - k * PM_BLOCK : PM_BLOCK) * 8);
 	size_t got = 0;
 
@@ -177,13 +180,15 @@ ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr)
  */
 static int read_pages(struct reader *r, char *buf, uint64_t len, uint64_t addr)
 {
+	uint64_t page = reader_page_size();
+
 	while (len) {
 		ssize_t n = mem_read_raw(r, buf, len, addr);
 
 		if (n == -ESRCH)
 			return -EIO;
 		if (n <= 0) {
-			uint64_t skip = page_down(addr) + PAGE - addr;
+			uint64_t skip = page_down(addr, page) + page - addr;
 
 			if (skip > len)
 				skip = len;
@@ -200,17 +205,17 @@ static int read_pages(struct reader *r, char *buf, uint64_t len, uint64_t addr)
 /* pagemap_scan() for a mapping too big to cache: pagemap read each time. */
 static uint64_t pagemap_scan_uncached(struct reader *r, uint64_t from, uint64_t to, bool want)
 {
-	uint64_t ent[PM_BATCH];
-	uint64_t pg = page_down(from);
+	uint64_t ent[PM_BATCH], page = reader_page_size();
+	uint64_t pg = page_down(from, page);
 
 	while (pg < to) {
-		uint64_t npages = (to - pg + PAGE - 1) / PAGE;
+		uint64_t npages = (to - pg + page - 1) / page;
 		size_t batch = npages < PM_BATCH ? (size_t)npages : PM_BATCH;
-		ssize_t got = pread(r->pagemap_fd, ent, batch * 8, (off_t)(pg / PAGE * 8));
+		ssize_t got = pread(r->pagemap_fd, ent, batch * 8, (off_t)(pg / page * 8));
 
 		if (got <= 0)
 			return want ? (pg > from ? pg : from) : to;
-		for (size_t i = 0; i < (size_t)got / 8; i++, pg += PAGE) {
+		for (size_t i = 0; i < (size_t)got / 8; i++, pg += page) {
 			bool populated = ent[i] & (PM_PRESENT | PM_SWAPPED);
 
 			if (populated == want)
@@ -230,7 +235,7 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 {
 	const struct map_entry *e = &r->maps.v[idx];
 	struct pm_bitmap *b;
-	uint64_t pg, last;
+	uint64_t pg, last, page = reader_page_size();
 
 	if (r->pagemap_fd < 0)
 		return want ? from : to;
@@ -238,14 +243,14 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 	b = reader_is_live(r) ? NULL : pm_bitmap(r, idx);
 	if (!b)
 		return pagemap_scan_uncached(r, from, to, want);
-	pg = (page_down(from) - e->start) / PAGE;
-	last = (to - e->start + PAGE - 1) / PAGE;
+	pg = (page_down(from, page) - e->start) / page;
+	last = (to - e->start + page - 1) / page;
 	while (pg < last) {
 		uint64_t k = pg / PM_BLOCK, w;
 
 		if (!(atomic_load_explicit(pm_filled(b, k), memory_order_acquire) &
 		      (1ULL << (k % 64))) && pm_fill(r, e, b, k)) {
-			uint64_t at = e->start + pg * PAGE;
+			uint64_t at = e->start + pg * page;
 
 			return want ? (at > from ? at : from) : to;
 		}
@@ -254,7 +259,7 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 			w = ~w;
 		w &= ~0ULL << (pg % 64);
 		if (w) {
-			uint64_t at = e->start + (pg - pg % 64 + (uint64_t)__builtin_ctzll(w)) * PAGE;
+			uint64_t at = e->start + (pg - pg % 64 + (uint64_t)__builtin_ctzll(w)) * page;
 
 			if (at >= to)
 				return to;

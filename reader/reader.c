@@ -71,6 +71,13 @@ unsigned char *regs_buffer(const struct arch_desc *a)
 	return malloc(cap ? cap : 1);
 }
 
+uint64_t reader_page_size(void)
+{
+	long page = sysconf(_SC_PAGESIZE);
+
+	return page > 0 ? (uint64_t)page : 4096;
+}
+
 static int snapshot_regs(struct reader *r)
 {
 	size_t n = atomic_load(&r->nthreads);
@@ -526,6 +533,7 @@ int reader_thread_regset(const struct reader *r, pid_t tid, unsigned type,
 		return -ENOENT;
 	if (atomic_load(&t->state) == RT_DEAD)
 		return -EIO;
+	/* No sets_mu: the caller holds the target suspended (reader.h). */
 	for (size_t k = 0; k < t->nsets; k++)
 		if (t->sets[k].type == type) {
 			*blob = t->sets[k].data;

@@ -91,6 +91,13 @@ int reader_thread_regs(const struct reader *r, pid_t tid, const void **blob,
  * Any register set captured at suspension, by ELF note type (NT_PRSTATUS,
  * NT_PRFPREG, NT_X86_XSTATE, ...): -ENOENT unknown tid, -EIO exited,
  * -ENODATA when the kernel offered none of that type.
+ *
+ * This and reader_thread_regs hand out the captured blob itself, read
+ * without the thread's lock: it stays valid and unchanged only while the
+ * caller holds the snapshot (reader_rdlock) AND the target is suspended
+ * (not live, or under reader_hold_suspend). A suspension replaces the
+ * sets under the write lock, and a live peek only a running thread's.
+ * Anywhere else, copy with reader_thread_regset_copy.
  */
 int reader_thread_regset(const struct reader *r, pid_t tid, unsigned type,
 			 const void **blob, size_t *len);

@@ -131,6 +131,12 @@ void tracer_reap(struct reader *r);
 /* reader.c: the snapshot's parts, shared with live.c. */
 int capture_regs(struct reader *r, struct rthread *t, unsigned char *buf);
 unsigned char *regs_buffer(const struct arch_desc *a);
+/*
+ * The host's page size, which is the target's (AT_PAGESZ): the unit of
+ * /proc/PID/pagemap and of core segments. 4 KiB on x86; 16 or 64 KiB on
+ * some arm64 kernels. A function, so unit tests can wrap it.
+ */
+uint64_t reader_page_size(void);
 int load_mm(struct reader *r, char *why, size_t whylen);
 /* comm, exe, arch, mem_pid and the mem/pagemap files, again after an exec. */
 void load_process(struct reader *r);

@@ -89,15 +89,19 @@ static bool set_initial_registers_cb(Dwfl_Thread *thread, void *arg)
 	struct rthread *t = ut->t;
 	const struct arch_desc *a = ut->u->r->arch;
 	Dwarf_Word regs[64];
-	const void *blob = NULL;
+	unsigned char blob[1024];	/* NT_PRSTATUS: 272 bytes at most */
 	size_t len = 0;
 
+	/* A copy, under the lock a capture replaces the sets under. */
+	pthread_mutex_lock(&t->sets_mu);
 	for (size_t k = 0; k < t->nsets; k++)
 		if (t->sets[k].type == 1 /* NT_PRSTATUS */) {
-			blob = t->sets[k].data;
-			len = t->sets[k].len;
+			len = t->sets[k].len < sizeof(blob) ? t->sets[k].len : sizeof(blob);
+			memcpy(blob, t->sets[k].data, len);
+			break;
 		}
-	if (!blob || !a || !a->dwarf_regs || a->ndwarf_regs > 64)
+	pthread_mutex_unlock(&t->sets_mu);
+	if (!len || !a || !a->dwarf_regs || a->ndwarf_regs > 64)
 		return false;
 	for (size_t i = 0; i < a->ndwarf_regs; i++) {
 		int idx = arch_reg_index(a, a->dwarf_regs[i]);

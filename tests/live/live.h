@@ -10,8 +10,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
-#define PAGE 4096u
+/* The host's: /proc/PID/pagemap is indexed by it (16 or 64 KiB on some arm64). */
+#define PAGE ((size_t)sysconf(_SC_PAGESIZE))
+#define PAGE_MAX (64u << 10)
 #define SAMPLE (64u << 10)	/* bytes compared at the start of each mapping */
 #define MAX_TASKS 1024
 

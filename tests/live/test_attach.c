@@ -315,11 +315,12 @@ static void test_attach_maps_entries_match_proc(void **state)
 static void compare_range(struct reader *r, pid_t pid, int memfd,
 			  const struct pmap *m, uint64_t addr, uint64_t len)
 {
-	static unsigned char got[PAGE], want[PAGE];
+	static unsigned char got[PAGE_MAX], want[PAGE_MAX];
 	size_t npages = (size_t)(len / PAGE);
 	bool *res = calloc(npages ? npages : 1, sizeof(bool));
 
 	assert_non_null(res);
+	assert_true(PAGE <= PAGE_MAX);
 	pages_resident(pid, addr, len, res);
 	for (size_t i = 0; i < npages; i++) {
 		uint64_t a = addr + i * PAGE;

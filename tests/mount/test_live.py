@@ -493,5 +493,45 @@ def _(c):
     check(t.counter_moves(), 'counter stands still after stack')
 
 
+def switches(pid, tid):
+    """voluntary_ctxt_switches of one thread: a thread asleep for good
+    makes none; a PTRACE_INTERRUPT costs it two (the stop, then going back
+    to sleep in the restarted syscall), two in a row at least three."""
+    with open(f'/proc/{pid}/task/{tid}/status') as f:
+        for line in f:
+            if line.startswith('voluntary_ctxt_switches:'):
+                return int(line.split()[1])
+    return -1
+
+
+@tap_check('live: one cat of regs interrupts the thread once, not once per getattr and open')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid, ('-o', 'live'))
+    tid = int(t.ask('waiter'))
+    check(wait_until(lambda: str(tid) in os.listdir(m.path('threads')), 2), 'waiter not listed')
+    regs_path = m.path('threads', str(tid), 'regs')
+
+    def cost(action):
+        """the fewest switches action costs the waiter, over 3 tries"""
+        seen = []
+        for _ in range(3):
+            before = switches(t.pid, tid)
+            action()
+            # back asleep in its futex (state S, not t) before counting
+            wait_until(lambda: task_states(t.pid).get(tid) == 'S', 1)
+            time.sleep(0.02)
+            seen.append(switches(t.pid, tid) - before)
+        return min(seen)
+    # one interrupt's price: a stat, which renders regs once for its size
+    one = cost(lambda: os.stat(regs_path))
+    cat = cost(lambda: subprocess.run(['cat', regs_path], stdout=subprocess.DEVNULL, check=True))
+    print(f'# voluntary switches: stat {one}, cat {cat}')
+    check(one > 0, 'a stat of regs did not interrupt the thread: nothing to count')
+    # two interrupts cost at least one more: two stops, however close
+    check(cat <= one, f'cat regs cost {cat} switches, a single interrupt {one}')
+    check(none_stopped(t.pid), 'reading regs left a thread stopped')
+
+
 if __name__ == '__main__':
     sys.exit(run())

@@ -457,6 +457,10 @@ class Ctx(harness.Ctx):
 
 
 def fault_env(point):
+    """The environment that arms fault injection point; a check that
+    needs it skips on a build without it (-Dfault_injection=false)."""
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
     return dict(os.environ, PTRACEFS_FAULT=point)
 
 

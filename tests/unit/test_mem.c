@@ -2,7 +2,9 @@
  * reader/mem.c without a target: process_vm_readv and pread64 are wrapped
  * (-Wl,--wrap), so every path — the fast syscall, the /proc/PID/mem
  * fallback, zero-filled unreadable pages, a vanished target, clipping to
- * data mappings, pagemap holes — runs against scripted answers.
+ * data mappings, pagemap holes — runs against scripted answers. So is
+ * reader_page_size: every case runs with 4, 16 and 64 KiB pages, with
+ * mappings and pagemaps laid out in that size.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,7 +23,14 @@
 #include "reader/reader_int.h"
 
 #define FAKE_MEM_FD 1000
-#define PAGE 4096
+
+static uint64_t P;		/* the page size of this run */
+
+uint64_t __wrap_reader_page_size(void);
+uint64_t __wrap_reader_page_size(void)
+{
+	return P;
+}
 
 /* Scripted behaviour of the two read paths. */
 static int vm_errno;		/* errno to fail with, 0: succeed */
@@ -82,23 +91,33 @@ ssize_t __wrap_pread64(int fd, void *buf, size_t len, off_t off)
 	return (ssize_t)len;
 }
 
-static const char maps_fixture[] =
-	"10000-13000 r--p 00000000 00:00 0 \n"		/* anon, readable */
-	"13000-14000 ---p 00000000 00:00 0 \n"		/* guard: a hole */
-	"14000-16000 rw-p 00000000 00:00 0 \n"		/* adjacent to the guard */
-	"20000-22000 r-xp 00000000 00:00 0          [vdso]\n"
-	"22000-24000 r--p 00000000 00:00 0          [vvar]\n";
-
+/*
+ * The mappings, in pages: [16, 19) anon readable, [19, 20) a ---p guard
+ * (a hole), [20, 22) rw- next to it, [32, 34) [vdso], [34, 36) [vvar].
+ */
 static struct reader *make_reader(int pagemap_fd)
 {
 	struct reader *r = calloc(1, sizeof(*r));
+	char maps[512];
+	int n = snprintf(maps, sizeof(maps),
+			 "%llx-%llx r--p 00000000 00:00 0 \n"
+			 "%llx-%llx ---p 00000000 00:00 0 \n"
+			 "%llx-%llx rw-p 00000000 00:00 0 \n"
+			 "%llx-%llx r-xp 00000000 00:00 0          [vdso]\n"
+			 "%llx-%llx r--p 00000000 00:00 0          [vvar]\n",
+			 16 * (unsigned long long)P, 19 * (unsigned long long)P,
+			 19 * (unsigned long long)P, 20 * (unsigned long long)P,
+			 20 * (unsigned long long)P, 22 * (unsigned long long)P,
+			 32 * (unsigned long long)P, 34 * (unsigned long long)P,
+			 34 * (unsigned long long)P, 36 * (unsigned long long)P);
 
 	assert_non_null(r);
-	assert_int_equal(maps_parse(maps_fixture, sizeof(maps_fixture) - 1, &r->maps), 0);
+	assert_true(n > 0 && (size_t)n < sizeof(maps));
+	assert_int_equal(maps_parse(maps, (size_t)n, &r->maps), 0);
 	r->pid = r->mem_pid = 4242;
 	r->mem_fd = FAKE_MEM_FD;
 	r->pagemap_fd = pagemap_fd;
-	r->mem_size = 0x22000;
+	r->mem_size = 34 * P;
 	atomic_init(&r->nalive, 1);	/* a live target: reads go through */
 	vm_errno = pread_errno = 0;
 	vm_limit = SIZE_MAX;
@@ -129,8 +148,8 @@ static void test_mem_read_uses_process_vm_readv(void **state)
 	unsigned char buf[256];
 
 	(void)state;
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10010), sizeof(buf));
-	assert_content(buf, sizeof(buf), 0x10010);
+	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 16 * P + 0x10), sizeof(buf));
+	assert_content(buf, sizeof(buf), 16 * P + 0x10);
 	assert_int_equal(vm_calls, 1);
 	assert_int_equal(pread_calls, 0);
 	free_reader(r);
@@ -143,8 +162,8 @@ static void test_mem_read_falls_back_to_proc_mem(void **state)
 
 	(void)state;
 	vm_errno = EPERM;
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10100), sizeof(buf));
-	assert_content(buf, sizeof(buf), 0x10100);
+	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 16 * P + 0x100), sizeof(buf));
+	assert_content(buf, sizeof(buf), 16 * P + 0x100);
 	assert_int_equal(pread_calls, 1);
 	free_reader(r);
 }
@@ -152,29 +171,32 @@ static void test_mem_read_falls_back_to_proc_mem(void **state)
 static void test_mem_read_short_readv_continues_in_proc_mem(void **state)
 {
 	struct reader *r = make_reader(-1);
-	unsigned char buf[2 * PAGE];
+	unsigned char *buf = malloc(2 * P);
 
 	(void)state;
-	vm_limit = PAGE;	/* page-granular partial transfer */
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), sizeof(buf));
-	assert_content(buf, sizeof(buf), 0x10000);
+	vm_limit = P;	/* page-granular partial transfer */
+	assert_int_equal(reader_mem_read(r, buf, 2 * P, 16 * P), 2 * P);
+	assert_content(buf, 2 * P, 16 * P);
 	assert_int_equal(pread_calls, 1);
+	free(buf);
 	free_reader(r);
 }
 
 static void test_mem_read_unreadable_page_reads_as_zeros(void **state)
 {
 	struct reader *r = make_reader(-1);
-	unsigned char buf[3 * PAGE], zero[PAGE] = { 0 };
+	unsigned char *buf = malloc(3 * P), *zero = calloc(1, P);
 
 	(void)state;
 	vm_errno = EFAULT;
-	unreadable_lo = 0x11000;
-	unreadable_hi = 0x12000;
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), sizeof(buf));
-	assert_content(buf, PAGE, 0x10000);
-	assert_memory_equal(buf + PAGE, zero, PAGE);
-	assert_content(buf + 2 * PAGE, PAGE, 0x12000);
+	unreadable_lo = 17 * P;
+	unreadable_hi = 18 * P;
+	assert_int_equal(reader_mem_read(r, buf, 3 * P, 16 * P), 3 * P);
+	assert_content(buf, P, 16 * P);
+	assert_memory_equal(buf + P, zero, P);
+	assert_content(buf + 2 * P, P, 18 * P);
+	free(buf);
+	free(zero);
 	free_reader(r);
 }
 
@@ -185,7 +207,7 @@ static void test_mem_read_target_gone_is_eio(void **state)
 
 	(void)state;
 	vm_errno = ESRCH;
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), -EIO);
+	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 16 * P), -EIO);
 	free_reader(r);
 }
 
@@ -196,7 +218,7 @@ static void test_mem_read_after_target_died_is_eio(void **state)
 
 	(void)state;
 	atomic_store(&r->nalive, 0);
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), -EIO);
+	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 16 * P), -EIO);
 	assert_int_equal(vm_calls, 0);
 	free_reader(r);
 }
@@ -204,23 +226,23 @@ static void test_mem_read_after_target_died_is_eio(void **state)
 static void test_mem_read_clips_to_data_mappings(void **state)
 {
 	struct reader *r = make_reader(-1);
-	size_t len = 0x24000 - 0x12000;
+	size_t len = 36 * P - 18 * P;
 	unsigned char *buf = malloc(len), *zero = calloc(1, len);
 
 	(void)state;
 	memset(buf, 0xee, len);
-	assert_int_equal(reader_mem_read(r, buf, len, 0x12000), (ssize_t)len);
-	/* [0x12000,0x13000) data; guard hole; [0x14000,0x16000) data; gap;
-	 * [vdso] data; [vvar] hole. */
-	assert_content(buf, 0x1000, 0x12000);
-	assert_memory_equal(buf + 0x1000, zero, 0x1000);
-	assert_content(buf + 0x2000, 0x2000, 0x14000);
-	assert_memory_equal(buf + 0x4000, zero, 0xa000);
-	assert_content(buf + 0xe000, 0x2000, 0x20000);
-	assert_memory_equal(buf + 0x10000, zero, 0x2000);
+	assert_int_equal(reader_mem_read(r, buf, len, 18 * P), (ssize_t)len);
+	/* page 18 data; the guard a hole; [20, 22) data; a gap; [vdso] data;
+	 * [vvar] a hole. */
+	assert_content(buf, P, 18 * P);
+	assert_memory_equal(buf + P, zero, P);
+	assert_content(buf + 2 * P, 2 * P, 20 * P);
+	assert_memory_equal(buf + 4 * P, zero, 10 * P);
+	assert_content(buf + 14 * P, 2 * P, 32 * P);
+	assert_memory_equal(buf + 16 * P, zero, 2 * P);
 	assert_int_equal(vm_calls, 3);
-	assert_true(vm_addrs[0] == 0x12000 && vm_addrs[1] == 0x14000 &&
-		    vm_addrs[2] == 0x20000);
+	assert_true(vm_addrs[0] == 18 * P && vm_addrs[1] == 20 * P &&
+		    vm_addrs[2] == 32 * P);
 	free(buf);
 	free(zero);
 	free_reader(r);
@@ -232,20 +254,20 @@ static void test_mem_seek_walks_mappings(void **state)
 	uint64_t out = 0;
 
 	(void)state;
-	assert_int_equal(reader_mem_seek(r, 0, SEEK_DATA, 0x22000, &out), 0);
-	assert_int_equal(out, 0x10000);
-	assert_int_equal(reader_mem_seek(r, 0x10000, SEEK_HOLE, 0x22000, &out), 0);
-	assert_int_equal(out, 0x13000);		/* the ---p guard */
-	assert_int_equal(reader_mem_seek(r, 0x13000, SEEK_DATA, 0x22000, &out), 0);
-	assert_int_equal(out, 0x14000);
-	assert_int_equal(reader_mem_seek(r, 0x14800, SEEK_DATA, 0x22000, &out), 0);
-	assert_int_equal(out, 0x14800);		/* already in data */
-	assert_int_equal(reader_mem_seek(r, 0x14000, SEEK_HOLE, 0x22000, &out), 0);
-	assert_int_equal(out, 0x16000);
-	assert_int_equal(reader_mem_seek(r, 0x20000, SEEK_HOLE, 0x22000, &out), 0);
-	assert_int_equal(out, 0x22000);		/* [vdso] runs to the end */
-	assert_int_equal(reader_mem_seek(r, 0x21fff, SEEK_DATA, 0x22000, &out), 0);
-	assert_int_equal(out, 0x21fff);
+	assert_int_equal(reader_mem_seek(r, 0, SEEK_DATA, 34 * P, &out), 0);
+	assert_int_equal(out, 16 * P);
+	assert_int_equal(reader_mem_seek(r, 16 * P, SEEK_HOLE, 34 * P, &out), 0);
+	assert_int_equal(out, 19 * P);		/* the ---p guard */
+	assert_int_equal(reader_mem_seek(r, 19 * P, SEEK_DATA, 34 * P, &out), 0);
+	assert_int_equal(out, 20 * P);
+	assert_int_equal(reader_mem_seek(r, 20 * P + P / 2, SEEK_DATA, 34 * P, &out), 0);
+	assert_int_equal(out, 20 * P + P / 2);	/* already in data */
+	assert_int_equal(reader_mem_seek(r, 20 * P, SEEK_HOLE, 34 * P, &out), 0);
+	assert_int_equal(out, 22 * P);
+	assert_int_equal(reader_mem_seek(r, 32 * P, SEEK_HOLE, 34 * P, &out), 0);
+	assert_int_equal(out, 34 * P);		/* [vdso] runs to the end */
+	assert_int_equal(reader_mem_seek(r, 34 * P - 1, SEEK_DATA, 34 * P, &out), 0);
+	assert_int_equal(out, 34 * P - 1);
 	free_reader(r);
 }
 
@@ -255,7 +277,7 @@ static void test_mem_seek_data_past_last_is_enxio(void **state)
 	uint64_t out;
 
 	(void)state;
-	assert_int_equal(reader_mem_seek(r, 0x22000, SEEK_DATA, 0x30000, &out), -ENXIO);
+	assert_int_equal(reader_mem_seek(r, 34 * P, SEEK_DATA, 48 * P, &out), -ENXIO);
 	free_reader(r);
 }
 
@@ -266,36 +288,42 @@ static int make_pagemap(const uint64_t *pages, const uint64_t *bits, size_t n)
 
 	assert_true(fd >= 0);
 	for (size_t i = 0; i < n; i++)
-		assert_int_equal(pwrite(fd, &bits[i], 8, (off_t)(pages[i] / PAGE * 8)), 8);
+		assert_int_equal(pwrite(fd, &bits[i], 8, (off_t)(pages[i] / P * 8)), 8);
 	return fd;
 }
 
 static void test_mem_read_never_populated_anon_is_a_hole(void **state)
 {
-	/* 0x10000 present, 0x11000 absent, 0x12000 swapped. */
-	const uint64_t pages[] = { 0x10000, 0x11000, 0x12000 };
+	/* Page 16 present, 17 absent, 18 swapped. */
+	const uint64_t pages[] = { 16 * P, 17 * P, 18 * P };
 	const uint64_t bits[] = { 1ULL << 63, 0, 1ULL << 62 };
 	int pm = make_pagemap(pages, bits, 3);
 	struct reader *r = make_reader(pm);
-	unsigned char buf[3 * PAGE], zero[PAGE] = { 0 };
+	unsigned char *buf = malloc(3 * P), *zero = calloc(1, P);
 	uint64_t out;
 
 	(void)state;
-	assert_int_equal(reader_mem_read(r, buf, sizeof(buf), 0x10000), sizeof(buf));
-	assert_content(buf, PAGE, 0x10000);
-	assert_memory_equal(buf + PAGE, zero, PAGE);
-	assert_content(buf + 2 * PAGE, PAGE, 0x12000);
+	assert_int_equal(reader_mem_read(r, buf, 3 * P, 16 * P), 3 * P);
+	assert_content(buf, P, 16 * P);
+	assert_memory_equal(buf + P, zero, P);
+	assert_content(buf + 2 * P, P, 18 * P);
 	/* Only populated pages reached the target. */
 	assert_int_equal(vm_calls, 2);
-	assert_true(vm_addrs[0] == 0x10000 && vm_addrs[1] == 0x12000);
+	assert_true(vm_addrs[0] == 16 * P && vm_addrs[1] == 18 * P);
 
-	assert_int_equal(reader_mem_seek(r, 0x10000, SEEK_HOLE, 0x22000, &out), 0);
-	assert_int_equal(out, 0x11000);
-	assert_int_equal(reader_mem_seek(r, 0x11000, SEEK_DATA, 0x22000, &out), 0);
-	assert_int_equal(out, 0x12000);
+	assert_int_equal(reader_mem_seek(r, 16 * P, SEEK_HOLE, 34 * P, &out), 0);
+	assert_int_equal(out, 17 * P);
+	assert_int_equal(reader_mem_seek(r, 17 * P, SEEK_DATA, 34 * P, &out), 0);
+	assert_int_equal(out, 18 * P);
+	free(buf);
+	free(zero);
 	free_reader(r);
 	close(pm);
 }
+
+static int pages_4k(void **state) { (void)state; P = 4096; return 0; }
+static int pages_16k(void **state) { (void)state; P = 16384; return 0; }
+static int pages_64k(void **state) { (void)state; P = 65536; return 0; }
 
 int main(void)
 {
@@ -312,5 +340,11 @@ int main(void)
 		cmocka_unit_test(test_mem_read_never_populated_anon_is_a_hole),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = 0;
+
+	/* x86 and most arm64; LoongArch and Apple arm64; arm64 with 64 KiB. */
+	failed += cmocka_run_group_tests_name("4 KiB pages", tests, pages_4k, NULL);
+	failed += cmocka_run_group_tests_name("16 KiB pages", tests, pages_16k, NULL);
+	failed += cmocka_run_group_tests_name("64 KiB pages", tests, pages_64k, NULL);
+	return failed ? 1 : 0;
 }
