@@ -533,13 +533,14 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			daemon_note(*pid, note, sizeof(note)));
 		return -1;
 	}
-	if (fuse_device_usable())
-		return -1;
 	ropts.force_nondumpable = o->force;
 	if (reader_preflight(*pid, &ropts, why, sizeof(why))) {
 		fprintf(stderr, "ptracefs: %s\n", why);
 		return -1;
 	}
+	/* After the target's checks: a /dev/fuse fix is no use without them. */
+	if (fuse_device_usable())
+		return -1;
 	/* As fuse3 and sshfs do, mount anyway; unlike them, say so. */
 	if (dir_nonempty(o->mountpoint))
 		fprintf(stderr, "ptracefs: warning: %s is not empty: its files are hidden until the unmount\n",

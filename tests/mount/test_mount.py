@@ -614,7 +614,12 @@ def _(c):
 def _(c):
     if os.geteuid() != 0 or not shutil.which('unshare') or not shutil.which('setpriv'):
         raise Skip('needs root, unshare and setpriv to make /dev/fuse unopenable for nobody')
-    t = c.target()
+    # nobody's own process, so the target checks (which come first) pass
+    t = subprocess.Popen(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+                          'sleep', '1000'])
+    c.undo.append(lambda: (t.kill(), t.wait()))
+    check(wait_until(lambda: all_states(t.pid, 'S') and proc_uid(t.pid) == 65534, 5),
+          'nobody\'s sleep did not start')
     mnt = tempfile.mkdtemp(dir='/tmp', prefix='ptracefs-devfuse-')
     c.undo.append(lambda: os.rmdir(mnt))
     os.chmod(mnt, 0o755)
@@ -632,7 +637,15 @@ def _(c):
     check(r.returncode == 1, f'exit status {r.returncode}; stderr {err!r}')
     check(len(lines) == 1 and '/dev/fuse' in err and 'chmod 0666' in err, f'stderr is {err!r}')
     check(not mounted(mnt), 'a mount was left behind')
-    assert_undisturbed(t)
+    check(tracer_pid(t.pid) == 0 and all_states(t.pid, 'S'), 'nobody\'s sleep was disturbed')
+
+
+def proc_uid(pid):
+    with open(f'/proc/{pid}/status') as f:
+        for line in f:
+            if line.startswith('Uid:'):
+                return int(line.split()[1])
+    return -1
 
 
 if __name__ == '__main__':
