@@ -398,28 +398,33 @@ static pid_t mount_on(const char *dir)
  * The daemon that serves pid's mount: TracerPid names the tracer thread,
  * whose Tgid is the daemon. 0 when nothing traces pid.
  */
-static pid_t daemon_of(pid_t pid)
+/* A number from /proc/PID/status ("TracerPid", "Tgid"), 0 if none. */
+static pid_t status_pid(pid_t pid, const char *key)
 {
 	char path[64], line[256];
-	pid_t tracer = 0, tgid = 0;
+	size_t klen = strlen(key);
+	long v = 0;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if ((f = fopen(path, "re"))) {
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "TracerPid: %d", &tracer) == 1)
-				break;
-		fclose(f);
-	}
+	if (!(f = fopen(path, "re")))
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, klen) == 0 && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v > 0 && v <= INT32_MAX ? (pid_t)v : 0;
+}
+
+static pid_t daemon_of(pid_t pid)
+{
+	pid_t tracer = status_pid(pid, "TracerPid"), tgid;
+
 	if (tracer <= 0)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tracer);
-	if ((f = fopen(path, "re"))) {
-		while (fgets(line, sizeof(line), f))
-			if (sscanf(line, "Tgid: %d", &tgid) == 1)
-				break;
-		fclose(f);
-	}
+	tgid = status_pid(tracer, "Tgid");
 	return tgid > 0 ? tgid : tracer;
 }
 

@@ -173,6 +173,35 @@ static int image_seek(const struct node_ctx *c, uint64_t off, int whence, uint64
 	return rc;
 }
 
+/* file: the bytes of the file the module is mapped from (reader/state.c). */
+static int file_size(const struct node_ctx *c, uint64_t *size, uint64_t *blocks)
+{
+	const struct reader_module *m = module(c);
+	int rc = m ? reader_module_file(c->r, m, size) : -ENOENT;
+
+	if (rc == 0)
+		*blocks = (*size + 511) / 512;
+	return rc;
+}
+
+static ssize_t file_read(const struct node_ctx *c, void *buf, size_t len, uint64_t off)
+{
+	const struct reader_module *m = module(c);
+
+	return m ? reader_module_file_read(c->r, m, buf, len, off) : -EIO;
+}
+
+/* Whether modules/<name>/file can be served: mapped from a file we may open. */
+static bool module_file_present(const struct node_ctx *c)
+{
+	const struct reader_module *m = module(c);
+	uint64_t size;
+
+	return m && reader_module_file(c->r, m, &size) == 0;
+}
+
+static const struct blob_ops module_file_blob = { .size = file_size, .read = file_read };
+
 static const struct blob_ops image_blob = { .size = image_size, .read = image_read, .seek = image_seek };
 
 /* modules/<name>/: one row a file. */
@@ -180,7 +209,7 @@ static const struct node module_entries[] = {
 	TEXT("info", 0400, info_show),
 	TEXT("build-id", 0400, build_id_show, .present = has_build_id),
 	BLOB("image", 0400, &image_blob),
-	/* The mapped file's bytes on disk, even unlinked (fs/state_files.c). */
+	/* The mapped file's bytes on disk, even unlinked. */
 	BLOB("file", 0400, &module_file_blob, .present = module_file_present),
 };
 

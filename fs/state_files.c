@@ -1,7 +1,7 @@
 /*
  * The rest of the process's state: fds/<n>, cwd, root, limits, signals,
- * cgroup, ns/<name>, smaps, personality, and modules/<name>/file. What
- * each says, and when it is read, is reader/state.c's business.
+ * cgroup, ns/<name>, smaps, personality (modules/<name>/file is in
+ * fs/module_files.c). What each says, and when it is read, is reader/state.c's business.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -130,43 +130,3 @@ static int ns_link(const struct node_ctx *c, struct sbuf *sb)
 }
 
 static const struct node ns_link_node = LINK("<name>", ns_link);
-
-/* ---- modules/<name>/file: the mapped file's bytes ---- */
-
-static const struct reader_module *module_at(const struct node_ctx *c)
-{
-	const struct reader_module *v;
-	size_t n;
-
-	if (reader_modules(c->r, &v, &n) || c->idx >= n)
-		return NULL;
-	return &v[c->idx];
-}
-
-static int file_size(const struct node_ctx *c, uint64_t *size, uint64_t *blocks)
-{
-	const struct reader_module *m = module_at(c);
-	int rc = m ? reader_module_file(c->r, m, size) : -ENOENT;
-
-	if (rc == 0)
-		*blocks = (*size + 511) / 512;
-	return rc;
-}
-
-static ssize_t file_read(const struct node_ctx *c, void *buf, size_t len, uint64_t off)
-{
-	const struct reader_module *m = module_at(c);
-
-	return m ? reader_module_file_read(c->r, m, buf, len, off) : -EIO;
-}
-
-/* Whether modules/<name>/file can be served: mapped from a file we may open. */
-bool module_file_present(const struct node_ctx *c)
-{
-	const struct reader_module *m = module_at(c);
-	uint64_t size;
-
-	return m && reader_module_file(c->r, m, &size) == 0;
-}
-
-const struct blob_ops module_file_blob = { .size = file_size, .read = file_read };

@@ -144,7 +144,5 @@ int smaps_show(const struct node_ctx *, struct sbuf *);
 int personality_show(const struct node_ctx *, struct sbuf *);
 int cwd_link(const struct node_ctx *, struct sbuf *);
 int root_link(const struct node_ctx *, struct sbuf *);
-bool module_file_present(const struct node_ctx *);
-extern const struct blob_ops module_file_blob;
 
 #endif
