@@ -32,6 +32,7 @@ static struct reader *canned(const char *maps_text)
 
 static void canned_free(struct reader *r)
 {
+	state_free(r);	/* what reader_module_file opened */
 	free(r->modules);
 	free(r->mod_infos);
 	free(r->mod_parsed);
