@@ -661,7 +661,9 @@ def _(c):
 
     # the kernel's program headers, then ours alone: one PT_NOTE, the last,
     # holding every PTRACEFS note and nothing else
-    (own_i, own), = [(i, n) for i, n in ours.segments if any(x[0] == PTRACEFS for x in n)]
+    segs = [(i, n) for i, n in ours.segments if any(x[0] == PTRACEFS for x in n)]
+    check(len(segs) == 1, f'PTRACEFS notes in {len(segs)} PT_NOTEs, want one')
+    own_i, own = segs[0]
     check(own_i == len(ours.phdrs) - 1 and all(x[0] == PTRACEFS for x in own),
           f'PTRACEFS notes in program header {own_i} of {len(ours.phdrs)}, with '
           f'{[x[:2] for x in own if x[0] != PTRACEFS][:3]}')
