@@ -447,7 +447,8 @@ def _(c):
     runs = [['gdb', '-nx', '-batch', '-ex', 'info threads', '-ex', 'bt', exe, '{}'],
             ['eu-stack', '--core', '{}', '-e', exe]]
     if shutil.which('lldb'):
-        runs.append(['lldb', '-b', '-c', '{}', exe, '-o', 'thread list'])
+        runs += [['lldb', '-b', '-c', '{}', '-o', 'thread list'],
+                 ['lldb', '-b', '-c', '{}', exe, '-o', 'thread list']]
     else:
         print('# lldb is not installed: not compared (apt-get install lldb)')
     for args in runs:
