@@ -14,6 +14,12 @@
  * thread's other register sets; then each other thread's NT_PRSTATUS and
  * register sets. NT_SIGINFO is left out: no signal made this core. Last,
  * for x86, NT_X86_XSAVE_LAYOUT, as Linux 6.11 and later write it.
+ *
+ * Ours alone: the PTRACEFS notes (corenote.h), in a second PT_NOTE. Its
+ * program header is the last, after every PT_LOAD, and its bytes follow
+ * the standard notes: the kernel's headers stay a prefix of ours, and
+ * libdwfl's thread attach (which reads only the first PT_NOTE) still
+ * finds every register set there.
  */
 #include "reader/core.h"
 #include "reader/bytes.h"
@@ -456,7 +462,8 @@ int core_build(const struct core_input *in, struct core_layout **out)
 	struct core_layout *l = NULL;
 	struct enc en;
 	struct elfsz sz;
-	size_t phnum, hdr_len, notes_off;
+	unsigned char *extra = NULL;
+	size_t phnum, hdr_len, notes_off, extra_len = 0;
 	uint64_t off, page = in->page_size;
 	bool is64;
 	int rc;
@@ -472,11 +479,13 @@ int core_build(const struct core_input *in, struct core_layout **out)
 	sz.eh = is64 ? 64 : 52;
 	sz.ph = is64 ? 56 : 32;
 	sz.sh = is64 ? 64 : 40;
-	if (m->n > UINT32_MAX - 1)
+	if (m->n > UINT32_MAX - 2)
 		return -EFBIG;
-	phnum = m->n + 1;
+	phnum = m->n + 1 + (in->extra != NULL);
 
 	rc = build_notes(in, &en, &notes);
+	if (rc == 0 && in->extra)
+		rc = corenote_build(in->extra, en.msb, &extra, &extra_len);
 	if (rc)
 		goto out_free;
 	rc = -ENOMEM;
@@ -485,20 +494,25 @@ int core_build(const struct core_input *in, struct core_layout **out)
 		goto out_free;
 	hdr_len = sz.eh + phnum * sz.ph + (phnum >= PN_XNUM ? sz.sh : 0);
 	notes_off = hdr_len;
-	l->head_len = notes_off + notes.len;
+	l->head_len = notes_off + notes.len + extra_len;
 	l->head = calloc(1, l->head_len);
 	l->segs = calloc(m->n ? m->n : 1, sizeof(*l->segs));
 	l->filled = calloc(m->n ? m->n : 1, sizeof(*l->filled));
 	if (!l->head || !l->segs || !l->filled)
 		goto out_free;
 	memcpy(l->head + notes_off, notes.p, notes.len);
+	if (extra_len) {
+		memcpy(l->head + notes_off + notes.len, extra, extra_len);
+		write_phdr(l->head + sz.eh + (phnum - 1) * sz.ph, &en, is64, PT_NOTE, 0,
+			   notes_off + notes.len, 0, extra_len, 0, NOTE_ALIGN);
+	}
 
 	write_ehdr(l->head, &en, in, &sz, phnum,
 		   phnum >= PN_XNUM ? sz.eh + phnum * sz.ph : 0);
 	if (phnum >= PN_XNUM)
 		write_shdr(l->head + sz.eh + phnum * sz.ph, &en, is64, phnum);
 	write_phdr(l->head + sz.eh, &en, is64, PT_NOTE, 0, notes_off, 0,
-		   l->head_len - notes_off, 0, NOTE_ALIGN);
+		   notes.len, 0, NOTE_ALIGN);
 
 	l->data_off = off = align_up(l->head_len, page);
 	l->data_bytes = l->head_len;
@@ -536,8 +550,9 @@ int core_build(const struct core_input *in, struct core_layout **out)
 	*out = l;
 	l = NULL;
 	rc = 0;
-out_free:	/* the notes' buffer; the layout unless it was handed out */
+out_free:	/* the notes' buffers; the layout unless it was handed out */
 	free(notes.p);
+	free(extra);
 	core_layout_free(l);
 	return rc;
 }

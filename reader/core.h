@@ -3,7 +3,8 @@
  * dumper would write it, built on the fly.
  *
  * The file is laid out once (reader_core_layout): the ELF header, one
- * PT_NOTE and one PT_LOAD per mapping, then the notes, all generated into
+ * PT_NOTE and one PT_LOAD per mapping (then the PTRACEFS notes' PT_NOTE),
+ * then the notes, all generated into
  * memory (they are small); from the next page boundary on, the bytes of
  * each dumped mapping in address order, read from the target only when
  * someone reads that part of the file. Never-populated pages are holes,
@@ -22,6 +23,7 @@
 #include <sys/types.h>
 
 #include "arch/arch.h"
+#include "reader/corenote.h"
 #include "reader/maps.h"
 #include "reader/smaps.h"
 
@@ -111,6 +113,9 @@ struct core_input {
 	long clk_tck;			/* clock ticks per second */
 	const struct core_xfeat *xfeats;	/* x86: the last note, if any */
 	size_t nxfeats;
+	/* The PTRACEFS notes (reader/corenote.h), in a PT_NOTE of their own
+	 * after every PT_LOAD; NULL: none, the kernel's layout exactly. */
+	const struct corenote_set *extra;
 };
 
 /* One PT_LOAD. */

@@ -35,6 +35,9 @@ struct gather {
 	uint64_t *filesz, *resident;
 	struct smaps smaps;
 	bool have_smaps;
+	struct corenote_set notes;	/* the PTRACEFS notes */
+	char **stat;			/* per thread: its stat line */
+	char (*syscall)[200];		/* per thread: its syscall line */
 };
 
 static unsigned effective_filter(const struct reader *r)
@@ -197,8 +200,72 @@ static int gather_maps(struct reader *r, struct gather *g)
 	return 0;
 }
 
+/*
+ * The PTRACEFS notes: the /proc text a core cannot otherwise carry. A
+ * thread's stat line is read now (it is stopped: only the state differs,
+ * and that is set back to the one before suspension); its syscall line is
+ * rendered from what was read at suspension, as the kernel prints it.
+ */
+static int gather_notes(struct reader *r, struct gather *g)
+{
+	struct corenote_set *s = &g->notes;
+	const struct corenote_text none = { 0 };
+	struct corenote_text *texts[] = { &s->cmdline, &s->environ, &s->status };
+	static const enum reader_file files[] = { RB_CMDLINE, RB_ENVIRON, RB_STATUS };
+	size_t n = g->nthreads ? g->nthreads : 1;
+
+	s->pid = r->pid;
+	s->producer.p = "ptracefs " PTRACEFS_VERSION;
+	s->producer.len = strlen(s->producer.p);
+	s->maps.p = reader_maps_text(r, &s->maps.len);
+	for (size_t i = 0; i < 3; i++)
+		if (reader_file(r, files[i], &texts[i]->p, &texts[i]->len))
+			*texts[i] = none;
+	s->threads = calloc(n, sizeof(*s->threads));
+	g->stat = calloc(n, sizeof(*g->stat));
+	g->syscall = calloc(n, sizeof(*g->syscall));
+	if (!s->threads || !g->stat || !g->syscall)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->nthreads; i++) {
+		struct corenote_thread *t = &s->threads[s->nthreads];
+		struct reader_thread_info ti;
+		unsigned long long a[6];
+		char path[96];
+		int len;
+
+		if (reader_thread_info(r, g->threads[i].tid, &ti))
+			continue;
+		t->tid = ti.tid;
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)r->pid, (int)ti.tid);
+		if (proc_read_file(path, &g->stat[i], &t->stat.len, 1 << 16) == 0) {
+			t->stat.p = g->stat[i];
+			if (ti.state)
+				corenote_stat_set_state(g->stat[i], t->stat.len, ti.state);
+		}
+		for (size_t k = 0; k < 6; k++)
+			a[k] = ti.syscall_args[k];
+		if (ti.syscall >= 0)
+			len = snprintf(g->syscall[i], sizeof(g->syscall[i]),
+				       "%ld 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx 0x%llx\n",
+				       ti.syscall, a[0], a[1], a[2], a[3], a[4], a[5],
+				       (unsigned long long)ti.sp, (unsigned long long)ti.pc);
+		else
+			len = snprintf(g->syscall[i], sizeof(g->syscall[i]), "-1 0x%llx 0x%llx\n",
+				       (unsigned long long)ti.sp, (unsigned long long)ti.pc);
+		t->syscall.p = g->syscall[i];
+		t->syscall.len = len > 0 ? (size_t)len : 0;
+		s->nthreads++;
+	}
+	return 0;
+}
+
 static void gather_free(struct gather *g)
 {
+	for (size_t i = 0; g->stat && i < g->nthreads; i++)
+		free(g->stat[i]);
+	free(g->stat);
+	free(g->syscall);
+	free(g->notes.threads);
 	free(g->threads);
 	free(g->sets);
 	free(g->filesz);
@@ -279,6 +346,8 @@ static int build(struct reader *r, struct core_layout **out)
 	rc = gather_threads(r, &g);
 	if (rc == 0)
 		rc = gather_maps(r, &g);
+	if (rc == 0)
+		rc = gather_notes(r, &g);
 	if (rc == 0) {
 		if (reader_file(r, RB_AUXV, &auxv, &auxv_len))
 			auxv_len = 0;
@@ -297,6 +366,7 @@ static int build(struct reader *r, struct core_layout **out)
 		if (r->arch->xstate_regset)
 			in.nxfeats = gather_xfeats(&g, xfeats, 64);
 		in.xfeats = xfeats;
+		in.extra = &g.notes;
 		rc = core_build(&in, out);
 	}
 	gather_free(&g);

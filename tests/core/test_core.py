@@ -22,6 +22,9 @@ from harness import (PAGE, assert_undisturbed, check, parse_maps, pread_full,  #
                      proc_status, read_maps, run, seek_extents, tap_check)
 
 NT_PRSTATUS, NT_PRFPREG, NT_PRPSINFO, NT_AUXV, NT_FILE, NT_X86_XSTATE = 1, 2, 3, 6, 0x46494c45, 0x202
+# ptracefs' own notes (reader/corenote.h), in a PT_NOTE of their own
+PTRACEFS = 'PTRACEFS'
+PT_VERSION, PT_MAPS, PT_STATUS, PT_CMDLINE, PT_ENVIRON, PT_THREAD = range(0x50544601, 0x50544607)
 GATE = '[vsyscall]'
 
 
@@ -45,19 +48,16 @@ class Core:
             self.phdrs = [struct.unpack_from('<IIQQQQQQ', raw, i * e_phentsize)
                           for i in range(e_phnum)]
             check(self.phdrs and self.phdrs[0][0] == 4, 'the first program header is not PT_NOTE')
-            _, _, noff, _, _, nsize, _, _ = self.phdrs[0]
-            notes = pread_full(f.fileno(), nsize, noff)
+            # every PT_NOTE: (its program header's index, [(owner, type, desc)])
+            self.segments = [(i, parse_notes(pread_full(f.fileno(), p[5], p[2])))
+                             for i, p in enumerate(self.phdrs) if p[0] == 4]
         # (offset, vaddr, filesz, memsz, flags)
         self.loads = [(p[2], p[3], p[5], p[6], p[1]) for p in self.phdrs[1:] if p[0] == 1]
-        self.notes = []
-        pos = 0
-        while pos + 12 <= len(notes):
-            namesz, descsz, typ = struct.unpack_from('<III', notes, pos)
-            name = notes[pos + 12:pos + 12 + namesz].rstrip(b'\0').decode()
-            dpos = pos + 12 + (namesz + 3) // 4 * 4
-            self.notes.append((name, typ, notes[dpos:dpos + descsz]))
-            pos = dpos + (descsz + 3) // 4 * 4
-        check(pos == len(notes), f'notes end at {pos}, PT_NOTE says {len(notes)}')
+        self.notes = [n for _, notes in self.segments for n in notes]
+
+    def standard(self):
+        """The notes a kernel core has too: all but ptracefs' own."""
+        return [n for n in self.notes if n[0] != PTRACEFS]
 
     def of_type(self, typ):
         return [n for n in self.notes if n[1] == typ]
@@ -73,6 +73,19 @@ class Core:
         check(ld and vaddr + n <= ld[1] + ld[2], f'{vaddr:#x} has no bytes in the core')
         with open(self.path, 'rb') as f:
             return os.pread(f.fileno(), n, ld[0] + vaddr - ld[1])
+
+
+def parse_notes(notes):
+    """[(owner, type, desc)] of one PT_NOTE's bytes, which they must fill."""
+    out, pos = [], 0
+    while pos + 12 <= len(notes):
+        namesz, descsz, typ = struct.unpack_from('<III', notes, pos)
+        name = notes[pos + 12:pos + 12 + namesz].rstrip(b'\0').decode()
+        dpos = pos + 12 + (namesz + 3) // 4 * 4
+        out.append((name, typ, notes[dpos:dpos + descsz]))
+        pos = dpos + (descsz + 3) // 4 * 4
+    check(pos == len(notes), f'notes end at {pos}, PT_NOTE says {len(notes)}')
+    return out
 
 
 def prstatus_pid(desc):
@@ -359,6 +372,101 @@ def _(c):
     check(got == tids_of(t.pid), f'lldb threads {got}, /proc {tids_of(t.pid)}')
 
 
+def without_ptracefs(c, path):
+    """A copy of the core at path with its last program header (the PTRACEFS
+    PT_NOTE) dropped: the core ptracefs made before it had one."""
+    core = Core(path)
+    check(core.segments[-1][0] == len(core.phdrs) - 1 and
+          core.segments[-1][1] and all(n[0] == PTRACEFS for n in core.segments[-1][1]),
+          'the last program header is not a PT_NOTE of PTRACEFS notes')
+    plain = path + '.plain'
+    with open(path, 'rb') as f:
+        head = bytearray(f.read(1 << 16))
+    shutil.copyfile(path, plain)
+    with open(plain, 'r+b') as f:
+        if struct.unpack_from('<H', head, 56)[0] == 0xffff:     # PN_XNUM: sh_info
+            shoff = struct.unpack_from('<Q', head, 40)[0]
+            n = struct.unpack_from('<I', os.pread(f.fileno(), 4, shoff + 44))[0]
+            os.pwrite(f.fileno(), struct.pack('<I', n - 1), shoff + 44)
+        else:
+            os.pwrite(f.fileno(), struct.pack('<H', len(core.phdrs) - 1), 56)
+    return plain
+
+
+@tap_check('core: PTRACEFS notes hold maps, status, cmdline, environ, each thread\'s stat and syscall')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    core = Core(copy_core(c, m))
+    own = [(typ, d) for name, typ, d in core.notes if name == PTRACEFS]
+    check(own and own[0][0] == PT_VERSION, f'PTRACEFS notes {[hex(x) for x, _ in own]}')
+    fmt, pid = struct.unpack_from('<II', own[0][1])
+    check((fmt, pid) == (1, t.pid) and own[0][1][8:].startswith(b'ptracefs ')
+          and own[0][1].endswith(b'\0'), f'VERSION note {own[0][1]!r}')
+    one = {}
+    for typ in (PT_MAPS, PT_STATUS, PT_CMDLINE, PT_ENVIRON):
+        got = [d for x, d in own if x == typ]
+        check(len(got) == 1, f'{len(got)} notes of type {typ:#x}')
+        one[typ] = got[0]
+    for typ, name in ((PT_MAPS, 'maps'), (PT_CMDLINE, 'cmdline'), (PT_ENVIRON, 'environ')):
+        with open(m.path(name), 'rb') as f:
+            check(one[typ] == f.read(), f'the {name} note differs from the mount\'s {name}')
+    # status as /proc had it at suspension: what cannot change while stopped
+    st = dict(line.split(':', 1) for line in one[PT_STATUS].decode().splitlines())
+    now = proc_status(t.pid)
+    for k in ('Name', 'Tgid', 'Pid', 'PPid', 'Uid', 'Gid', 'Threads', 'VmSize', 'SigBlk'):
+        check(st[k].strip() == now[k].strip(), f'status {k}: note {st[k]!r}, /proc {now[k]!r}')
+    # one THREAD note per thread, in NT_PRSTATUS order
+    threads = [d for x, d in own if x == PT_THREAD]
+    tids = [struct.unpack_from('<i', d)[0] for d in threads]
+    check(tids == [prstatus_pid(d) for _, _, d in core.of_type(NT_PRSTATUS)],
+          f'THREAD tids {tids}')
+    for d in threads:
+        tid, n = struct.unpack_from('<iI', d)
+        stat, sysc = d[8:8 + n].decode(), d[8 + n:].decode()
+        with open(m.path('threads', str(tid), 'stat')) as f:
+            mine = dict(line.split(' ', 1) for line in f.read().splitlines())
+        check(stat.split(' ', 1)[0] == str(tid) and stat.endswith('\n'), f'{tid}: stat {stat!r}')
+        state = stat[stat.rindex(')') + 2]
+        check(state == mine['state'][0], f'{tid}: state {state!r}, threads/{tid}/stat {mine["state"]}')
+        f = sysc.split()
+        check(sysc.endswith('\n') and len(f) in (3, 9), f'{tid}: syscall line {sysc!r}')
+        check(int(f[-2], 16) == int(mine['sp'], 16) and int(f[-1], 16) == int(mine['pc'], 16),
+              f'{tid}: syscall line {sysc!r}, threads/{tid}/stat sp {mine["sp"]} pc {mine["pc"]}')
+        check(int(f[0]) == int(mine['syscall'].split()[0]) if len(f) == 9 else mine['syscall'] == 'none',
+              f'{tid}: syscall line {sysc!r}, threads/{tid}/stat {mine["syscall"]!r}')
+
+
+@tap_check('core: gdb, eu-stack, eu-readelf -n and lldb say the same with or without PTRACEFS notes')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    path = copy_core(c, m)
+    plain = without_ptracefs(c, path)
+    exe = os.readlink(f'/proc/{t.pid}/exe')
+    runs = [['gdb', '-nx', '-batch', '-ex', 'info threads', '-ex', 'bt', exe, '{}'],
+            ['eu-stack', '--core', '{}', '-e', exe]]
+    if shutil.which('lldb'):
+        runs += [['lldb', '-b', '-c', '{}', '-o', 'thread list'],
+                 ['lldb', '-b', '-c', '{}', exe, '-o', 'thread list']]
+    else:
+        print('# lldb is not installed: not compared (apt-get install lldb)')
+    for args in runs:
+        got = [tool([a.replace('{}', p) for a in args]) for p in (path, plain)]
+        a, b = [(rc, out.replace(p, 'CORE'), err.replace(p, 'CORE'))
+                for (rc, out, err), p in zip(got, (path, plain))]
+        check(a[0] == 0, f'{args[0]} exited {a[0]}: {a[2].strip()[-300:]}')
+        check(a == b, f'{args[0]} differs: with the notes {a!r:.600}, without {b!r:.600}')
+    # eu-readelf lists them as notes it does not know, without complaint
+    rc, out, err = tool(['eu-readelf', '-n', path])
+    prc, pout, perr = tool(['eu-readelf', '-n', plain])
+    check(rc == 0 and err == perr == '', f'eu-readelf -n exited {rc}: {err.strip()[-300:]}')
+    check(out.startswith(pout.rstrip('\n')), 'eu-readelf -n reads the standard notes differently')
+    listed = re.findall(r'^\s+PTRACEFS\s+\d+\s+<unknown>: (\d+)$', out, re.M)
+    want = [typ for name, typ, _ in Core(path).notes if name == PTRACEFS]
+    check([int(x) for x in listed] == want, f'eu-readelf lists {listed}, the file has {want}')
+
+
 def vmrss_kb(pid):
     return int(proc_status(pid)['VmRSS'].split()[0])
 
@@ -518,7 +626,7 @@ NT_X86_XSAVE_LAYOUT = 0x205
 def thread_note_types(core):
     """[(pid, [note types])] in file order: a thread's notes follow its PRSTATUS."""
     out = []
-    for _, typ, desc in core.notes:
+    for _, typ, desc in core.standard():
         if typ == NT_PRSTATUS:
             out.append((prstatus_pid(desc), []))
         if out:
@@ -552,6 +660,17 @@ def _(c):
     check(files, f'the kernel wrote no core (pattern {pattern!r}, dir {sorted(os.listdir(d))})')
     theirs = Core(os.path.join(d, files[0]))
 
+    # the kernel's program headers, then ours alone: one PT_NOTE, the last,
+    # holding every PTRACEFS note and nothing else
+    segs = [(i, n) for i, n in ours.segments if any(x[0] == PTRACEFS for x in n)]
+    check(len(segs) == 1, f'PTRACEFS notes in {len(segs)} PT_NOTEs, want one')
+    own_i, own = segs[0]
+    check(own_i == len(ours.phdrs) - 1 and all(x[0] == PTRACEFS for x in own),
+          f'PTRACEFS notes in program header {own_i} of {len(ours.phdrs)}, with '
+          f'{[x[:2] for x in own if x[0] != PTRACEFS][:3]}')
+    check([p[0] for p in ours.phdrs[:own_i]] == [p[0] for p in theirs.phdrs],
+          'program header types differ from the kernel\'s')
+    check(len(ours.standard()) == len(ours.segments[0][1]), 'standard notes outside the first PT_NOTE')
     # one LOAD per mapping, at the same addresses, sizes and permissions
     key = [(v, ms, fl) for _, v, _, ms, fl in ours.loads]
     kkey = [(v, ms, fl) for _, v, _, ms, fl in theirs.loads]

@@ -372,6 +372,70 @@ static void test_core_locate_matches_linear_search(void **state)
 }
 
 /* More than 65534 program headers: PN_XNUM and section header 0. */
+/*
+ * The PTRACEFS notes: a PT_NOTE of their own, the last program header,
+ * their bytes right after the standard notes; everything before them is
+ * the layout without them, and corenote_parse reads them back.
+ */
+static void test_core_ptracefs_notes_last_and_apart(void **state)
+{
+	struct fixture *f = *state;
+	static const char stat[] = "100 (prog) S 99\n", sys[] = "-1 0x1 0x2\n";
+	struct corenote_thread t = { 100, { stat, sizeof(stat) - 1 }, { sys, sizeof(sys) - 1 } };
+	struct corenote_set x = {
+		.pid = 100, .producer = { "ptracefs test", 13 },
+		.maps = { maps_text, sizeof(maps_text) - 1 }, .threads = &t, .nthreads = 1,
+	}, got;
+	struct core_input in = f->in;
+	struct core_layout *l;
+	GElf_Phdr ph, old;
+	size_t phnum;
+	Elf *e, *e0;
+
+	in.extra = &x;
+	assert_int_equal(core_build(&in, &l), 0);
+	e = open_head(l);
+	e0 = open_head(f->l);
+	assert_int_equal(elf_getphdrnum(e, &phnum), 0);
+	assert_int_equal(phnum, NMAPS + 2);
+	/* the standard PT_NOTE, where it was, as long as it was */
+	assert_non_null(gelf_getphdr(e, 0, &ph));
+	assert_non_null(gelf_getphdr(e0, 0, &old));
+	assert_int_equal(ph.p_type, PT_NOTE);
+	assert_int_equal(ph.p_offset, old.p_offset + 56);
+	assert_int_equal(ph.p_filesz, old.p_filesz);
+	assert_memory_equal(l->head + ph.p_offset, f->l->head + old.p_offset, ph.p_filesz);
+	/* the loads: the same but for where the data starts */
+	for (size_t i = 1; i <= NMAPS; i++) {
+		GElf_Phdr a, b;
+
+		assert_non_null(gelf_getphdr(e, i, &a));
+		assert_non_null(gelf_getphdr(e0, i, &b));
+		assert_int_equal(a.p_type, PT_LOAD);
+		assert_int_equal(a.p_vaddr, b.p_vaddr);
+		assert_int_equal(a.p_filesz, b.p_filesz);
+		assert_int_equal(a.p_offset - l->data_off, b.p_offset - f->l->data_off);
+	}
+	/* ours: last, right after the standard notes, to the end of the head */
+	assert_non_null(gelf_getphdr(e, NMAPS + 1, &old));
+	assert_int_equal(old.p_type, PT_NOTE);
+	assert_int_equal(old.p_offset, ph.p_offset + ph.p_filesz);
+	assert_int_equal(old.p_offset + old.p_filesz, l->head_len);
+	assert_int_equal(corenote_parse(l->head + old.p_offset, old.p_filesz, false, &got), 0);
+	assert_int_equal(got.pid, 100);
+	assert_int_equal(got.maps.len, sizeof(maps_text) - 1);
+	assert_memory_equal(got.maps.p, maps_text, got.maps.len);
+	assert_null(got.status.p);
+	assert_int_equal(got.nthreads, 1);
+	assert_memory_equal(got.threads[0].syscall.p, sys, sizeof(sys) - 1);
+	corenote_free(&got);
+	/* and none among the standard notes */
+	assert_int_equal(corenote_parse(l->head + ph.p_offset, ph.p_filesz, false, &got), -ENOENT);
+	elf_end(e);
+	elf_end(e0);
+	core_layout_free(l);
+}
+
 static void test_core_extended_numbering(void **state)
 {
 	size_t n = 70000, phnum;
@@ -622,6 +686,7 @@ int main(void)
 		T(test_core_prpsinfo_fields),
 		T(test_core_file_note_lists_file_mappings),
 		T(test_core_locate_matches_linear_search),
+		T(test_core_ptracefs_notes_last_and_apart),
 #undef T
 	};
 	const struct CMUnitTest tests[] = {
