@@ -32,6 +32,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +63,33 @@ struct snapshot {
 	pid_t clone, clone_ns;		/* the clone: our pid for it, the target's */
 	unsigned count;			/* snapshots taken */
 };
+
+/*
+ * Both threads that work during the freeze (this one and the tracer) run
+ * SCHED_FIFO for its length, where allowed: threads the target wakes (or
+ * anything else on a busy machine) would otherwise preempt us between
+ * the detaches and stretch the stop several times over.
+ */
+static void set_fifo(bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 10 : 0 };
+
+	if (pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp))
+		(void)0;	/* not permitted: the freeze is only less steady */
+}
+
+static int fifo_fn(struct reader *r, void *p)
+{
+	(void)r;
+	set_fifo(*(bool *)p);
+	return 0;
+}
+
+static void boost(struct reader *r, bool on)
+{
+	set_fifo(on);
+	tracer_call(r, fifo_fn, &on, sizeof(on), 1000);
+}
 
 static uint64_t mono_ns(void)
 {
@@ -149,6 +178,7 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 	s->abi = abi;
 	s->seccomp_opt = seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0;
 	r->snap = s;
+	boost(r, true);		/* until snapshot_start ends */
 	s->t0_ns = mono_ns();
 	return 0;
 }
@@ -363,6 +393,7 @@ int snapshot_start(struct reader *r, char *why, size_t whylen)
 
 	capture_infos(r);
 	rc = tracer_call(r, fork_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
+	boost(r, false);
 	if (rc == 0)
 		rc = tracer_call(r, clone_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
 	if (rc) {
@@ -508,6 +539,7 @@ int snapshot_refresh(struct reader *r)
 		return -ESRCH;
 	pthread_rwlock_wrlock(&r->snap_lock);
 	tracer_call(r, release_fn, NULL, 0, 5000);
+	boost(r, true);		/* until snapshot_start ends */
 	s->t0_ns = mono_ns();
 	rc = tracer_call(r, refreeze_fn, &fa, sizeof(fa), 15000);
 	if (rc == 0) {
@@ -519,6 +551,8 @@ int snapshot_refresh(struct reader *r)
 		if (rc)
 			tracer_call(r, detach_fn, NULL, 0, 5000);
 	}
+	if (rc)
+		boost(r, false);	/* (snapshot_start has, if it ran) */
 	atomic_fetch_add(&r->generation, 1);
 	pthread_rwlock_unlock(&r->snap_lock);
 	return rc;
