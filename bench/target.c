@@ -12,6 +12,15 @@
  *   -t THREADS   extra threads, all blocked on one condition variable, so
  *                they take no CPU from the measurement (default 0)
  *   -s FILE      "pid N", "buf 0x...", "buflen N", "threads N", then "ready"
+ *   -H           a heartbeat thread, which notes the longest time it went
+ *                without running (a stop of the process shows there), and
+ *                commands on stdin instead of waiting for SIGTERM, one
+ *                answer line each on stdout (EOF ends the process):
+ *                  dirty  rewrite every resident page ("dirty"): every PTE
+ *                         writable, as in a long-running process
+ *                  gap    "gap_us N": the longest gap since the last one
+ *                  fork   "fork_us N gap_us M": fork() timed here, in the
+ *                         process, the child exiting at once
  *
  * Every written 8-byte word holds its own address (never zero, so sparse
  * copies must carry it, and a wrong offset shows). SIGTERM ends it.
@@ -24,7 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/targets/status.h"
@@ -39,6 +51,78 @@ static void *idle(void *arg)
 	for (;;)
 		pthread_cond_wait(&cond, &lock);	/* nobody signals it */
 	return NULL;
+}
+
+static _Atomic uint64_t max_gap_ns;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Wakes every 100 us; a longer gap is a time the process stood still. */
+static void *heartbeat(void *arg)
+{
+	struct timespec step = { 0, 100 * 1000 };
+	uint64_t last = mono_ns();
+
+	(void)arg;
+	for (;;) {
+		uint64_t now, gap;
+
+		nanosleep(&step, NULL);
+		now = mono_ns();
+		gap = now - last;
+		if (gap > atomic_load(&max_gap_ns))
+			atomic_store(&max_gap_ns, gap);
+		last = now;
+	}
+	return NULL;
+}
+
+/* -H: the commands of the header comment, until EOF. */
+static int commands(char *buf, uint64_t mapped, uint64_t resident, uint64_t chunk)
+{
+	char line[64];
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (fgets(line, sizeof(line), stdin)) {
+		if (strncmp(line, "dirty", 5) == 0) {
+			uint64_t runs = (resident + chunk - 1) / chunk, step = mapped / runs;
+			uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+
+			step = step / page * page;
+			for (uint64_t k = 0, left = resident; k < runs && left; k++) {
+				uint64_t n = left < chunk ? left : chunk;
+
+				for (uint64_t off = 0; off < n; off += page)
+					((volatile char *)buf)[k * step + off] ^= 0;
+				left -= n;
+			}
+			printf("dirty\n");
+		} else if (strncmp(line, "gap", 3) == 0) {
+			printf("gap_us %llu\n",
+			       (unsigned long long)atomic_exchange(&max_gap_ns, 0) / 1000);
+		} else if (strncmp(line, "fork", 4) == 0) {
+			uint64_t t0;
+			pid_t child;
+
+			atomic_store(&max_gap_ns, 0);
+			t0 = mono_ns();
+			child = fork();
+			if (child == 0)
+				_exit(0);
+			t0 = mono_ns() - t0;
+			if (child > 0)
+				waitpid(child, NULL, 0);
+			printf("fork_us %llu gap_us %llu\n", (unsigned long long)t0 / 1000,
+			       (unsigned long long)atomic_exchange(&max_gap_ns, 0) / 1000);
+		}
+	}
+	return 0;
 }
 
 static void fill(uint64_t *p, uint64_t bytes)
@@ -57,9 +141,9 @@ int main(int argc, char **argv)
 	pthread_attr_t attr;
 	sigset_t wait_for;
 	char *buf;
-	int opt, sig;
+	int opt, sig, beat = 0;
 
-	while ((opt = getopt(argc, argv, "t:m:r:c:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:m:r:c:s:H")) != -1) {
 		switch (opt) {
 		case 't':
 			nthreads = strtoul(optarg, NULL, 10);
@@ -76,8 +160,11 @@ int main(int argc, char **argv)
 		case 's':
 			status_path = optarg;
 			break;
+		case 'H':
+			beat = 1;
+			break;
 		default:
-			fprintf(stderr, "usage: bench-target [-t THREADS] [-m MAPPED] [-r RESIDENT] [-c CHUNK] [-s FILE]\n");
+			fprintf(stderr, "usage: bench-target [-t THREADS] [-m MAPPED] [-r RESIDENT] [-c CHUNK] [-s FILE] [-H]\n");
 			return 2;
 		}
 	}
@@ -134,7 +221,15 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	sigwait(&wait_for, &sig);
+	if (beat) {
+		pthread_t hb;
+
+		pthread_sigmask(SIG_UNBLOCK, &wait_for, NULL);
+		if (pthread_create(&hb, &attr, heartbeat, NULL) == 0)
+			commands(buf, mapped, resident, chunk);
+	} else {
+		sigwait(&wait_for, &sig);
+	}
 	if (status_path)
 		unlink(status_path);
 	_exit(0);	/* the idle threads never return: do not join them */

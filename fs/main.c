@@ -32,7 +32,7 @@ struct options {
 	const char *pid;
 	const char *mountpoint;
 	int nargs;
-	int help, version, foreground, debug, single, force, allow_other, live;
+	int help, version, foreground, debug, single, force, allow_other, live, snapshot;
 	char *coredump_filter;
 	int64_t filter;		/* parsed coredump_filter, -1 if none */
 };
@@ -53,6 +53,7 @@ static const struct fuse_opt spec[] = {
 	OPT("-s", single, 1),
 	OPT("force", force, 1),
 	OPT("live", live, 1),
+	OPT("snapshot", snapshot, 1),
 	OPT("coredump_filter=%s", coredump_filter, 0),
 	FUSE_OPT_END
 };
@@ -78,6 +79,8 @@ static void usage(FILE *f)
 "  -o live           seize the threads but let them run: maps, mem and\n"
 "                    threads/ follow the process; regs stops one thread\n"
 "                    for the read; ctl switches between the modes\n"
+"  -o snapshot       stop the process only for a fork(): serve a frozen\n"
+"                    copy-on-write clone of it while it runs on\n"
 "  -o coredump_filter=MASK\n"
 "                    which mappings `core` carries bytes of (hex, as\n"
 "                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
@@ -258,7 +261,8 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		 const struct options *o, int report_fd)
 {
 	struct reader_opts ropts = { .force_nondumpable = o->force,
-				     .coredump_filter = o->filter, .live = o->live };
+				     .coredump_filter = o->filter, .live = o->live,
+				     .snapshot = o->snapshot };
 	char why[512] = "";
 	struct mount_watch *watch = NULL;
 	sigset_t stop, old;
@@ -514,6 +518,10 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 				o->coredump_filter);
 			return -1;
 		}
+	}
+	if (o->live && o->snapshot) {
+		fprintf(stderr, "ptracefs: -o live and -o snapshot exclude each other\n");
+		return -1;
 	}
 	if (parse_pid(o->pid, pid)) {
 		fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o->pid);

@@ -38,6 +38,23 @@ static void exe_build_id(const struct node_ctx *c, struct sbuf *sb)
 		sbuf_printf(sb, "build-id %s\n", hex);
 }
 
+/*
+ * -o snapshot: how long the target stood still (the fork's share of it),
+ * the clone served, and what only the clone holds now (reader.h).
+ */
+static void snapshot_status(const struct node_ctx *c, struct sbuf *sb)
+{
+	struct reader_snapshot_info si;
+
+	if (reader_snapshot_info(c->r, &si))
+		return;
+	sbuf_printf(sb, "freeze_ms %.3f\n", si.freeze_ms);
+	sbuf_printf(sb, "fork_ms %.3f\n", si.fork_ms);
+	sbuf_printf(sb, "clone %d\n", (int)si.clone);
+	sbuf_printf(sb, "cow %llu\n", (unsigned long long)si.cow_bytes);
+	sbuf_printf(sb, "snapshots %u\n", si.count);
+}
+
 static int status_show(const struct node_ctx *c, struct sbuf *sb)
 {
 	const struct arch_desc *a = reader_arch(c->r);
@@ -55,6 +72,7 @@ static int status_show(const struct node_ctx *c, struct sbuf *sb)
 	sbuf_printf(sb, "arch %s\n", a ? a->name : "unknown");
 	exe_build_id(c, sb);
 	sbuf_printf(sb, "state %s\n", reader_state(c->r));
+	snapshot_status(c, sb);
 	sbuf_printf(sb, "threads %zu\n", reader_threads(c->r, NULL, 0));
 	sbuf_printf(sb, "mappings %zu\n", reader_maps(c->r)->n);
 	{

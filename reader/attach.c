@@ -75,8 +75,11 @@ static bool traced_by_us(pid_t tid)
 static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 {
 	char st = '?';
+	struct rthread *old = reader_find_thread(r, tid);
 
-	if (reader_find_thread(r, tid))
+	/* A dead record's tid may be a new thread's (or, after a snapshot
+	 * refresh, the same thread's again). */
+	if (old && atomic_load(&old->state) != RT_DEAD)
 		return 0;
 	if (proc_task_state(r->pid, tid, &st) == 0 && (st == 'Z' || st == 'X'))
 		return 0;	/* a zombie (e.g. the leader after pthread_exit) */
@@ -283,6 +286,7 @@ void detach_all(struct reader *r)
 {
 	size_t n;
 
+	snapshot_release(r);	/* -o snapshot: the clone first (snapshot.c) */
 	/* Only a stopped tracee can be detached: stop the running ones, and
 	 * let those seized but not yet stopped get there. */
 	stop_all(r, 1000);

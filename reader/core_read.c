@@ -163,7 +163,8 @@ static int gather_maps(struct reader *r, struct gather *g)
 	g->resident = calloc(m->n ? m->n : 1, sizeof(*g->resident));
 	if (!g->filesz || !g->resident)
 		return -ENOMEM;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/smaps", (int)r->pid, (int)r->mem_pid);
+	/* /proc/TID/: mem_pid may be a clone (-o snapshot), not a task of pid. */
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)r->mem_pid);
 	if (proc_read_file(path, &text, &len, (size_t)1 << 30) == 0) {
 		g->have_smaps = smaps_parse(text, len, &g->smaps) == 0 && g->smaps.n;
 		free(text);

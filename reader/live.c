@@ -163,6 +163,8 @@ int reader_suspend(struct reader *r)
 {
 	int rc;
 
+	if (r->snap)	/* -o snapshot: the target is never stopped (snapshot.c) */
+		return -EOPNOTSUPP;
 	pthread_mutex_lock(&r->mode_mu);
 	r->want_live = false;
 	rc = settle(r);
@@ -174,6 +176,8 @@ int reader_resume(struct reader *r)
 {
 	int rc;
 
+	if (r->snap)	/* -o snapshot: the target already runs (snapshot.c) */
+		return -EOPNOTSUPP;
 	pthread_mutex_lock(&r->mode_mu);
 	r->want_live = true;
 	rc = settle(r);		/* deferred while a `core` holds a stop */
@@ -314,6 +318,8 @@ int reader_refresh_all(struct reader *r)
 {
 	int rc;
 
+	if (r->snap)	/* -o snapshot: a new snapshot (snapshot.c) */
+		return snapshot_refresh(r);
 	if (reader_gone(r))
 		return -ESRCH;
 	pthread_rwlock_wrlock(&r->snap_lock);

@@ -379,6 +379,7 @@ static void free_snapshot(struct reader *r)
 	size_t n = atomic_load(&r->nthreads);
 
 	free_mm(r);
+	snapshot_free(r);	/* -o snapshot: released by detach_all already */
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < r->threads[i].nsets; k++)
 			free(r->threads[i].sets[k].data);
@@ -429,6 +430,9 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 		snprintf(why, whylen, "cannot start the tracer thread: %s", strerror(-rc));
 		goto out_free;
 	}
+	/* -o snapshot: refusals, and the freeze's clock starts (snapshot.c). */
+	if (r->opts.snapshot && (rc = snapshot_prepare(r, why, whylen)))
+		goto out_stop;
 	rc = tracer_call(r, attach_fn, &a, sizeof(a), budget);
 	if (rc) {
 		snprintf(why, whylen, "%s", a.why[0] ? a.why : strerror(-rc));
@@ -436,6 +440,9 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	}
 	rc = snapshot_process(r, why, whylen);
 	if (rc)
+		goto out_detach;
+	/* -o snapshot: fork the stopped target, let it go, read the fork. */
+	if (r->opts.snapshot && (rc = snapshot_start(r, why, whylen)))
 		goto out_detach;
 	*out = r;
 	return 0;
@@ -481,6 +488,8 @@ const char *reader_state(const struct reader *r)
 {
 	if (reader_gone(r))
 		return "exited";
+	if (r->snap)	/* -o snapshot */
+		return "snapshot";
 	return atomic_load(&((struct reader *)r)->mode) == MODE_LIVE ? "live" : "suspended";
 }
 

@@ -28,6 +28,7 @@ struct reader_opts {
 	bool force_nondumpable;		/* mount a PR_SET_DUMPABLE 0 target anyway */
 	int64_t coredump_filter;	/* `core`'s filter; < 0: the target's own */
 	bool live;			/* seize without stopping (-o live) */
+	bool snapshot;			/* fork, let go, read the fork (-o snapshot) */
 };
 
 struct reader;
@@ -186,6 +187,20 @@ void reader_release_suspend(struct reader *r);
  */
 int reader_thread_regset_copy(struct reader *r, pid_t tid, unsigned type,
 			      void *buf, size_t cap);
+
+/*
+ * -o snapshot (reader/snapshot.c): how long the target stood still, the
+ * part of that the clone() took, the clone's pid (0 once released), and
+ * the bytes only the clone holds now (its Private_Dirty: pages the target
+ * has since copied on write, or freed). -ENODATA in the other modes.
+ */
+struct reader_snapshot_info {
+	double freeze_ms, fork_ms;
+	pid_t clone;
+	uint64_t cow_bytes;
+	unsigned count;		/* snapshots taken: 1 + refreshes */
+};
+int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out);
 
 /*
  * `mem`: one sparse view of the address space, offset == address. Holes

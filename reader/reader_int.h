@@ -16,6 +16,8 @@ enum rthread_state {
 	RT_STOPPED,	/* in a ptrace-stop: safe to query */
 	RT_DEAD,	/* exited (reaped) or vanished before we stopped it */
 	RT_RUNNING,	/* live mode: seized and left running (or listening) */
+	/* -o snapshot: detached after the freeze, served as captured (snapshot.c) */
+	RT_FROZEN,
 };
 
 enum reader_mode { MODE_SUSPENDED, MODE_LIVE };
@@ -107,6 +109,8 @@ struct reader {
 	size_t stack_len;
 	/* state.c: descriptors, limits, signals..., read on first use */
 	struct state_cache *state;
+	/* -o snapshot: the clone mem_pid names, and the freeze (snapshot.c) */
+	struct snapshot *snap;
 };
 
 /* proc.c: small /proc readers. */
@@ -173,6 +177,20 @@ void mem_cache_free(struct reader *r);
 void mem_mark_self_served(struct reader *r);
 /* Whether a file mapped at path is marked so: no open(2) or stat(2) of it. */
 bool mem_path_self_served(struct reader *r, const char *path);
+
+/*
+ * snapshot.c, -o snapshot. prepare: refusals and the freeze's clock, before
+ * the seize; start: after the capture, fork the stopped target and let it
+ * go; release (tracer thread, from detach_all): the clone killed and
+ * reaped; refresh: ctl's refresh, a new snapshot; proc_tid: the target
+ * thread whose /proc the state files read (mem_pid is the clone).
+ */
+int snapshot_prepare(struct reader *r, char *why, size_t whylen);
+int snapshot_start(struct reader *r, char *why, size_t whylen);
+void snapshot_release(struct reader *r);
+int snapshot_refresh(struct reader *r);
+pid_t snapshot_proc_tid(const struct reader *r);
+void snapshot_free(struct reader *r);
 
 /* state.c: drops what state.c kept of this snapshot (free_mm). */
 void state_free(struct reader *r);

@@ -41,6 +41,14 @@ static void *thread_arg(struct unwind *u, struct rthread *t)
 	return ut;
 }
 
+/* Registers captured and standing still: stopped, or frozen by -o snapshot. */
+static bool unwindable(struct rthread *t)
+{
+	int st = atomic_load(&t->state);
+
+	return st == RT_STOPPED || st == RT_FROZEN;
+}
+
 static pid_t next_thread_cb(Dwfl *dwfl, void *arg, void **thread_argp)
 {
 	struct unwind *u = arg;
@@ -49,7 +57,7 @@ static pid_t next_thread_cb(Dwfl *dwfl, void *arg, void **thread_argp)
 	while (u->next < u->r->nthreads) {
 		struct rthread *t = &u->r->threads[u->next++];
 
-		if (atomic_load(&t->state) == RT_STOPPED) {
+		if (unwindable(t)) {
 			*thread_argp = thread_arg(u, t);
 			return t->tid;
 		}
@@ -63,7 +71,7 @@ static bool get_thread_cb(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
 	struct rthread *t = reader_find_thread(u->r, tid);
 
 	(void)dwfl;
-	if (!t || atomic_load(&t->state) != RT_STOPPED)
+	if (!t || !unwindable(t))
 		return false;
 	*thread_argp = thread_arg(u, t);
 	return true;
@@ -328,7 +336,7 @@ static int render(struct reader *r, pid_t tid, struct sbuf *sb)
 	} else {
 		sbuf_printf(sb, "PID %d - process\n", (int)r->pid);
 		for (size_t i = 0; i < r->nthreads; i++) {
-			if (atomic_load(&r->threads[i].state) != RT_STOPPED)
+			if (!unwindable(&r->threads[i]))
 				continue;
 			sbuf_printf(sb, "TID %d:\n", (int)r->threads[i].tid);
 			thread_stack(r, dwfl, r->threads[i].tid, sb);

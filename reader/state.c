@@ -89,7 +89,8 @@ void state_free(struct reader *r)
 
 static void task_path(const struct reader *r, char *out, size_t len, const char *what)
 {
-	snprintf(out, len, "/proc/%d/task/%d/%s", (int)r->pid, (int)r->mem_pid, what);
+	/* -o snapshot: mem_pid is the clone; these are the target's. */
+	snprintf(out, len, "/proc/%d/task/%d/%s", (int)r->pid, (int)snapshot_proc_tid(r), what);
 }
 
 static int read_link(const char *path, struct sbuf *out)

@@ -110,7 +110,8 @@ void tracer_reap(struct reader *r)
 		int status;
 		pid_t w;
 
-		if (atomic_load(&t->state) == RT_DEAD)
+		/* -o snapshot: a frozen thread is no longer ours to wait for. */
+		if (atomic_load(&t->state) == RT_DEAD || atomic_load(&t->state) == RT_FROZEN)
 			continue;
 		w = waitpid(t->tid, &status, __WALL | WNOHANG);
 		if (w == 0)

@@ -326,7 +326,12 @@ class Mount:
         check(r.returncode == 0,
               f'ptracefs {self.pid} exited {r.returncode}: {self.stderr.strip()}')
         check(wait_until(lambda: mounted(self.mnt), 2), 'no mount after ptracefs returned')
-        tracer = wait_until(lambda: tracer_pid(self.pid), 2)
+        tracer = wait_until(lambda: tracer_pid(self.pid), 0 if '-osnapshot' in extra or
+                            'snapshot' in extra else 2)
+        if not tracer:   # -o snapshot: the target runs; its clone is traced
+            clone = [l.split()[1] for l in self.read('status').decode().splitlines()
+                     if l.startswith('clone ')]
+            tracer = clone and tracer_pid(int(clone[0]))
         check(tracer, f'mounted, but nothing traces {self.pid}')
         # TracerPid names the tracing thread; the daemon is its process
         self.daemon = int(proc_status(tracer)['Tgid'])

@@ -1,0 +1,282 @@
+/*
+ * The mechanics of reader/inject.h. Learnt the hard way by a prototype
+ * (doc: snapshot mode in ptracefs(1)); each rule below is one of its
+ * failures:
+ *  - orig_nr = -1 in the injected registers: else resuming from a stop in
+ *    an interrupted call rewinds the pc onto the call it restarts;
+ *  - stops of PTRACE_SYSCALL, never a breakpoint or single step: a forced
+ *    SIGTRAP in a thread that blocks it resets the process-wide handler;
+ *  - a call counts as made by its result at the exit stop only, never by
+ *    the number left in the result register at some other stop;
+ *  - the original registers go back in an interrupt stop (see the header).
+ */
+#include <elf.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader/inject.h"
+
+#define MAX_STOPS 64	/* stops one call may take: signals, group stops, events */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int inject_wait(pid_t tid, int *status, uint64_t deadline_ms)
+{
+	sigset_t chld;
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		pid_t w = waitpid(tid, status, __WALL | WNOHANG);
+		uint64_t now;
+		struct timespec ts = { 0, 2 * 1000000L };
+
+		if (w == tid)
+			return 0;
+		if (w < 0 && errno != EINTR)
+			return -errno;
+		now = mono_ms();
+		if (now >= deadline_ms)
+			return -ETIMEDOUT;
+		/*
+		 * The tracer thread blocks every signal, so a SIGCHLD wakes us
+		 * as the stop is reported; 2 ms is the fallback. One taken
+		 * here is one the tracer's signalfd does not see: its poll
+		 * timeout reaps what it stood for.
+		 */
+		sigtimedwait(&chld, NULL, &ts);
+	}
+}
+
+static int reg_at(const struct inject *in, const char *name, size_t *off)
+{
+	int i = arch_reg_index(in->abi->arch, name);
+
+	if (i < 0 || in->abi->arch->regs[i].size != 8 ||
+	    in->abi->arch->regs[i].offset + 8u > in->saved_len)
+		return -EINVAL;
+	*off = in->abi->arch->regs[i].offset;
+	return 0;
+}
+
+static int set_reg(const struct inject *in, unsigned char *blob, const char *name, uint64_t v)
+{
+	size_t off;
+	int rc = reg_at(in, name, &off);
+
+	if (rc == 0)
+		memcpy(blob + off, &v, 8);
+	return rc;
+}
+
+static uint64_t get_reg(const struct inject *in, const unsigned char *blob, const char *name)
+{
+	size_t off;
+	uint64_t v = 0;
+
+	if (reg_at(in, name, &off) == 0)
+		memcpy(&v, blob + off, 8);
+	return v;
+}
+
+static int get_regs(pid_t tid, unsigned char *buf, size_t *len)
+{
+	struct iovec iov = { buf, INJECT_REGS_MAX };
+
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0)
+		return -errno;
+	*len = iov.iov_len;
+	return 0;
+}
+
+static int set_regs(pid_t tid, const unsigned char *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+
+	return ptrace(PTRACE_SETREGSET, tid, (void *)NT_PRSTATUS, &iov) < 0 ? -errno : 0;
+}
+
+int inject_begin(struct inject *in, pid_t tgid, pid_t tid, const struct arch_inject *abi,
+		 uint64_t insn, unsigned long opts_during, unsigned long opts_after,
+		 uint64_t deadline_ms)
+{
+	uint64_t mask = ~0ULL;
+	int rc;
+
+	memset(in, 0, sizeof(*in));
+	in->tgid = tgid;
+	in->tid = tid;
+	in->abi = abi;
+	in->insn = insn;
+	in->deadline_ms = deadline_ms;
+	in->opts_after = opts_after;
+	if ((rc = get_regs(tid, in->saved, &in->saved_len)))
+		return rc;
+	if (in->saved_len < abi->arch->regs_size)
+		return -EIO;
+	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(in->saved_mask), &in->saved_mask) < 0)
+		return -errno;
+	mask &= ~(1ULL << (SIGTRAP - 1));
+	mask &= ~(1ULL << (SIGSYS - 1));
+	if (ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(mask), &mask) < 0)
+		return -errno;
+	if (ptrace(PTRACE_SETOPTIONS, tid, 0, (void *)opts_during) < 0) {
+		rc = -errno;
+		ptrace(PTRACE_SETSIGMASK, tid, (void *)sizeof(in->saved_mask), &in->saved_mask);
+		return rc;
+	}
+	return 0;
+}
+
+/* The saved registers, pointed at the instruction with call nr and args loaded. */
+static int load_call(struct inject *in, long nr, const uint64_t args[6])
+{
+	unsigned char regs[INJECT_REGS_MAX];
+	int rc;
+
+	memcpy(regs, in->saved, in->saved_len);
+	rc = set_reg(in, regs, in->abi->pc, in->insn);
+	rc = rc ?: set_reg(in, regs, in->abi->nr, (uint64_t)nr);
+	rc = rc ?: set_reg(in, regs, in->abi->orig_nr, UINT64_MAX);
+	for (int k = 0; k < 6 && rc == 0; k++)
+		rc = set_reg(in, regs, in->abi->args[k], args[k]);
+	return rc ?: set_regs(in->tid, regs, in->saved_len);
+}
+
+int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret,
+		pid_t *child)
+{
+	int phase = 0, status, rc = load_call(in, nr, args);
+
+	*child = 0;
+	if (rc)
+		return rc;
+	for (int stops = 0; stops < MAX_STOPS; stops++) {
+		int event, sig;
+
+		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0)
+			return -errno;
+		if ((rc = inject_wait(in->tid, &status, in->deadline_ms)))
+			return rc;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;	/* killed meanwhile (SIGKILL, a seccomp kill) */
+		event = status >> 16;
+		sig = WSTOPSIG(status);
+		if (sig == (SIGTRAP | 0x80)) {
+			/* Entry, then exit: the result is there only at the exit. */
+			if (++phase == 2) {
+				unsigned char regs[INJECT_REGS_MAX];
+				size_t len;
+
+				if ((rc = get_regs(in->tid, regs, &len)))
+					return rc;
+				*ret = (int64_t)get_reg(in, regs, in->abi->ret);
+				return 0;
+			}
+		} else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
+			   event == PTRACE_EVENT_VFORK) {
+			unsigned long msg = 0;
+
+			if (ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg) == 0)
+				*child = (pid_t)msg;
+		} else if (event == 0 && sig != SIGTRAP && sig != SIGSYS) {
+			/* Someone's signal: not now, but not lost (inject_end). */
+			in->held_sig = sig;
+		}
+		/* Group stops and other events: go on. A SIGTRAP or SIGSYS of
+		 * our own call's making is swallowed here. */
+	}
+	return -EIO;
+}
+
+int inject_end(struct inject *in)
+{
+	int status, rc;
+
+	if (ptrace(PTRACE_INTERRUPT, in->tid, 0, 0) < 0)
+		return -errno;
+	for (int stops = 0;; stops++) {
+		if (stops == MAX_STOPS)
+			return -EIO;
+		if (ptrace(PTRACE_CONT, in->tid, 0, 0) < 0)
+			return -errno;
+		if ((rc = inject_wait(in->tid, &status, in->deadline_ms)))
+			return rc;
+		if (!WIFSTOPPED(status))
+			return -ESRCH;
+		if (status >> 16 == PTRACE_EVENT_STOP)
+			break;
+		if (status >> 16 == 0 && WSTOPSIG(status) != SIGTRAP && WSTOPSIG(status) != SIGSYS)
+			in->held_sig = WSTOPSIG(status);
+	}
+	rc = set_regs(in->tid, in->saved, in->saved_len);
+	if (ptrace(PTRACE_SETSIGMASK, in->tid, (void *)sizeof(in->saved_mask), &in->saved_mask) < 0 && !rc)
+		rc = -errno;
+	if (ptrace(PTRACE_SETOPTIONS, in->tid, 0, (void *)in->opts_after) < 0 && !rc)
+		rc = -errno;
+	/* Queued again, to be delivered as if we had not been there. */
+	if (in->held_sig)
+		syscall(SYS_tgkill, in->tgid, in->tid, in->held_sig);
+	return rc;
+}
+
+int inject_park(struct inject *in, long nr, const uint64_t args[6])
+{
+	return load_call(in, nr, args);
+}
+
+int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
+		     uint64_t base, uint64_t *at)
+{
+	for (size_t i = 0; i + abi->insn_len <= len; i++)
+		if (memcmp(buf + i, abi->insn, abi->insn_len) == 0) {
+			*at = base + i;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+/* struct ptrace_rseq_configuration and struct rseq_cs, as the kernel lays them out. */
+struct rseq_conf {
+	uint64_t abi_pointer;
+	uint32_t abi_size, signature, flags, pad;
+};
+
+bool inject_in_rseq_cs(pid_t tid, const struct arch_inject *abi, const void *regs, size_t len)
+{
+	struct inject in = { .abi = abi, .saved_len = len };
+	struct rseq_conf conf;
+	uint64_t cs_ptr, cs[4], pc;	/* version+flags, start_ip, post_commit_offset, abort_ip */
+	struct iovec l1 = { &cs_ptr, 8 }, r1, l2 = { cs, sizeof(cs) }, r2;
+
+	if (len > INJECT_REGS_MAX)
+		return true;
+	memcpy(in.saved, regs, len);
+	pc = get_reg(&in, in.saved, abi->pc);
+	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, (void *)sizeof(conf), &conf) <= 0 ||
+	    conf.abi_pointer == 0)
+		return false;	/* no rseq registered (or an old kernel) */
+	/* rseq_cs is the u64 at offset 8 of struct rseq */
+	r1 = (struct iovec){ (void *)(uintptr_t)(conf.abi_pointer + 8), 8 };
+	if (process_vm_readv(tid, &l1, 1, &r1, 1, 0) != 8)
+		return true;	/* cannot tell: not this thread */
+	if (cs_ptr == 0)
+		return false;
+	r2 = (struct iovec){ (void *)(uintptr_t)cs_ptr, sizeof(cs) };
+	if (process_vm_readv(tid, &l2, 1, &r2, 1, 0) != (ssize_t)sizeof(cs))
+		return true;
+	return pc >= cs[1] && pc - cs[1] < cs[2];
+}

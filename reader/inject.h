@@ -1,0 +1,62 @@
+/*
+ * One system call run inside a ptrace-stopped thread of another process,
+ * and the thread put back as it was. Tracer thread only, like every ptrace
+ * request. Returns 0 or -errno, as everywhere in reader/.
+ *
+ *   inject_begin   saves the registers and signal mask, blocks every signal
+ *                  but SIGTRAP and SIGSYS (a forced one of those, blocked,
+ *                  would reset the process-wide handler), sets options
+ *   inject_call    runs one call through PTRACE_SYSCALL stops (no traps, no
+ *                  code patched: the instruction must already be mapped)
+ *   inject_end     PTRACE_INTERRUPT + PTRACE_CONT to an interrupt stop in
+ *                  get_signal(), and the registers, mask and options put
+ *                  back there: resumed from that stop, the kernel itself
+ *                  restarts a call the thread was blocked in (ERESTARTSYS,
+ *                  ERESTART_RESTARTBLOCK), which restoring at the syscall
+ *                  exit would turn into errno 512 or 516 in the target
+ *   inject_park    leaves the thread stopped, set up to run one more call
+ *                  (a clone parked on exit_group: inert if it ever runs)
+ */
+#ifndef PTRACEFS_READER_INJECT_H
+#define PTRACEFS_READER_INJECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "arch/inject.h"
+
+#define INJECT_REGS_MAX 1024
+
+struct inject {
+	pid_t tgid, tid;
+	const struct arch_inject *abi;
+	uint64_t insn;			/* address of abi->insn in the tracee */
+	uint64_t deadline_ms;		/* CLOCK_MONOTONIC; every wait ends by it */
+	unsigned char saved[INJECT_REGS_MAX];	/* NT_PRSTATUS at begin */
+	size_t saved_len;
+	uint64_t saved_mask;
+	unsigned long opts_after;	/* options inject_end puts back */
+	int held_sig;			/* a signal stopped on meanwhile: raised again at end */
+};
+
+int inject_begin(struct inject *in, pid_t tgid, pid_t tid, const struct arch_inject *abi,
+		 uint64_t insn, unsigned long opts_during, unsigned long opts_after,
+		 uint64_t deadline_ms);
+/* *ret: the call's return value; *child: the pid a clone event reported, else 0. */
+int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret,
+		pid_t *child);
+int inject_end(struct inject *in);
+int inject_park(struct inject *in, long nr, const uint64_t args[6]);
+
+/* waitpid(tid, __WALL) until deadline_ms: 0 and *status, or -ETIMEDOUT. */
+int inject_wait(pid_t tid, int *status, uint64_t deadline_ms);
+
+/* The first copy of abi->insn in buf (len bytes read from base): 0 and *at, or -ENOENT. */
+int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
+		     uint64_t base, uint64_t *at);
+
+/* rip inside the critical section the thread's rseq area names (regs: NT_PRSTATUS). */
+bool inject_in_rseq_cs(pid_t tid, const struct arch_inject *abi, const void *regs, size_t len);
+
+#endif

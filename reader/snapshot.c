@@ -1,0 +1,596 @@
+/*
+ * -o snapshot: the target stops only as long as a fork() takes.
+ *
+ * The freeze is the ordinary attach (every thread seized and stopped, its
+ * registers, maps and /proc files captured), then one clone() injected into
+ * one stopped thread (reader/inject.c), that thread put back as it was, and
+ * every thread detached. The clone is a copy-on-write copy of the target's
+ * memory at that instant; it never runs target code. It stays ours (traced,
+ * stopped, parked on exit_group) and `mem`, `core`, regions/, modules/ and
+ * `stack` read it (mem_pid = the clone) for the life of the mount, while
+ * registers, maps, /proc files and thread facts are the ones captured.
+ *
+ * The clone's flags: CLONE_FILES and exit signal 0, no CLONE_VM.
+ *  - exit signal 0: the target gets no SIGCHLD for it, and its own
+ *    wait(-1) keeps saying ECHILD (unless it passes __WALL);
+ *  - CLONE_FILES: no descriptor table is copied during the freeze; after
+ *    the target runs again the clone unshares and closes it (close_range
+ *    with CLOSE_RANGE_UNSHARE), so it holds no pipe or socket open;
+ *  - setsid(), so the target's process group (a ^C) does not reach it;
+ *  - PTRACE_O_EXITKILL, so it dies with us; oom_score_adj 1000, so the
+ *    OOM killer takes it before the target, which pays for the copies.
+ * On release it is killed, waited for by us, and then reaped by its real
+ * parent, the target: a wait4(pid, WNOHANG|__WALL) injected into one
+ * thread, stopped for that one call.
+ *
+ * A failed injection (seccomp, RLIMIT_NPROC, no memory) refuses the mount:
+ * the injecting thread is put back and every thread detached, as for any
+ * refusal. Falling back to a suspended target would stop a process whose
+ * user asked that it not be stopped.
+ */
+#include <dirent.h>
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reader/inject.h"
+#include "reader/reader_int.h"
+
+#define CLONE_FILES_ 0x400
+#define CLOSE_RANGE_UNSHARE_ 2
+#define WALL_ 0x40000000	/* __WALL, as the target's wait4 takes it */
+#define INJECT_TIMEOUT_MS 5000	/* a fork of a huge target, on a slow guest */
+#define REAP_TRIES 50
+
+struct snapshot {
+	const struct arch_inject *abi;
+	unsigned long seccomp_opt;	/* PTRACE_O_SUSPEND_SECCOMP, or 0 */
+	uint64_t t0_ns, fork_ns;	/* CLOCK_MONOTONIC: freeze began; fork took */
+	double freeze_ms, fork_ms;
+	uint64_t insn;			/* a syscall instruction in the target, 0: look */
+	pid_t tid;			/* target thread the state files read (the old mem_pid) */
+	pid_t clone, clone_ns;		/* the clone: our pid for it, the target's */
+	unsigned count;			/* snapshots taken */
+};
+
+/*
+ * Both threads that work during the freeze (this one and the tracer) run
+ * SCHED_FIFO for its length, where allowed: threads the target wakes (or
+ * anything else on a busy machine) would otherwise preempt us between
+ * the detaches and stretch the stop several times over.
+ */
+static void set_fifo(bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 10 : 0 };
+
+	if (pthread_setschedparam(pthread_self(), on ? SCHED_FIFO : SCHED_OTHER, &sp))
+		(void)0;	/* not permitted: the freeze is only less steady */
+}
+
+static int fifo_fn(struct reader *r, void *p)
+{
+	(void)r;
+	set_fifo(*(bool *)p);
+	return 0;
+}
+
+static void boost(struct reader *r, bool on)
+{
+	set_fifo(on);
+	tracer_call(r, fifo_fn, &on, sizeof(on), 1000);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* CAP_SYS_ADMIN (bit 21 of CapEff): needed to suspend a target's seccomp. */
+static bool have_cap_sys_admin(void)
+{
+	char v[32];
+
+	if (proc_status_field(getpid(), "CapEff", v, sizeof(v)))
+		return false;
+	return (strtoull(v, NULL, 16) >> 21) & 1;
+}
+
+/* A userfaultfd's fork event would wait on a monitor thread we stopped. */
+static bool holds_userfaultfd(pid_t pid)
+{
+	char path[64], link[64];
+	struct dirent *d;
+	DIR *dir;
+	bool yes = false;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	while (dir && !yes && (d = readdir(dir))) {
+		ssize_t n;
+
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd/%.20s", (int)pid, d->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		yes = n > 0 && strstr((link[n] = 0, link), "userfaultfd") != NULL;
+	}
+	if (dir)
+		closedir(dir);
+	return yes;
+}
+
+int snapshot_prepare(struct reader *r, char *why, size_t whylen)
+{
+	const struct arch_inject *abi = arch_inject_for(r->arch);
+	struct snapshot *s;
+	char v[64], a[128] = "", b[128] = "", path[64];
+	bool seccomp;
+
+	if (!abi) {
+		snprintf(why, whylen, "-o snapshot is not supported for %s targets",
+			 r->arch ? r->arch->name : "unknown");
+		return -EOPNOTSUPP;
+	}
+	if (proc_status_field(r->pid, "State", v, sizeof(v)) == 0 && v[0] == 'T') {
+		snprintf(why, whylen, "process %d is stopped (job control): -o snapshot needs it running; mount without it",
+			 (int)r->pid);
+		return -EINVAL;
+	}
+	seccomp = proc_status_field(r->pid, "Seccomp", v, sizeof(v)) == 0 && atoi(v) != 0;
+	if (seccomp && !have_cap_sys_admin()) {
+		snprintf(why, whylen, "process %d runs under seccomp, which may kill it for a clone(); -o snapshot needs CAP_SYS_ADMIN to suspend the filter",
+			 (int)r->pid);
+		return -EPERM;
+	}
+	/* After unshare(CLONE_NEWPID) and before a fork, our clone would
+	 * become the new namespace's init, and the target could never fork. */
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)r->pid);
+	if (readlink(path, a, sizeof(a) - 1) < 0)
+		a[0] = 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid_for_children", (int)r->pid);
+	if (readlink(path, b, sizeof(b) - 1) < 0 || !a[0] || strcmp(a, b) != 0) {
+		snprintf(why, whylen, "process %d has a PID namespace for children it has not forked into: -o snapshot would take its pid 1",
+			 (int)r->pid);
+		return -EINVAL;
+	}
+	if (holds_userfaultfd(r->pid)) {
+		snprintf(why, whylen, "process %d holds a userfaultfd, whose fork event would wait on a stopped thread: -o snapshot refused",
+			 (int)r->pid);
+		return -EINVAL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->abi = abi;
+	s->seccomp_opt = seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0;
+	r->snap = s;
+	boost(r, true);		/* until snapshot_start ends */
+	s->t0_ns = mono_ns();
+	return 0;
+}
+
+/* The NT_PRSTATUS captured for t at the freeze, or NULL. */
+static const struct regset *prstatus(struct rthread *t)
+{
+	for (size_t k = 0; k < t->nsets; k++)
+		if (t->sets[k].type == NT_PRSTATUS)
+			return &t->sets[k];
+	return NULL;
+}
+
+/*
+ * The thread to inject into: stopped by us, not in a job-control stop, and
+ * not inside an rseq critical section (the kernel would forget the abort
+ * it owes it). One stopped in a system call cannot be in one: preferred.
+ */
+static struct rthread *pick_thread(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+	struct rthread *fallback = NULL;
+
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *t = &r->threads[i];
+		const struct regset *rs;
+		int k;
+
+		if (atomic_load(&t->state) != RT_STOPPED || t->group_stop_sig || !(rs = prstatus(t)))
+			continue;
+		k = arch_reg_index(r->arch, r->snap->abi->orig_nr);
+		if (k >= 0 && arch_reg_value(r->arch, rs->data, rs->len, (size_t)k) != UINT64_MAX)
+			return t;
+		if (!fallback && !inject_in_rseq_cs(t->tid, r->snap->abi, rs->data, rs->len))
+			fallback = t;
+	}
+	return fallback;
+}
+
+/* A syscall instruction already mapped executable: [vdso] first, else any. */
+static int find_insn(struct reader *r, pid_t tid, uint64_t *at)
+{
+	size_t cap = 1 << 20;
+	unsigned char *buf = malloc(cap);
+	int rc = -ENOENT;
+
+	for (int pass = 0; pass < 2 && buf && rc; pass++)
+		for (size_t i = 0; i < r->maps.n; i++) {
+			const struct map_entry *e = &r->maps.v[i];
+			uint64_t len = e->end - e->start;
+			struct iovec l = { buf, len < cap ? len : cap };
+			struct iovec rem = { (void *)(uintptr_t)e->start, l.iov_len };
+			ssize_t got;
+
+			if (rc == 0 || !(e->perms & PERM_X) || !(e->perms & PERM_R) ||
+			    (pass == 0) != (strcmp(e->path, "[vdso]") == 0))
+				continue;
+			got = process_vm_readv(tid, &l, 1, &rem, 1, 0);
+			if (got > 0)
+				rc = inject_find_insn(r->snap->abi, buf, (size_t)got, e->start, at);
+		}
+	free(buf);
+	return rc;
+}
+
+struct fork_arg {
+	char why[256];
+};
+
+/*
+ * On the tracer, every thread stopped: clone() in one thread, that thread
+ * back as it was, every thread let go. This is the end of the freeze.
+ */
+static int fork_fn(struct reader *r, void *p)
+{
+	struct fork_arg *fa = p;
+	struct snapshot *s = r->snap;
+	struct rthread *t = pick_thread(r);
+	struct inject in;
+	uint64_t args[6] = { CLONE_FILES_ }, t1;
+	int64_t ret = 0;
+	pid_t child = 0;
+	size_t n;
+	int rc, rc2;
+
+	if (!t) {
+		snprintf(fa->why, sizeof(fa->why), "no thread to inject into (all job-stopped or in rseq critical sections)");
+		return -EAGAIN;
+	}
+	if (!s->insn && find_insn(r, t->tid, &s->insn)) {
+		snprintf(fa->why, sizeof(fa->why), "no system call instruction mapped in the process");
+		return -ENOEXEC;
+	}
+	rc = inject_begin(&in, r->pid, t->tid, s->abi, s->insn,
+			  PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD | s->seccomp_opt,
+			  PTRACE_O_TRACECLONE, now_ms() + INJECT_TIMEOUT_MS);
+	if (rc) {
+		snprintf(fa->why, sizeof(fa->why), "cannot set up thread %d: %s", (int)t->tid, strerror(-rc));
+		return rc;
+	}
+	t1 = mono_ns();
+	rc = inject_call(&in, s->abi->nr_clone, args, &ret, &child);
+	s->fork_ns = mono_ns() - t1;
+	rc2 = inject_end(&in);
+	/* Made only if the kernel reported the new task and clone() returned its pid. */
+	if (rc == 0 && (child <= 0 || ret <= 0))
+		rc = ret < 0 ? (int)ret : -EIO;
+	if (rc || rc2) {
+		if (child > 0) {
+			int st;
+
+			kill(child, SIGKILL);
+			inject_wait(child, &st, now_ms() + 1000);
+		}
+		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: %s%s", (int)t->tid,
+			 strerror(-(rc ? rc : rc2)),
+			 rc2 ? " (and the thread could not be put back)" : "");
+		return rc ? rc : rc2;
+	}
+	s->clone = child;
+	s->clone_ns = (pid_t)ret;
+	/* Let go: a thread in a job-control stop stays in it. */
+	n = atomic_load(&r->nthreads);
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load(&r->threads[i].state) == RT_STOPPED) {
+			ptrace(PTRACE_DETACH, r->threads[i].tid, 0, 0);
+			atomic_store(&r->threads[i].state, RT_FROZEN);
+		}
+	s->freeze_ms = (double)(mono_ns() - s->t0_ns) / 1e6;
+	s->fork_ms = (double)s->fork_ns / 1e6;
+	return 0;
+}
+
+/*
+ * On the tracer, the target running again: the clone's first stop, then
+ * its descriptors closed, its own session, and parked inert.
+ */
+static int clone_fn(struct reader *r, void *p)
+{
+	struct fork_arg *fa = p;
+	struct snapshot *s = r->snap;
+	uint64_t close_args[6] = { 0, ~0U, CLOSE_RANGE_UNSHARE_ }, none[6] = { 0 };
+	unsigned long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | s->seccomp_opt;
+	struct inject in;
+	int64_t ret;
+	pid_t child;
+	int st, rc;
+
+	rc = inject_wait(s->clone, &st, now_ms() + INJECT_TIMEOUT_MS);
+	if (rc == 0 && !WIFSTOPPED(st))
+		rc = -ESRCH;
+	rc = rc ?: inject_begin(&in, s->clone, s->clone, s->abi, s->insn, opts, opts,
+				now_ms() + INJECT_TIMEOUT_MS);
+	rc = rc ?: inject_call(&in, s->abi->nr_close_range, close_args, &ret, &child);
+	if (rc == 0 && ret < 0)
+		rc = (int)ret;
+	rc = rc ?: inject_call(&in, s->abi->nr_setsid, none, &ret, &child);
+	rc = rc ?: inject_park(&in, s->abi->nr_exit_group, none);
+	if (rc)
+		snprintf(fa->why, sizeof(fa->why), "cannot set up the clone %d: %s", (int)s->clone,
+			 strerror(-rc));
+	return rc;
+}
+
+/* /proc/PID/task/TID/{stat,syscall} of every thread, while it is stopped. */
+static void capture_infos(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *t = &r->threads[i];
+
+		if (atomic_load(&t->state) != RT_STOPPED)
+			continue;
+		pthread_mutex_lock(&t->sets_mu);
+		snapshot_thread_info(r, t);
+		pthread_mutex_unlock(&t->sets_mu);
+	}
+}
+
+/* mem reads the clone from now on; the state files still the target. */
+static void read_clone(struct reader *r)
+{
+	char path[64];
+	int fd;
+
+	r->snap->tid = r->mem_pid;
+	r->mem_pid = r->snap->clone;
+	if (r->mem_fd >= 0)
+		close(r->mem_fd);
+	if (r->pagemap_fd >= 0)
+		close(r->pagemap_fd);
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)r->mem_pid);
+	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)r->mem_pid);
+	r->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
+	mem_cache_free(r);
+	/* The OOM killer's victim, should the copies run the cgroup out. */
+	snprintf(path, sizeof(path), "/proc/%d/oom_score_adj", (int)r->mem_pid);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1000", 4) < 0)
+			(void)0;	/* only a preference */
+		close(fd);
+	}
+}
+
+int snapshot_start(struct reader *r, char *why, size_t whylen)
+{
+	struct fork_arg fa = { "" };
+	int rc;
+
+	capture_infos(r);
+	rc = tracer_call(r, fork_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
+	boost(r, false);
+	if (rc == 0)
+		rc = tracer_call(r, clone_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
+	if (rc) {
+		snprintf(why, whylen, "-o snapshot: %s", fa.why[0] ? fa.why : strerror(-rc));
+		return rc;
+	}
+	read_clone(r);
+	r->snap->count++;
+	return 0;
+}
+
+/*
+ * wait4(ns_pid, WNOHANG|__WALL) injected into one thread of the running
+ * target: the zombie of our clone is its child, and only it can reap it.
+ */
+static void reap_in_target(struct reader *r, pid_t ns_pid)
+{
+	struct snapshot *s = r->snap;
+	pid_t *tids;
+	size_t n;
+	bool done = false;
+
+	if (proc_list_tasks(r->pid, &tids, &n))
+		return;		/* gone: init (or a subreaper) reaps it */
+	for (size_t i = 0; i < n && !done; i++) {
+		uint64_t deadline = now_ms() + 1000;
+		unsigned char regs[INJECT_REGS_MAX];
+		struct iovec iov = { regs, sizeof(regs) };
+		struct inject in;
+		int st, rc;
+
+		if (ptrace(PTRACE_SEIZE, tids[i], 0, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0)
+			continue;
+		ptrace(PTRACE_INTERRUPT, tids[i], 0, 0);
+		/* Signals on their way are delivered; the interrupt traps after. */
+		while ((rc = inject_wait(tids[i], &st, deadline)) == 0 && WIFSTOPPED(st) &&
+		       st >> 16 != PTRACE_EVENT_STOP)
+			ptrace(PTRACE_CONT, tids[i], 0, (void *)(long)WSTOPSIG(st));
+		if (rc || !WIFSTOPPED(st)) {
+			ptrace(PTRACE_DETACH, tids[i], 0, 0);
+			continue;
+		}
+		if (ptrace(PTRACE_GETREGSET, tids[i], (void *)NT_PRSTATUS, &iov) == 0 &&
+		    !inject_in_rseq_cs(tids[i], s->abi, regs, iov.iov_len) &&
+		    inject_begin(&in, r->pid, tids[i], s->abi, s->insn,
+				 PTRACE_O_TRACESYSGOOD | s->seccomp_opt, 0, deadline) == 0) {
+			uint64_t args[6] = { (uint64_t)ns_pid, 0, 1 /* WNOHANG */ | WALL_, 0 };
+
+			for (int k = 0; k < REAP_TRIES && !done; k++) {
+				int64_t ret = 0;
+				pid_t child;
+
+				if (inject_call(&in, s->abi->nr_wait4, args, &ret, &child))
+					break;
+				/* ECHILD: reaped already (the target waits with __WALL). */
+				done = ret == ns_pid || ret == -ECHILD;
+				if (!done)
+					usleep(1000);
+			}
+			inject_end(&in);
+		}
+		ptrace(PTRACE_DETACH, tids[i], 0, 0);
+	}
+	free(tids);
+}
+
+/* On the tracer (detach_all): the clone killed and reaped, the threads let go. */
+void snapshot_release(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	size_t n;
+
+	if (!s)
+		return;
+	if (s->clone > 0) {
+		uint64_t deadline = now_ms() + 2000;
+		int st;
+
+		kill(s->clone, SIGKILL);
+		while (inject_wait(s->clone, &st, deadline) == 0 && WIFSTOPPED(st))
+			;	/* a stop that raced with the kill: the kill follows */
+		s->clone = 0;
+		reap_in_target(r, s->clone_ns);
+	}
+	n = atomic_load(&r->nthreads);
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load(&r->threads[i].state) == RT_FROZEN) {
+			atomic_store(&r->threads[i].state, RT_DEAD);
+			atomic_fetch_sub(&r->nalive, 1);
+		}
+}
+
+static int release_fn(struct reader *r, void *p)
+{
+	(void)p;
+	snapshot_release(r);
+	return 0;
+}
+
+/* detach_all releases the clone first (its hook), then every stopped thread. */
+static int detach_fn(struct reader *r, void *p)
+{
+	(void)p;
+	detach_all(r);
+	return 0;
+}
+
+/* On the tracer: seize and stop every thread again, and take its registers. */
+static int refreeze_fn(struct reader *r, void *p)
+{
+	struct fork_arg *fa = p;
+	unsigned char *buf;
+	size_t n;
+	int rc = attach_all(r, fa->why, sizeof(fa->why));
+
+	buf = rc ? NULL : regs_buffer(r->arch);
+	if (!rc && !buf)
+		rc = -ENOMEM;
+	n = atomic_load(&r->nthreads);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		if (atomic_load(&r->threads[i].state) == RT_STOPPED)
+			rc = capture_regs(r, &r->threads[i], buf);
+	free(buf);
+	if (rc)
+		detach_all(r);
+	return rc;
+}
+
+/*
+ * ctl refresh: a new snapshot. The old clone goes first (one thread of the
+ * target stops for its reap), then a new freeze as at mount. If that
+ * fails the mount has nothing left to serve: its files fail with EIO and
+ * ctl says why.
+ */
+int snapshot_refresh(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	struct fork_arg fa = { "" };
+	char why[256];
+	int rc;
+
+	if (reader_gone(r))
+		return -ESRCH;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	tracer_call(r, release_fn, NULL, 0, 5000);
+	boost(r, true);		/* until snapshot_start ends */
+	s->t0_ns = mono_ns();
+	rc = tracer_call(r, refreeze_fn, &fa, sizeof(fa), 15000);
+	if (rc == 0) {
+		free_mm(r);
+		load_process(r);	/* mem_pid: a thread of the target again */
+		rc = load_mm(r, why, sizeof(why));
+		forget_thread_infos(r);
+		rc = rc ?: snapshot_start(r, why, sizeof(why));
+		if (rc)
+			tracer_call(r, detach_fn, NULL, 0, 5000);
+	}
+	if (rc)
+		boost(r, false);	/* (snapshot_start has, if it ran) */
+	atomic_fetch_add(&r->generation, 1);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
+pid_t snapshot_proc_tid(const struct reader *r)
+{
+	return r->snap && r->snap->tid ? r->snap->tid : r->mem_pid;
+}
+
+void snapshot_free(struct reader *r)
+{
+	free(r->snap);
+	r->snap = NULL;
+}
+
+int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out)
+{
+	struct snapshot *s = r->snap;
+	char path[64], *text, *p;
+	size_t len;
+
+	if (!s)
+		return -ENODATA;
+	memset(out, 0, sizeof(*out));
+	out->freeze_ms = s->freeze_ms;
+	out->fork_ms = s->fork_ms;
+	out->clone = s->clone;
+	out->count = s->count;
+	if (s->clone <= 0)
+		return 0;
+	/* What only the clone maps now: the pages the target has copied on
+	 * write since the freeze (and those it has freed, which we pin). */
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)s->clone);
+	if (proc_read_file(path, &text, &len, 1 << 16) == 0) {
+		if ((p = strstr(text, "Private_Dirty:")))
+			out->cow_bytes = strtoull(p + 14, NULL, 10) * 1024;
+		free(text);
+	}
+	return 0;
+}
