@@ -24,7 +24,7 @@
 #ifndef NT_SIGINFO
 #define NT_SIGINFO 0x53494749
 #endif
-#define NT_GDB_TDESC_ 0xff000000u
+#define NT_XSAVE_LAYOUT 0x205	/* NT_X86_XSAVE_LAYOUT, newer than our <elf.h> */
 #define NOTES_MAX ((uint64_t)256 << 20)	/* all PT_NOTEs together */
 #define THREADS_MAX (1u << 18)
 #define FILES_MAX (1u << 24)
@@ -70,11 +70,15 @@ static int cmp_file(const void *a, const void *b)
 static int read_segments(Elf *elf, uint64_t file_size, struct corefile *cf)
 {
 	size_t phnum, n = 0;
+	GElf_Ehdr eh;
 
-	if (elf_getphdrnum(elf, &phnum) != 0)
+	if (elf_getphdrnum(elf, &phnum) != 0 || !gelf_getehdr(elf, &eh))
 		return -EINVAL;
-	/* Each header takes file space: a count beyond it is a lie. */
-	if (phnum > file_size / sizeof(Elf32_Phdr))
+	/* The headers must be in the file: libelf answers 0 for a short one. */
+	if (eh.e_phnum != PN_XNUM && eh.e_phnum != phnum)
+		return -EINVAL;
+	if (eh.e_phoff > file_size || phnum > (file_size - eh.e_phoff) / (eh.e_phentsize ? eh.e_phentsize : 1) ||
+	    eh.e_phentsize != (eh.e_ident[EI_CLASS] == ELFCLASS32 ? sizeof(Elf32_Phdr) : sizeof(Elf64_Phdr)))
 		return -EINVAL;
 	cf->segs = calloc(phnum ? phnum : 1, sizeof(*cf->segs));
 	if (!cf->segs)
@@ -322,7 +326,10 @@ static void read_notes(Elf *elf, uint64_t file_size, struct corefile *cf)
 				file_note(cf, d, nh.n_descsz);
 			else if (core && nh.n_type == NT_SIGINFO)
 				siginfo(cf, d, nh.n_descsz);
-			else if ((core || linux_) && arch_regset(cf->arch, (unsigned)nh.n_type))
+			else if (linux_ && nh.n_type == NT_XSAVE_LAYOUT && !cf->xsave_layout) {
+				cf->xsave_layout = d;
+				cf->xsave_layout_len = nh.n_descsz;
+			} else if ((core || linux_) && arch_regset(cf->arch, (unsigned)nh.n_type))
 				regset(cf, (unsigned)nh.n_type, d, nh.n_descsz);
 		}
 	}

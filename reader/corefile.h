@@ -69,6 +69,8 @@ struct corefile {
 	int sig_signo, sig_code;	/* NT_SIGINFO, first one */
 	uint64_t sig_addr;
 	bool have_siginfo;
+	const unsigned char *xsave_layout;	/* x86 NT_X86_XSAVE_LAYOUT, if written */
+	size_t xsave_layout_len;
 	char problems[512];		/* "; "-separated, empty when none */
 };
 

@@ -24,8 +24,10 @@
 #include <unistd.h>
 
 #include "reader/bytes.h"
+#include "reader/core.h"
 #include "reader/corefile.h"
 #include "reader/reader_int.h"
+#include "reader/smaps.h"
 #include "reader/source.h"
 
 #define ARGS_MAX ((size_t)8 << 20)	/* of the stack searched for argv/envp */
@@ -163,6 +165,51 @@ static int core_sigmasks(struct reader *r, pid_t tid, uint64_t *pend, uint64_t *
 	return -ENOENT;
 }
 
+/*
+ * What the dump rules ask of smaps, as the core answers it: a mapping
+ * with bytes in the file was written to (anon_kb), but for the lone
+ * first page of a file mapping, which the kernel dumps for its ELF
+ * header. So `core` re-dumps what the kernel dumped.
+ */
+static int core_smaps(struct reader *r, struct smaps *out)
+{
+	struct core_src *cs = src_of(r);
+	uint64_t page = cs->cf.file_page ? cs->cf.file_page : reader_page_size();
+
+	out->v = calloc(r->maps.n ? r->maps.n : 1, sizeof(*out->v));
+	if (!out->v)
+		return -ENOMEM;
+	out->n = r->maps.n;
+	for (size_t i = 0; i < r->maps.n; i++) {
+		const struct map_entry *e = &r->maps.v[i];
+		uint64_t filesz = cs->seg_of[i] >= 0 ? cs->cf.segs[cs->seg_of[i]].filesz : 0;
+
+		out->v[i].start = e->start;
+		out->v[i].end = e->end;
+		if (map_is_file(e) && e->offset == 0 && filesz <= page)
+			filesz = 0;
+		out->v[i].rss_kb = out->v[i].anon_kb = filesz / 1024;
+	}
+	return 0;
+}
+
+/* x86: the core's own NT_X86_XSAVE_LAYOUT (its CPU's, not ours). */
+static size_t core_xsave_layout(struct reader *r, const void *xstate, size_t len,
+				struct core_xfeat *out, size_t max)
+{
+	const struct corefile *cf = &src_of(r)->cf;
+	size_t n = 0;
+
+	(void)xstate;
+	(void)len;
+	for (size_t at = 0; at + 16 <= cf->xsave_layout_len && n < max; at += 16, n++)
+		out[n] = (struct core_xfeat){ (uint32_t)get_n(cf->xsave_layout + at, 4, false),
+					      (uint32_t)get_n(cf->xsave_layout + at + 4, 4, false),
+					      (uint32_t)get_n(cf->xsave_layout + at + 8, 4, false),
+					      (uint32_t)get_n(cf->xsave_layout + at + 12, 4, false) };
+	return n;
+}
+
 static int core_describe(struct reader *r, struct sbuf *sb)
 {
 	struct core_src *cs = src_of(r);
@@ -213,7 +260,9 @@ static const struct source_ops core_ops = {
 	.scan = core_scan,
 	.read_raw = core_read_raw,
 	.describe = core_describe,
+	.smaps = core_smaps,
 	.sigmasks = core_sigmasks,
+	.xsave_layout = core_xsave_layout,
 };
 
 /* ---- the snapshot ---- */
@@ -620,7 +669,8 @@ static int load(struct reader *r, struct core_src *cs, char *why, size_t whylen)
 
 	r->arch = cf->arch;
 	r->pid = cf->have_psinfo && cf->pid > 0 ? cf->pid : cf->nthreads ? cf->threads[0].tid : 0;
-	snprintf(r->comm, sizeof(r->comm), "%s", cf->have_psinfo ? cf->fname : "?");
+	/* A comm is 15 bytes; gcore fills all 16 of pr_fname from the exe's name. */
+	snprintf(r->comm, sizeof(r->comm), "%.15s", cf->have_psinfo ? cf->fname : "?");
 	rc = build_threads(r, cf);
 	if (rc == 0 && (rc = build_maps(r, cs)))
 		snprintf(why, whylen, "cannot make maps of its segments: %s", strerror(-rc));
