@@ -550,8 +550,8 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			return -1;
 		}
 		if (stat(o->pid, &st) != 0) {
-			fprintf(stderr, "ptracefs: %s: %s (neither a pid nor a core file)\n", o->pid,
-				strerror(errno));
+			fprintf(stderr, "ptracefs: invalid pid '%s': not a number, nor a core file (%s)\n",
+				o->pid, strerror(errno));
 			return -1;
 		}
 		/* The daemon serves from "/": status names the file absolutely. */

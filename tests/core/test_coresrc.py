@@ -275,7 +275,7 @@ def _(c):
     good = elf_core([(0x400000, b'\x90' * 4096, 4096)], [('CORE', 1, prstatus(77))])
     refuse(c, write(c, 'truncated', good[:100]), 'truncated')
     refuse(c, write(c, 'arm-ish', elf_core([], [], machine=0x1234)), 'unsupported machine')
-    refuse(c, '/nonexistent/core', 'No such file')
+    refuse(c, '/nonexistent/core', 'nor a core file (No such file')
 
 
 @tap_check('core source: hostile notes and segments mount and say so, no crash')
