@@ -1,5 +1,6 @@
 /*
  * ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT
+ * ptracefs [-f] [-d] [-s] [-o opt,...] CORE MOUNTPOINT
  *
  * Order matters (libfuse 3.14, ptrace): refusals are checked at the prompt;
  * then we fork, and the child — the process that will serve the mount —
@@ -29,7 +30,8 @@
 #include "fs/watch.h"
 
 struct options {
-	const char *pid;
+	const char *pid;	/* the first argument: a pid, or a core file's path */
+	const char *core;	/* set when it is a core file */
 	const char *mountpoint;
 	int nargs;
 	int help, version, foreground, debug, single, force, allow_other, live, snapshot;
@@ -62,12 +64,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "usage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT\n"
+"       ptracefs [-f] [-d] [-s] [-o opt,...] CORE MOUNTPOINT\n"
 "\n"
 "Mounts process PID, suspended, as a read-only tree at MOUNTPOINT:\n"
 "  status maps mem cmdline environ auxv exe stack core ctl\n"
 "  threads/<tid>/{regs,fpregs,stat,stack} regions/<start>-<end>\n"
 "  modules/<name>/{info,build-id,image}   (see ptracefs(1))\n"
 "Unmount with 'fusermount3 -u MOUNTPOINT'; the process then runs on.\n"
+"The second form mounts an ELF core file (a path, not a number) as the\n"
+"same tree, read-only; status says what it was reconstructed from.\n"
 "\n"
 "options:\n"
 "  -h, --help        this text\n"
@@ -268,7 +273,10 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	sigset_t stop, old;
 	int rc;
 
-	rc = reader_attach(pid, &ropts, &fs->r, why, sizeof(why));
+	if (o->core)
+		rc = reader_open_core(o->core, &ropts, &fs->r, why, sizeof(why));
+	else
+		rc = reader_attach(pid, &ropts, &fs->r, why, sizeof(why));
 	if (rc) {
 		tell(report_fd, why[0] ? why : strerror(-rc));
 		return 1;
@@ -300,7 +308,10 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* Before "ok": a lazy unmount may follow at once. Without a watcher
 	 * (no /proc?) it keeps the target until the connection goes. */
-	snprintf(why, sizeof(why), "ptracefs:%d", (int)pid);
+	if (o->core)
+		snprintf(why, sizeof(why), "ptracefs:core");
+	else
+		snprintf(why, sizeof(why), "ptracefs:%d", (int)pid);
 	if (mount_watch_start(&watch, why, on_unmounted, fs))
 		watch = NULL;
 	if (report_fd >= 0) {
@@ -481,6 +492,28 @@ static bool dir_nonempty(const char *dir)
 }
 
 /*
+ * A core file: the file itself is judged at the prompt (open, decode,
+ * close: a refusal mounts nothing), then /dev/fuse.
+ */
+static int check_core(struct options *o)
+{
+	struct reader *r;
+	char why[512] = "";
+
+	if (reader_open_core(o->core, NULL, &r, why, sizeof(why))) {
+		fprintf(stderr, "ptracefs: %s\n", why);
+		return -1;
+	}
+	reader_close(r);
+	if (fuse_device_usable())
+		return -1;
+	if (dir_nonempty(o->mountpoint))
+		fprintf(stderr, "ptracefs: warning: %s is not empty: its files are hidden until the unmount\n",
+			o->mountpoint);
+	return 0;
+}
+
+/*
  * Everything that can be refused before a fork or a mount: 0 to go on,
  * else the exit status (0 for --help and --version).
  */
@@ -503,8 +536,8 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 		return -1;
 	}
 	if (o->nargs != 2) {
-		fprintf(stderr, "ptracefs: %s (usage: ptracefs [-f] [-d] [-s] [-o opt,...] PID MOUNTPOINT)\n",
-			o->nargs < 2 ? "expected a PID and a MOUNTPOINT" : "too many arguments");
+		fprintf(stderr, "ptracefs: %s (usage: ptracefs [-f] [-d] [-s] [-o opt,...] PID|CORE MOUNTPOINT)\n",
+			o->nargs < 2 ? "expected a PID (or a CORE file) and a MOUNTPOINT" : "too many arguments");
 		return -1;
 	}
 	o->filter = -1;
@@ -523,9 +556,22 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 		fprintf(stderr, "ptracefs: -o live and -o snapshot exclude each other\n");
 		return -1;
 	}
+	/* A number is a pid; anything else names a core file. */
 	if (parse_pid(o->pid, pid)) {
-		fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o->pid);
-		return -1;
+		if (strspn(o->pid, "-+0123456789") == strlen(o->pid)) {
+			fprintf(stderr, "ptracefs: invalid pid '%s': must be a positive number\n", o->pid);
+			return -1;
+		}
+		if (stat(o->pid, &st) != 0) {
+			fprintf(stderr, "ptracefs: invalid pid '%s': not a number, nor a core file (%s)\n",
+				o->pid, strerror(errno));
+			return -1;
+		}
+		/* The daemon serves from "/": status names the file absolutely. */
+		o->core = realpath(o->pid, NULL);
+		if (!o->core)
+			o->core = strdup(o->pid);
+		*pid = 0;
 	}
 	if (stat(o->mountpoint, &st) != 0) {
 		fprintf(stderr, "ptracefs: mountpoint %s: %s\n", o->mountpoint, strerror(errno));
@@ -541,6 +587,13 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			o->mountpoint, (int)other, daemon_note(other, note, sizeof(note)));
 		return -1;
 	}
+	if (o->core && (o->live || o->snapshot)) {
+		fprintf(stderr, "ptracefs: -o %s needs a running process, not a core file\n",
+			o->live ? "live" : "snapshot");
+		return -1;
+	}
+	if (o->core)
+		return check_core(o);
 	if (mounted_at(*pid, why, sizeof(why)) == 0) {
 		fprintf(stderr, "ptracefs: process %d is already mounted at %s%s\n", (int)*pid, why,
 			daemon_note(*pid, note, sizeof(note)));
@@ -582,7 +635,10 @@ int main(int argc, char *argv[])
 	rc = 1;
 
 	/* default_permissions: the kernel enforces the 0400/0500 modes. */
-	snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:%d,subtype=ptracefs", (int)pid);
+	if (o.core)
+		snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:core,subtype=ptracefs");
+	else
+		snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:%d,subtype=ptracefs", (int)pid);
 	/*
 	 * auto_unmount cleans up after a killed daemon, through fusermount3.
 	 * Without it root can still mount (libfuse calls mount(2) itself);
@@ -641,5 +697,6 @@ out:
 		fuse_destroy(fuse);
 	fuse_opt_free_args(&args);
 	free(o.coredump_filter);
+	free((char *)o.core);
 	return rc;
 }

@@ -75,6 +75,7 @@ static int status_show(const struct node_ctx *c, struct sbuf *sb)
 	snapshot_status(c, sb);
 	sbuf_printf(sb, "threads %zu\n", reader_threads(c->r, NULL, 0));
 	sbuf_printf(sb, "mappings %zu\n", reader_maps(c->r)->n);
+	reader_describe(c->r, sb);	/* a core: which file, what kind, the signal */
 	{
 		const char *f;
 		size_t len;
@@ -148,6 +149,18 @@ static int stack_show(const struct node_ctx *c, struct sbuf *sb)
 	return reader_stack(c->r, 0, sb);
 }
 
+/* A process that runs on takes commands; a core file does not. */
+static bool controllable(const struct node_ctx *c)
+{
+	return reader_controllable(c->r);
+}
+
+/* What only /proc/PID of a running process tells (a core carries none of it). */
+static bool has_proc_state(const struct node_ctx *c)
+{
+	return reader_has_proc_state(c->r);
+}
+
 static const struct blob_ops mem_blob = { .size = mem_size, .read = mem_read, .seek = mem_seek };
 
 /*
@@ -168,19 +181,19 @@ static const struct node root_entries[] = {
 	INST("regions", 0500, regions_gen),
 	INST("modules", 0500, modules_gen),
 	/* The rest of the process's state (fs/state_files.c). */
-	INST("fds", 0500, fds_gen),
-	LINK("cwd", cwd_link),
-	LINK("root", root_link),
-	TEXT("limits", 0400, limits_show),
-	TEXT("signals", 0400, signals_show),
-	TEXT("cgroup", 0400, cgroup_show),
-	INST("ns", 0500, ns_gen),
-	TEXT("smaps", 0400, smaps_show),
-	TEXT("personality", 0400, personality_show),
+	INST("fds", 0500, fds_gen, .present = has_proc_state),
+	LINK("cwd", cwd_link, .present = has_proc_state),
+	LINK("root", root_link, .present = has_proc_state),
+	TEXT("limits", 0400, limits_show, .present = has_proc_state),
+	TEXT("signals", 0400, signals_show, .present = has_proc_state),
+	TEXT("cgroup", 0400, cgroup_show, .present = has_proc_state),
+	INST("ns", 0500, ns_gen, .present = has_proc_state),
+	TEXT("smaps", 0400, smaps_show, .present = has_proc_state),
+	TEXT("personality", 0400, personality_show, .present = has_proc_state),
 	/* One consistent core per open: a live mount stops while it is open. */
 	BLOB("core", 0400, &core_blob, .flags = NF_HOLD),
 	/* The one file that takes writes, a command each (fs/ctl_file.c). */
-	TEXT("ctl", 0600, ctl_show, .write = ctl_write),
+	TEXT("ctl", 0600, ctl_show, .write = ctl_write, .present = controllable),
 };
 
 const struct node fs_root = TABLE("/", 0500, root_entries);

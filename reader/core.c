@@ -118,7 +118,7 @@ enum core_dump core_dump_rule(const struct map_entry *e,
 		written = map_is_anon(e) || (e->perms & PERM_W);
 	if (written && (filter & CDF_ANON_PRIVATE))
 		return CORE_DUMP_WHOLE;
-	if (map_is_anon(e) || e->inode == 0)
+	if (map_is_anon(e) || !map_is_file(e))
 		return CORE_DUMP_NONE;
 	if (filter & CDF_MAPPED_PRIVATE)
 		return CORE_DUMP_WHOLE;
@@ -290,7 +290,7 @@ static void note_file(struct nbuf *b, const struct enc *en, const struct core_in
 	char *s;
 
 	for (size_t i = 0; i < m->n; i++)
-		if (m->v[i].inode) {
+		if (map_is_file(&m->v[i])) {
 			count++;
 			names += strlen(m->v[i].path) + 1;
 		}
@@ -308,7 +308,7 @@ static void note_file(struct nbuf *b, const struct enc *en, const struct core_in
 		const struct map_entry *e = &m->v[i];
 		size_t n;
 
-		if (!e->inode)
+		if (!map_is_file(e))
 			continue;
 		put(en, p, en->word, e->start);
 		put(en, p + en->word, en->word, e->end);

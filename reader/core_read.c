@@ -24,6 +24,7 @@
 #include "reader/core.h"
 #include "reader/procstat.h"
 #include "reader/reader_int.h"
+#include "reader/source.h"
 #include "reader/textcur.h"
 
 /* What a build allocates besides the layout, freed once it is built. */
@@ -119,8 +120,6 @@ static int gather_threads(struct reader *r, struct gather *g)
 	for (size_t i = 0; i < n; i++) {
 		struct core_thread *t = &g->threads[k];
 		struct reader_thread_info ti;
-		char path[96], *status;
-		size_t len;
 
 		if (reader_thread_info(r, tids[i], &ti))
 			continue;	/* exited since */
@@ -135,14 +134,9 @@ static int gather_threads(struct reader *r, struct gather *g)
 			if (reader_thread_regset(r, tids[i], rs->type, &rs->data, &rs->len) == 0)
 				t->nsets++;
 		}
-		/* Masks are not in the snapshot; the thread is still stopped. */
-		snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)r->pid,
-			 (int)tids[i]);
-		if (proc_read_file(path, &status, &len, 1 << 20) == 0) {
-			procstat_status_mask(status, len, "SigPnd", &t->sigpend);
-			procstat_status_mask(status, len, "SigBlk", &t->sighold);
-			free(status);
-		}
+		/* Masks are not in the snapshot: the source may know them. */
+		if (r->src->ops->sigmasks)
+			r->src->ops->sigmasks(r, tids[i], &t->sigpend, &t->sighold);
 		k++;
 	}
 	g->nthreads = k;
@@ -156,19 +150,13 @@ static int gather_maps(struct reader *r, struct gather *g)
 	const struct maps *m = &r->maps;
 	unsigned filter = effective_filter(r);
 	uint64_t page = reader_page_size();
-	char path[64], *text;
-	size_t len;
 
 	g->filesz = calloc(m->n ? m->n : 1, sizeof(*g->filesz));
 	g->resident = calloc(m->n ? m->n : 1, sizeof(*g->resident));
 	if (!g->filesz || !g->resident)
 		return -ENOMEM;
-	/* /proc/TID/: mem_pid may be a clone (-o snapshot), not a task of pid. */
-	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)r->mem_pid);
-	if (proc_read_file(path, &text, &len, (size_t)1 << 30) == 0) {
-		g->have_smaps = smaps_parse(text, len, &g->smaps) == 0 && g->smaps.n;
-		free(text);
-	}
+	if (r->src->ops->smaps)
+		g->have_smaps = r->src->ops->smaps(r, &g->smaps) == 0 && g->smaps.n;
 	for (size_t i = 0; i < m->n; i++) {
 		const struct map_entry *e = &m->v[i];
 		const struct smaps_entry *s =
@@ -274,48 +262,18 @@ static void gather_free(struct gather *g)
 	smaps_free(&g->smaps);
 }
 
-/*
- * x86: the XSAVE components of the target's NT_X86_XSTATE, for
- * NT_X86_XSAVE_LAYOUT. Which ones: the mask ptrace puts in the regset's
- * software-reserved bytes 464..471 (the XCR0 the kernel enabled for user
- * state, asm/user.h); where and how large: CPUID leaf 0xd, which describes
- * the non-compacted layout ptrace and cores use. This machine's CPU is the
- * target's.
- */
-static size_t gather_xfeats(const struct gather *g, struct core_xfeat *out, size_t max)
+/* x86: the XSAVE components of the first NT_X86_XSTATE, if the source knows them. */
+static size_t gather_xfeats(struct reader *r, const struct gather *g,
+			    struct core_xfeat *out, size_t max)
 {
-	size_t n = 0;
-#if defined(__x86_64__) || defined(__i386__)
-	const unsigned char *x = NULL;
-	uint64_t features;
-
-	for (size_t i = 0; i < g->nthreads && !x; i++)
+	if (!r->src->ops->xsave_layout)
+		return 0;
+	for (size_t i = 0; i < g->nthreads; i++)
 		for (size_t k = 0; k < g->threads[i].nsets; k++)
-			if (g->threads[i].sets[k].type == NT_X86_XSTATE &&
-			    g->threads[i].sets[k].len >= 512 + 64)
-				x = g->threads[i].sets[k].data;
-	if (!x)
-		return 0;
-	memcpy(&features, x + 464, 8);
-	if ((features & 3) != 3)	/* x87 and SSE are always there */
-		return 0;
-	for (unsigned type = 2; type < 64 && n < max; type++) {
-		unsigned eax, ebx, ecx, edx;
-
-		if (!(features >> type & 1))
-			continue;
-		__asm__ volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
-				 : "a"(0xd), "c"(type));
-		if (eax == 0)
-			continue;
-		out[n++] = (struct core_xfeat){ type, eax, ebx, 0 };
-	}
-#else
-	(void)g;
-	(void)out;
-	(void)max;
-#endif
-	return n;
+			if (g->threads[i].sets[k].type == NT_X86_XSTATE)
+				return r->src->ops->xsave_layout(r, g->threads[i].sets[k].data,
+								 g->threads[i].sets[k].len, out, max);
+	return 0;
 }
 
 /*
@@ -365,7 +323,7 @@ static int build(struct reader *r, struct core_layout **out)
 		in.page_size = reader_page_size();
 		in.clk_tck = sysconf(_SC_CLK_TCK);
 		if (r->arch->xstate_regset)
-			in.nxfeats = gather_xfeats(&g, xfeats, 64);
+			in.nxfeats = gather_xfeats(r, &g, xfeats, 64);
 		in.xfeats = xfeats;
 		in.extra = &g.notes;
 		rc = core_build(&in, out);
@@ -423,7 +381,7 @@ static int read_gate(struct reader *r, const struct map_entry *e, char *buf,
 	if (!(e->perms & PERM_R) || unreadable_special(e))
 		return 0;
 	while (len) {
-		ssize_t n = mem_read_raw(r, buf, len, addr);
+		ssize_t n = r->src->ops->read_raw(r, buf, len, addr);
 
 		if (n <= 0)
 			break;

@@ -72,7 +72,7 @@ static int reader_refresh(struct reader *r)
  * Live mode: has /proc/PID/maps changed since the snapshot? Then refresh.
  * Called before a request takes snap_lock (opens of files made of maps).
  */
-int reader_refresh_if_changed(struct reader *r)
+int ptrace_refresh_if_changed(struct reader *r)
 {
 	char path[96], *text;
 	size_t len;
@@ -159,7 +159,7 @@ static int settle(struct reader *r)
 	return change_mode(r, live ? resume_fn : suspend_fn);
 }
 
-int reader_suspend(struct reader *r)
+int ptrace_suspend(struct reader *r)
 {
 	int rc;
 
@@ -172,7 +172,7 @@ int reader_suspend(struct reader *r)
 	return rc;
 }
 
-int reader_resume(struct reader *r)
+int ptrace_resume(struct reader *r)
 {
 	int rc;
 
@@ -190,7 +190,7 @@ int reader_resume(struct reader *r)
  * live mode the first hold suspends the target and the last release lets
  * it run again; in suspended mode a hold changes nothing.
  */
-int reader_hold_suspend(struct reader *r)
+int ptrace_hold(struct reader *r)
 {
 	int rc;
 
@@ -203,7 +203,7 @@ int reader_hold_suspend(struct reader *r)
 	return rc;
 }
 
-void reader_release_suspend(struct reader *r)
+void ptrace_release(struct reader *r)
 {
 	pthread_mutex_lock(&r->mode_mu);
 	if (atomic_load(&r->holds) > 0)
@@ -254,8 +254,8 @@ static int peek_fn(struct reader *r, void *p)
 	return rc;
 }
 
-int reader_thread_regset_copy(struct reader *r, pid_t tid, unsigned type,
-			      void *buf, size_t cap)
+int ptrace_regset_now(struct reader *r, pid_t tid, unsigned type,
+		      void *buf, size_t cap)
 {
 	struct rthread *t = reader_find_thread(r, tid);
 	int rc = -ENODATA;
@@ -314,7 +314,7 @@ static int adopt_fn(struct reader *r, void *p)
 }
 
 /* ctl's refresh: threads we missed (none should be), then the mm. */
-int reader_refresh_all(struct reader *r)
+int ptrace_refresh_all(struct reader *r)
 {
 	int rc;
 
@@ -338,7 +338,7 @@ static int detach_now_fn(struct reader *r, void *p)
 	return 0;
 }
 
-int reader_detach(struct reader *r)
+int ptrace_detach(struct reader *r)
 {
 	return tracer_call(r, detach_now_fn, NULL, 0, STOP_TIMEOUT_MS + 3000);
 }

@@ -53,6 +53,7 @@ static int parse_line(struct cur *c, struct map_entry *e, char **pool)
 	uint64_t major, minor;
 	size_t plen;
 
+	e->file_note = false;	/* a core source sets it after the parse */
 	if (cur_num(c, 16, UINT64_MAX, &e->start) || cur_char(c, '-') ||
 	    cur_num(c, 16, UINT64_MAX, &e->end) || cur_char(c, ' ') ||
 	    get_perms(c, &e->perms) || cur_char(c, ' ') ||

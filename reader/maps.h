@@ -21,6 +21,7 @@ struct map_entry {
 	uint64_t inode;
 	uint32_t dev_major, dev_minor;
 	unsigned perms;		/* PERM_* bits */
+	bool file_note;		/* a core's NT_FILE names its file (no inode there) */
 	const char *path;	/* as printed, "" when none; owned by struct maps */
 };
 
@@ -37,6 +38,11 @@ struct maps {
 int maps_parse(const char *buf, size_t len, struct maps *out);
 void maps_free(struct maps *m);
 
+/* Backed by a file: an inode in /proc's maps, an NT_FILE entry in a core's. */
+static inline bool map_is_file(const struct map_entry *e)
+{
+	return e->inode != 0 || e->file_note;
+}
 /* Anonymous memory: no path, [heap], [stack], [anon:...]. */
 bool map_is_anon(const struct map_entry *e);
 /*

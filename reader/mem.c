@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "reader/reader_int.h"
+#include "reader/source.h"
 
 #define PM_PRESENT (1ULL << 63)
 #define PM_SWAPPED (1ULL << 62)
@@ -270,6 +271,18 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 	return to;
 }
 
+/*
+ * source_ptrace's scan: anonymous pages by pagemap; the pages of a file
+ * mapping hold the file's bytes, resident or not, so they are all data.
+ */
+uint64_t ptrace_mem_scan(struct reader *r, size_t idx, uint64_t from, uint64_t to,
+			 bool want)
+{
+	if (!map_is_anon(&r->maps.v[idx]))
+		return want ? from : to;
+	return pagemap_scan(r, idx, from, to, want);
+}
+
 /* Whether /proc/PID/fd of the target holds /dev/fuse: it serves FUSE. */
 static bool serves_fuse(pid_t pid)
 {
@@ -412,10 +425,11 @@ static int read_file_pages(struct reader *r, size_t idx, char *buf, uint64_t len
 	return 0;
 }
 
-static int read_mapping(struct reader *r, size_t idx, char *buf,
-			uint64_t len, uint64_t addr)
+/* source_ptrace's read: resident pages from the target, the rest as above. */
+int ptrace_mem_read(struct reader *r, size_t idx, void *out, size_t len, uint64_t addr)
 {
 	const struct map_entry *e = &r->maps.v[idx];
+	char *buf = out;
 	bool anon = map_is_anon(e), file = !anon && e->inode != 0;
 	uint64_t end = addr + len;
 
@@ -476,7 +490,7 @@ ssize_t reader_mem_read(struct reader *r, void *out, size_t len, uint64_t addr)
 			pos = e->start;
 		}
 		stop = e->end < end ? e->end : end;
-		rc = read_mapping(r, i, buf + (pos - addr), stop - pos, pos);
+		rc = r->src->ops->read(r, i, buf + (pos - addr), (size_t)(stop - pos), pos);
 		if (rc)
 			return rc;
 		pos = stop;
@@ -502,8 +516,7 @@ int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
 				continue;
 			if (s >= end)
 				break;
-			if (map_is_anon(e))
-				s = pagemap_scan(r, i, s, stop, true);
+			s = r->src->ops->scan(r, i, s, stop, true);
 			if (s < stop) {
 				*out = s;
 				return 0;
@@ -520,13 +533,11 @@ int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
 		if (!e || !map_is_data(e))
 			break;
 		stop = e->end < end ? e->end : end;
-		if (map_is_anon(e)) {
-			uint64_t h = pagemap_scan(r, (size_t)(e - m->v), pos, stop, false);
+		uint64_t h = r->src->ops->scan(r, (size_t)(e - m->v), pos, stop, false);
 
-			if (h < stop) {
-				*out = h;
-				return 0;
-			}
+		if (h < stop) {
+			*out = h;
+			return 0;
 		}
 		pos = stop;
 	}

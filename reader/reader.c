@@ -18,6 +18,7 @@
 #include "reader/core.h"
 #include "reader/procstat.h"
 #include "reader/reader_int.h"
+#include "reader/source.h"
 
 struct attach_arg {
 	char why[512];
@@ -374,7 +375,7 @@ static int snapshot_process(struct reader *r, char *why, size_t whylen)
 	return 0;
 }
 
-static void free_snapshot(struct reader *r)
+void free_snapshot(struct reader *r)
 {
 	size_t n = atomic_load(&r->nthreads);
 
@@ -402,6 +403,7 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	if (!r)
 		return -ENOMEM;
 	r->pid = pid;
+	r->src = &source_ptrace;
 	if (opts)
 		r->opts = *opts;
 	r->mem_fd = r->pagemap_fd = -1;
@@ -457,20 +459,17 @@ out_free:
 	return rc;
 }
 
-void reader_close(struct reader *r)
+/* source_ptrace's close: every thread detached, the snapshot freed. */
+void ptrace_close(struct reader *r)
 {
 	struct attach_arg a;
 
-	if (!r)
-		return;
 	tracer_call(r, detach_fn, &a, sizeof(a), 5000);
 	tracer_stop(r);
 	if (r->mem_fd >= 0)
 		close(r->mem_fd);
 	if (r->pagemap_fd >= 0)
 		close(r->pagemap_fd);
-	free_snapshot(r);
-	free(r);
 }
 
 pid_t reader_pid(const struct reader *r) { return r->pid; }
@@ -486,6 +485,8 @@ bool reader_gone(const struct reader *r)
 
 const char *reader_state(const struct reader *r)
 {
+	if (!r->src->ops->set_live)
+		return r->src->ops->kind;	/* a core: never ran under us */
 	if (reader_gone(r))
 		return "exited";
 	if (r->snap)	/* -o snapshot */

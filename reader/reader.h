@@ -45,14 +45,30 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 /* Seizes and stops every thread; on failure nothing stays seized. */
 int reader_attach(pid_t pid, const struct reader_opts *opts,
 		  struct reader **out, char *why, size_t whylen);
-/* Detaches every thread (the target runs on) and frees the reader. */
+/*
+ * Opens an ELF core file as the reader's source: the same tree, read-only
+ * and never running. On refusal (not a core, truncated beyond use, an
+ * unknown machine) returns -errno and writes a one-line reason to why.
+ */
+int reader_open_core(const char *path, const struct reader_opts *opts,
+		     struct reader **out, char *why, size_t whylen);
+/* Lets go of the source (a process: every thread detached, it runs on) and frees the reader. */
 void reader_close(struct reader *r);
+
+/* What the reader reads: "ptrace" (a process) or "core" (a core file). */
+const char *reader_source_kind(const struct reader *r);
+/* Whether ctl's commands (suspend, resume, refresh, detach) apply. */
+bool reader_controllable(const struct reader *r);
+/* Whether /proc/PID is the target's: fds, cwd, limits, ns... (state.h). */
+bool reader_has_proc_state(const struct reader *r);
+/* "key value" lines about the source for `status` (a core: which, what kind). */
+int reader_describe(struct reader *r, struct sbuf *out);
 
 pid_t reader_pid(const struct reader *r);
 const char *reader_comm(const struct reader *r);
 const char *reader_exe(const struct reader *r);	/* "" if unreadable */
 const struct arch_desc *reader_arch(const struct reader *r);
-const char *reader_state(const struct reader *r); /* "suspended", "live" or "exited" */
+const char *reader_state(const struct reader *r); /* "suspended", "live", "exited" or "core" */
 /* True once every thread of the target has exited. */
 bool reader_gone(const struct reader *r);
 

@@ -46,10 +46,12 @@ struct rthread {
 };
 
 struct tracer;
+struct source;
 struct mem_cache;
 struct core_layout;
 
 struct reader {
+	const struct source *src;	/* where all of it comes from (source.h) */
 	pid_t pid;
 	pid_t mem_pid;			/* a live tid to read memory through */
 	struct reader_opts opts;
@@ -147,6 +149,26 @@ void load_process(struct reader *r);
 void free_mm(struct reader *r);
 void forget_thread_infos(struct reader *r);
 void snapshot_thread_info(struct reader *r, struct rthread *t);
+
+/* Frees the snapshot and the views' caches, not the source (reader_close). */
+void free_snapshot(struct reader *r);
+
+/*
+ * source_ptrace's operations, defined next to what they use (reader.c,
+ * mem.c, live.c) and gathered in source_ptrace.c.
+ */
+void ptrace_close(struct reader *r);
+int ptrace_mem_read(struct reader *r, size_t idx, void *buf, size_t len, uint64_t addr);
+uint64_t ptrace_mem_scan(struct reader *r, size_t idx, uint64_t from, uint64_t to,
+			 bool want);
+int ptrace_suspend(struct reader *r);
+int ptrace_resume(struct reader *r);
+int ptrace_refresh_all(struct reader *r);
+int ptrace_refresh_if_changed(struct reader *r);
+int ptrace_detach(struct reader *r);
+int ptrace_hold(struct reader *r);
+void ptrace_release(struct reader *r);
+int ptrace_regset_now(struct reader *r, pid_t tid, unsigned type, void *buf, size_t cap);
 
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t now_ms(void);

@@ -291,15 +291,57 @@ static int frame_cb(Dwfl_Frame *frame, void *arg)
 	return fo->n >= MAX_FRAMES ? DWARF_CB_ABORT : DWARF_CB_OK;
 }
 
+/*
+ * The snapshot's maps as libdwfl reads them: it takes a line for a file
+ * mapping only when it has a device or an inode, and groups lines by
+ * them, which a core does not record; such lines get an inode per run of
+ * one path (libdwfl opens files by path).
+ */
+static int report_maps(Dwfl *dwfl, const struct maps *m)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	uint64_t fake = 0;
+	int rc;
+
+	if (!f)
+		return -1;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct map_entry *e = &m->v[i];
+		uint64_t ino = e->inode;
+
+		if (!ino && !e->dev_major && !e->dev_minor && e->path[0] == '/') {
+			if (!fake || strcmp(m->v[i - 1].path, e->path) != 0)
+				fake++;
+			ino = fake;
+		}
+
+		fprintf(f, "%" PRIx64 "-%" PRIx64 " %c%c%c%c %08" PRIx64 " %02x:%02x %" PRIu64 " %s\n",
+			e->start, e->end, e->perms & PERM_R ? 'r' : '-', e->perms & PERM_W ? 'w' : '-',
+			e->perms & PERM_X ? 'x' : '-', e->perms & PERM_SHARED ? 's' : 'p',
+			e->offset, e->dev_major, e->dev_minor, ino, e->path);
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return -1;
+	}
+	f = fmemopen(text, len ? len : 1, "r");
+	rc = f ? dwfl_linux_proc_maps_report(dwfl, f) : -1;
+	if (f)
+		fclose(f);
+	free(text);
+	return rc;
+}
+
 static Dwfl *open_dwfl(struct reader *r, struct unwind *u)
 {
 	Dwfl *dwfl = dwfl_begin(&proc_callbacks);
 
 	if (!dwfl)
 		return NULL;
-	/* The module list of the live process: it is the snapshot's, since
-	 * the process is stopped (through a live thread, as for `mem`). */
-	if (dwfl_linux_proc_report(dwfl, r->mem_pid) != 0 ||
+	/* The snapshot's module list, whatever the source (no /proc read). */
+	if (report_maps(dwfl, &r->maps) != 0 ||
 	    dwfl_report_end(dwfl, NULL, NULL) != 0 ||
 	    !dwfl_attach_state(dwfl, NULL, r->pid, &thread_callbacks, u)) {
 		dwfl_end(dwfl);

@@ -224,6 +224,8 @@ int reader_state_text(struct reader *r, enum reader_state_text which, struct sbu
 
 	if ((unsigned)which >= RS_COUNT)
 		return -EINVAL;
+	if (!reader_has_proc_state(r))
+		return -ENODATA;	/* a core: /proc/PID is not its */
 	if (reader_is_live(r))
 		return render(r, which, out);
 	if (!(c = cache(r)))
@@ -343,6 +345,8 @@ int reader_fds(struct reader *r, const int **fds, size_t *n)
 	int *v;
 	int rc = 0;
 
+	if (!reader_has_proc_state(r))
+		return -ENOENT;
 	if (reader_is_live(r)) {
 		rc = list_fds(r, &v, n);
 		*fds = rc ? NULL : v;
@@ -375,7 +379,7 @@ int reader_fd_exists(struct reader *r, int fd)
 	size_t n;
 	int rc;
 
-	if (fd < 0)
+	if (fd < 0 || !reader_has_proc_state(r))
 		return -ENOENT;
 	if (reader_is_live(r)) {
 		char path[96], name[16];
@@ -553,6 +557,8 @@ static int module_fd(struct reader *r, const struct reader_module *m)
 	struct stat st;
 	int fd;
 
+	if (!reader_has_proc_state(r))
+		return -ENOENT;	/* a core's files are not opened (yet) */
 	if (m->path[0] != '/' || reader_modules(r, &v, &nmod) || m < v || m >= v + nmod)
 		return -ENOENT;
 	if (mem_path_self_served(r, m->path))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "reader/reader_int.h"
+#include "reader/source.h"
 
 struct reader *fake_reader;
 
@@ -21,6 +22,7 @@ __attribute__((constructor)) static void fake_reader_init(void)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 
+	r->src = &source_ptrace;
 	r->pid = 4242;
 	/* Memory reads must never reach a real process that happens to be 4242. */
 	r->mem_pid = 0x7ffffff0;

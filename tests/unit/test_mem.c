@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "reader/reader_int.h"
+#include "reader/source.h"
 
 #define FAKE_MEM_FD 1000
 
@@ -111,6 +112,7 @@ static struct reader *make_reader(int pagemap_fd)
 			 32 * (unsigned long long)P, 34 * (unsigned long long)P,
 			 34 * (unsigned long long)P, 36 * (unsigned long long)P);
 
+	r->src = &source_ptrace;
 	assert_non_null(r);
 	assert_true(n > 0 && (size_t)n < sizeof(maps));
 	assert_int_equal(maps_parse(maps, (size_t)n, &r->maps), 0);

@@ -16,11 +16,13 @@
 #include <cmocka.h>
 
 #include "reader/reader_int.h"
+#include "reader/source.h"
 
 static struct reader *canned(const char *maps_text)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 
+	r->src = &source_ptrace;
 	assert_non_null(r);
 	pthread_mutex_init(&r->lazy_mu, NULL);
 	r->maps_text = strdup(maps_text);
