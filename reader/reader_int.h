@@ -93,6 +93,8 @@ struct reader {
 	_Atomic unsigned generation;
 
 	struct tracer *tracer;
+	_Atomic(void (*)(void *)) on_change;	/* reader_on_change */
+	void *on_change_arg;
 
 	pthread_mutex_t lazy_mu;	/* guards the caches built on first use */
 	struct reader_module *modules;	/* modules.c */
