@@ -521,11 +521,17 @@ int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
 			break;
 		stop = e->end < end ? e->end : end;
 		if (map_is_anon(e)) {
-			uint64_t h = pagemap_scan(r, (size_t)(e - m->v), pos, stop, false);
+			size_t idx = (size_t)(e - m->v);
+			uint64_t h = pos, d;
 
-			if (h < stop) {
-				*out = h;
-				return 0;
+			/* Short holes are told as data: see MEM_MIN_HOLE. */
+			for (unsigned n = 0; (h = pagemap_scan(r, idx, h, stop, false)) < stop; n++) {
+				d = pagemap_scan(r, idx, h, stop, true);
+				if (d >= stop || d - h >= MEM_MIN_HOLE || n == MEM_COALESCE_MAX) {
+					*out = h;
+					return 0;
+				}
+				h = d;
 			}
 		}
 		pos = stop;

@@ -111,6 +111,19 @@ struct reader {
 	struct state_cache *state;
 };
 
+/*
+ * mem.c: SEEK_HOLE reports a hole inside an anonymous mapping only from
+ * this length on; shorter ones are part of the data around them (they
+ * read as zeros and cost the target nothing). A reader of a sparse file
+ * pays SEEK_DATA, SEEK_HOLE and a read per extent, three FUSE round
+ * trips, ~75 us here; reading zeros through FUSE instead costs ~0.3 us
+ * per KiB: the crossover is near 256 KiB (doc/performance.md, sparse
+ * rows). SEEK_DATA stays exact: a hole always reads as zeros, data may.
+ * MEM_COALESCE_MAX bounds the pagemap scans of one SEEK_HOLE.
+ */
+#define MEM_MIN_HOLE ((uint64_t)256 << 10)
+#define MEM_COALESCE_MAX 4096u
+
 /* proc.c: small /proc readers. */
 int proc_read_file(const char *path, char **buf, size_t *len, size_t cap);
 int proc_status_field(pid_t pid, const char *key, char *out, size_t outlen);
