@@ -29,13 +29,14 @@ static int detach(struct reader *r)
 struct ctl_cmd {
 	const char *name;
 	int (*run)(struct reader *r);
+	int want_live;		/* the mode it asks for; -1: leaves it */
 };
 
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "suspend", reader_suspend },
-	{ "resume", reader_resume },
-	{ "refresh", reader_refresh_all },
-	{ "detach", detach },
+	{ "suspend", reader_suspend, 0 },
+	{ "resume", reader_resume, 1 },
+	{ "refresh", reader_refresh_all, -1 },
+	{ "detach", detach, -1 },
 };
 static const size_t ctl_ncmds = NODE_COUNT(ctl_cmds);
 
@@ -69,7 +70,7 @@ int ctl_show(const struct node_ctx *c, struct sbuf *sb)
 	return sb->err;
 }
 
-int ctl_write(const struct node_ctx *c, const char *buf, size_t len)
+static int ctl_run(const struct node_ctx *c, const char *buf, size_t len, int *want_live)
 {
 	char cmd[32];
 	size_t n = len;
@@ -87,6 +88,8 @@ int ctl_write(const struct node_ctx *c, const char *buf, size_t len)
 	for (size_t i = 0; i < ctl_ncmds; i++)
 		if (strcmp(cmd, ctl_cmds[i].name) == 0) {
 			rc = ctl_cmds[i].run(c->r);
+			if (rc == 0)
+				*want_live = ctl_cmds[i].want_live;
 			return rc ? refuse(rc, "%s: %s", cmd, strerror(-rc)) : 0;
 		}
 	/* Shown on one line of ctl: no control characters. */
@@ -94,4 +97,15 @@ int ctl_write(const struct node_ctx *c, const char *buf, size_t len)
 		if ((unsigned char)*q < ' ' || *q == 0x7f)
 			*q = '?';
 	return refuse(-EINVAL, "unknown command '%s'", cmd);
+}
+
+int ctl_write(const struct node_ctx *c, const char *buf, size_t len)
+{
+	int want_live = -1;
+	int rc = ctl_run(c, buf, len, &want_live);
+
+	/* Before the write returns: its writer may look at once. */
+	if (fs_on_ctl)
+		fs_on_ctl(want_live);
+	return rc;
 }

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,6 +25,8 @@ struct fs_fh {
 	struct node_ctx ctx;
 	char *text;		/* text nodes: the snapshot taken at open */
 	size_t len;
+	bool lazy;		/* cached text: rendered at the first read, if any */
+	pthread_mutex_t mu;	/* lazy rendering */
 	char *path;		/* to walk again after a refresh */
 	bool held;		/* holds the target stopped until release */
 	struct fs_fh *prev, *next;	/* on open_fhs */
@@ -58,6 +62,7 @@ static void fh_free(struct fs_fh *fh)
 	pthread_mutex_unlock(&fh_mu);
 	if (fh->held)
 		reader_release_suspend(fh->ctx.r);
+	pthread_mutex_destroy(&fh->mu);
 	free(fh->text);
 	free(fh->path);
 	free(fh);
@@ -156,6 +161,116 @@ static char *render_take(const char *path, unsigned gen, size_t *len)
 static struct ptracefs *app(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+/*
+ * Kernel caching while the target is suspended. The tree cannot change
+ * then but for a few events, so names, attributes and text files are
+ * trusted for FROZEN_TIMEOUT_S and every event that changes the tree
+ * drops all of it at once (tree_changed): a ctl command, a thread's exit
+ * (the group's SIGKILL: nothing else ends a stopped thread), a lazy
+ * unmount's release. Live mode (asked for with -o live or ctl resume)
+ * caches nothing but attributes for a second, as before.
+ *
+ * The drop is FUSE_NOTIFY_INC_EPOCH (FUSE 7.44, Linux 6.16): every dentry
+ * made before it fails its next revalidation, so the next walk LOOKUPs
+ * again and gets fresh attributes, whose new mtime (tree_mtime) makes
+ * the kernel drop the file's cached pages (FUSE_CAP_AUTO_INVAL_DATA).
+ * It only increments a counter in the kernel: unlike inval_entry and
+ * inval_inode it takes no lock and waits on no page, so it is safe inside
+ * a request (the ctl write that resumes) and on the tracer thread, and it
+ * is done before that write returns or the exit is reaped: nobody sees
+ * the old tree after the event. libfuse 3.14 has no call for it; the
+ * message is a bare header. Older kernels: no caching at all.
+ */
+#define FROZEN_TIMEOUT_S 86400.0
+#define FUSE_NOTIFY_INC_EPOCH_CODE 8	/* <linux/fuse.h> 7.44; Debian 12's is 7.38 */
+
+static struct fuse_config *conf;	/* libfuse's own, read at every reply */
+static int notify_fd = -1;		/* /dev/fuse; -1: the kernel cannot drop */
+static atomic_bool cache_on;		/* suspended by the user's wish */
+static _Atomic unsigned tree_version;	/* bumped by each tree_changed */
+
+/* Timeouts for the mode: libfuse copies them into each reply. */
+static void cache_mode(bool frozen)
+{
+	bool on = frozen && notify_fd >= 0;
+
+	atomic_store(&cache_on, on);
+	/* Plain doubles that libfuse reads unlocked: aligned, so never torn. */
+	conf->entry_timeout = on ? FROZEN_TIMEOUT_S : 0;
+	/*
+	 * Live: attributes for a second. Every walk still revalidates each
+	 * name with a LOOKUP, which refreshes them; with 0 the permission
+	 * check on every directory of every walk (default_permissions) and
+	 * every fstat cost one more GETATTR.
+	 */
+	conf->attr_timeout = on ? FROZEN_TIMEOUT_S : 1.0;
+}
+
+/* Whatever the kernel cached of the tree is stale from now on. */
+static void tree_changed(void)
+{
+	struct { uint32_t len; int32_t error; uint64_t unique; } oh = {
+		.len = sizeof(oh), .error = FUSE_NOTIFY_INC_EPOCH_CODE,	/* fuse_out_header */
+	};
+
+	atomic_fetch_add(&tree_version, 1);
+	if (notify_fd >= 0 && write(notify_fd, &oh, sizeof(oh)) < 0)
+		(void)0;	/* the connection is gone: nothing is cached any more */
+}
+
+void ptracefs_tree_changed(void)
+{
+	tree_changed();
+}
+
+static void on_reader_change(void *arg)
+{
+	(void)arg;
+	tree_changed();
+}
+
+/* ctl: each command is an event (and its refusal changes ctl itself). */
+static void on_ctl(int want_live)
+{
+	if (want_live >= 0)
+		cache_mode(!want_live);
+	tree_changed();
+}
+
+/*
+ * Every file's times: when the tree of this version was first seen. A
+ * new version's new mtime is what makes the kernel drop cached pages.
+ */
+static struct timespec tree_mtime(void)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static unsigned seen;
+	static struct timespec at;
+	unsigned v = reader_generation(app()->r) + atomic_load(&tree_version);
+	struct timespec now;
+
+	pthread_mutex_lock(&mu);
+	if (at.tv_sec == 0) {
+		at = app()->suspended;
+		seen = v;
+	} else if (v != seen) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		/* strictly later, so two versions never share an mtime */
+		if (now.tv_sec < at.tv_sec || (now.tv_sec == at.tv_sec && now.tv_nsec <= at.tv_nsec)) {
+			now = at;
+			if (++now.tv_nsec == 1000000000L) {
+				now.tv_sec++;
+				now.tv_nsec = 0;
+			}
+		}
+		at = now;
+		seen = v;
+	}
+	now = at;
+	pthread_mutex_unlock(&mu);
+	return now;
 }
 
 /*
@@ -272,20 +387,20 @@ static void request_exit(void)
 
 static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
-	/* Threads come and go: never trust a cached lookup. */
-	cfg->entry_timeout = 0;
+	struct fuse *f = fuse_get_context()->fuse;
+
+	conf = cfg;
+	/* A thread may come back after a refresh: never cache its absence. */
 	cfg->negative_timeout = 0;
-	/*
-	 * Attributes may be cached: every path walk still revalidates each
-	 * name with a LOOKUP, which refreshes them. With 0, the permission
-	 * check on every directory of every walk (default_permissions) and
-	 * every fstat cost one more GETATTR round trip: 9 of the 19 requests
-	 * of each `cat threads/<tid>/regs`.
-	 */
-	cfg->attr_timeout = 1.0;
 	cfg->use_ino = 0;
+	/* Each request is small: splicing it out of /dev/fuse costs a syscall. */
+	conn->want &= ~FUSE_CAP_SPLICE_READ;
+	if (conn->proto_major > 7 || (conn->proto_major == 7 && conn->proto_minor >= 44))
+		notify_fd = fuse_session_fd(fuse_get_session(f));
+	cache_mode(!reader_is_live(app()->r));
+	reader_on_change(app()->r, on_reader_change, NULL);
 	fs_on_detach = request_exit;
+	fs_on_ctl = on_ctl;
 	return app();
 }
 
@@ -320,6 +435,32 @@ static int text_stat(const char *path, const struct node_ctx *ctx, struct stat *
 	return 0;
 }
 
+/*
+ * A cached text file's rendering, made at its first read: an open the
+ * kernel answers from its page cache renders nothing.
+ */
+static int fh_text(struct fs_fh *fh)
+{
+	struct node_ctx ctx;
+	struct sbuf sb = SBUF_INIT;
+	bool held;
+	int rc = 0;
+
+	pthread_mutex_lock(&fh->mu);
+	if (!fh->text && !(fh->text = render_take(fh->path, fh->ctx.gen, &fh->len))) {
+		if ((rc = enter(NULL, fh, &ctx, &held, false)) == 0) {
+			rc = fs_show(&ctx, &sb);
+			leave(held);
+		}
+		fh->text = rc ? NULL : sbuf_detach(&sb, &fh->len);
+		if (!rc && !fh->text && !(fh->text = strdup("")))
+			rc = -ENOMEM;
+		sbuf_free(&sb);
+	}
+	pthread_mutex_unlock(&fh->mu);
+	return rc == -ENOENT ? -EIO : rc;
+}
+
 static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = fi ? (struct fs_fh *)(uintptr_t)fi->fh : NULL;
@@ -327,8 +468,10 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	bool held;
 	int rc;
 
-	if (fh && fh->text) {
+	if (fh && (fh->text || fh->lazy)) {
 		/* The snapshot this reader has: its size, without a new one. */
+		if ((rc = fh_text(fh)))
+			return rc;
 		text_attr(fh->ctx.node, fh->len, st);
 		rc = 0;
 		held = false;
@@ -346,38 +489,65 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		return rc;
 	st->st_uid = getuid();
 	st->st_gid = getgid();
-	st->st_atim = st->st_mtim = st->st_ctim = app()->suspended;
+	st->st_atim = st->st_mtim = st->st_ctim = tree_mtime();
 	return 0;
 }
 
 struct fill_cookie {
 	void *buf;
 	fuse_fill_dir_t filler;
+	const char *dir;	/* suspended: subdirectories come with attributes */
+	off_t next, from;	/* this entry's offset; the first one wanted */
 };
 
+/*
+ * Entries carry offsets (1, 2, ...): libfuse 3.14 makes readdirplus
+ * entries only in that mode. Suspended, a subdirectory's entry carries
+ * its attributes, which saves the LOOKUP of each threads/<tid> a glob
+ * makes. Files do not: their attributes are a rendering (stack unwinds
+ * every thread).
+ */
 static int fill_one(void *cookie, const char *name)
 {
 	struct fill_cookie *fc = cookie;
+	char path[PATH_MAX];
+	struct node_ctx ctx;
+	struct stat st;
+	off_t off = ++fc->next;
 
-	return fc->filler(fc->buf, name, NULL, 0, 0) ? -ENOBUFS : 0;
+	if (off <= fc->from)
+		return 0;
+	if (fc->dir && (size_t)snprintf(path, sizeof(path), "%s/%s",
+					strcmp(fc->dir, "/") ? fc->dir : "", name) < sizeof(path) &&
+	    fs_walk(app()->r, path, &ctx) == 0 && ctx.node->kind == NODE_DIR &&
+	    fs_stat(&ctx, &st) == 0) {
+		st.st_uid = getuid();
+		st.st_gid = getgid();
+		st.st_atim = st.st_mtim = st.st_ctim = tree_mtime();
+		return fc->filler(fc->buf, name, &st, off, FUSE_FILL_DIR_PLUS) ? -ENOBUFS : 0;
+	}
+	memset(&st, 0, sizeof(st));
+	return fc->filler(fc->buf, name, &st, off, 0) ? -ENOBUFS : 0;
 }
 
 static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct fill_cookie fc = { buf, filler };
+	struct fill_cookie fc = { buf, filler, NULL, 0, off };
 	struct node_ctx ctx;
 	bool held;
 	int rc;
 
-	(void)off;
 	(void)fi;
-	(void)flags;
 	if ((rc = enter(path, NULL, &ctx, &held, true)))
 		return rc;
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	rc = fs_list(&ctx, fill_one, &fc);
+	if ((flags & FUSE_READDIR_PLUS) && atomic_load(&cache_on))
+		fc.dir = path;
+	rc = fill_one(&fc, ".");
+	if (rc == 0)
+		rc = fill_one(&fc, "..");
+	if (rc == 0)
+		rc = fs_list(&ctx, fill_one, &fc);
 	leave(held);
 	return rc == -ENOBUFS ? 0 : rc;
 }
@@ -403,8 +573,11 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		rc = -ENOMEM;
 	if (!rc) {
 		fh->ctx = ctx;
+		pthread_mutex_init(&fh->mu, NULL);
+		/* Suspended: the kernel keeps the pages; ctl changes with each write. */
+		fh->lazy = atomic_load(&cache_on) && ctx.node->kind == NODE_TEXT && !ctx.node->write;
 		/* What the getattr before this open rendered, else a rendering now. */
-		if (ctx.node->kind == NODE_TEXT &&
+		if (ctx.node->kind == NODE_TEXT && !fh->lazy &&
 		    !(fh->text = render_take(path, ctx.gen, &fh->len))) {
 			struct sbuf sb = SBUF_INIT;
 
@@ -423,15 +596,20 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	leave(held);
 	if (rc) {
 		if (fh) {
+			if (fh->path)
+				pthread_mutex_destroy(&fh->mu);
 			free(fh->text);
 			free(fh->path);
 			free(fh);
 		}
 		return rc;
 	}
-	/* Every read reaches us: content is a snapshot per open, not cached. */
-	fi->direct_io = 1;
-	fi->keep_cache = 0;
+	/*
+	 * Live, and blobs: every read reaches us, content is a snapshot per
+	 * open. Suspended text: the pages stay valid until tree_changed.
+	 */
+	fi->direct_io = !fh->lazy;
+	fi->keep_cache = fh->lazy;
 	fi->fh = (uintptr_t)fh;
 	fh_link(fh);
 	return 0;
@@ -475,6 +653,8 @@ static int op_read(const char *path, char *buf, size_t len, off_t off,
 	/* A file of a thread that has exited: the snapshot no longer holds. */
 	if (fh->ctx.tid && reader_thread_alive(fh->ctx.r, fh->ctx.tid))
 		return -EIO;
+	if (fh->lazy && (rc = fh_text(fh)))
+		return rc;
 	if (fh->text) {
 		if ((uint64_t)off >= fh->len)
 			return 0;
@@ -505,6 +685,8 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
 		return -EINVAL;
 	if (off < 0)
 		return -ENXIO;
+	if (fh->lazy && (rc = fh_text(fh)))
+		return rc;
 	if (fh->text) {
 		if ((uint64_t)off >= fh->len)
 			return -ENXIO;

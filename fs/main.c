@@ -259,6 +259,7 @@ static void on_unmounted(void *arg)
 
 	atomic_store(&fs->released, true);
 	reader_detach(fs->r);
+	ptracefs_tree_changed();	/* what the kernel cached must fail too */
 }
 
 /* The process that serves the mount: attach, mount, report, loop. */

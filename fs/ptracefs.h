@@ -20,5 +20,7 @@ struct ptracefs {
 /* The FUSE operations (fs/fuse_ops.c); user_data is a struct ptracefs. */
 struct fuse_operations;
 const struct fuse_operations *ptracefs_ops(void);
+/* Drops whatever the kernel cached of the tree (fs/fuse_ops.c). */
+void ptracefs_tree_changed(void);
 
 #endif

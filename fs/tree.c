@@ -7,6 +7,7 @@
 #include "fs/tree.h"
 
 void (*fs_on_detach)(void);
+void (*fs_on_ctl)(int want_live);
 
 int fs_table_gen(const struct node_ctx *dir, const char *name, size_t i,
 		 struct node_ent *out)

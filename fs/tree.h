@@ -123,6 +123,9 @@ int fs_proc_show(const struct node_ctx *c, struct sbuf *sb);
 
 /* ctl's "detach": set by the FUSE glue to end the mount. */
 extern void (*fs_on_detach)(void);
+/* After every ctl write, done or refused: the mode asked for (1 live,
+ * 0 suspended, -1 unchanged). Set by the FUSE glue, which drops caches. */
+extern void (*fs_on_ctl)(int want_live);
 
 /* Tables, generators and row functions defined next to their files. */
 extern const struct node thread_dir, module_dir, region_file;

@@ -533,11 +533,17 @@ int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
 		if (!e || !map_is_data(e))
 			break;
 		stop = e->end < end ? e->end : end;
-		uint64_t h = r->src->ops->scan(r, (size_t)(e - m->v), pos, stop, false);
+		size_t idx = (size_t)(e - m->v);
+		uint64_t h = pos, d;
 
-		if (h < stop) {
-			*out = h;
-			return 0;
+		/* Short holes are told as data: see MEM_MIN_HOLE. */
+		for (unsigned n = 0; (h = r->src->ops->scan(r, idx, h, stop, false)) < stop; n++) {
+			d = r->src->ops->scan(r, idx, h, stop, true);
+			if (d >= stop || d - h >= MEM_MIN_HOLE || n == MEM_COALESCE_MAX) {
+				*out = h;
+				return 0;
+			}
+			h = d;
 		}
 		pos = stop;
 	}

@@ -193,6 +193,12 @@ int reader_refresh_all(struct reader *r);	/* ctl refresh */
 int reader_detach(struct reader *r);		/* ctl detach */
 /* Live mode: re-reads maps when /proc/PID/maps changed. */
 int reader_refresh_if_changed(struct reader *r);
+/*
+ * fn(arg) runs when the tree changes on its own: a thread exits (on the
+ * tracer thread, before the exit is reaped, so before the target's parent
+ * or /proc can tell). It must not block.
+ */
+void reader_on_change(struct reader *r, void (*fn)(void *), void *arg);
 /* A stop that lasts until the matching release (live mode: core, stack). */
 int reader_hold_suspend(struct reader *r);
 void reader_release_suspend(struct reader *r);

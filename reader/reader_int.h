@@ -97,6 +97,8 @@ struct reader {
 	_Atomic unsigned generation;
 
 	struct tracer *tracer;
+	_Atomic(void (*)(void *)) on_change;	/* reader_on_change */
+	void *on_change_arg;
 
 	pthread_mutex_t lazy_mu;	/* guards the caches built on first use */
 	struct reader_module *modules;	/* modules.c */
@@ -114,6 +116,19 @@ struct reader {
 	/* -o snapshot: the clone mem_pid names, and the freeze (snapshot.c) */
 	struct snapshot *snap;
 };
+
+/*
+ * mem.c: SEEK_HOLE reports a hole inside an anonymous mapping only from
+ * this length on; shorter ones are part of the data around them (they
+ * read as zeros and cost the target nothing). A reader of a sparse file
+ * pays SEEK_DATA, SEEK_HOLE and a read per extent, three FUSE round
+ * trips, ~75 us here; reading zeros through FUSE instead costs ~0.3 us
+ * per KiB: the crossover is near 256 KiB (doc/performance.md, sparse
+ * rows). SEEK_DATA stays exact: a hole always reads as zeros, data may.
+ * MEM_COALESCE_MAX bounds the pagemap scans of one SEEK_HOLE.
+ */
+#define MEM_MIN_HOLE ((uint64_t)256 << 10)
+#define MEM_COALESCE_MAX 4096u
 
 /* proc.c: small /proc readers. */
 int proc_read_file(const char *path, char **buf, size_t *len, size_t cap);

@@ -96,6 +96,20 @@ static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 	atomic_store(&t->state, RT_STOPPED);
 }
 
+void reader_on_change(struct reader *r, void (*fn)(void *), void *arg)
+{
+	r->on_change_arg = arg;
+	atomic_store(&r->on_change, fn);
+}
+
+static void changed(struct reader *r)
+{
+	void (*fn)(void *) = atomic_load(&r->on_change);
+
+	if (fn)
+		fn(r->on_change_arg);
+}
+
 void tracer_reap(struct reader *r)
 {
 	/*
@@ -107,26 +121,40 @@ void tracer_reap(struct reader *r)
 	 */
 	for (size_t i = 0; i < atomic_load(&r->nthreads); i++) {
 		struct rthread *t = &r->threads[i];
+		siginfo_t si;
 		int status;
 		pid_t w;
 
 		/* -o snapshot: a frozen thread is no longer ours to wait for. */
 		if (atomic_load(&t->state) == RT_DEAD || atomic_load(&t->state) == RT_FROZEN)
 			continue;
+		/* An exit is told (reader_on_change) before it is reaped. */
+		si.si_pid = 0;
+		if (waitid(P_PID, (id_t)t->tid, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) == 0 &&
+		    si.si_pid == 0)
+			continue;
+		if (si.si_pid && (si.si_code == CLD_EXITED || si.si_code == CLD_KILLED ||
+				  si.si_code == CLD_DUMPED)) {
+			atomic_store(&t->state, RT_DEAD);
+			atomic_fetch_sub(&r->nalive, 1);
+			changed(r);
+		}
 		w = waitpid(t->tid, &status, __WALL | WNOHANG);
-		if (w == 0)
+		if (w == 0 || atomic_load(&t->state) == RT_DEAD)
 			continue;
 		if (w < 0) {
 			/* ECHILD: not our tracee any more (it is gone). */
 			if (errno == ECHILD) {
 				atomic_store(&t->state, RT_DEAD);
 				atomic_fetch_sub(&r->nalive, 1);
+				changed(r);
 			}
 			continue;
 		}
 		if (WIFEXITED(status) || WIFSIGNALED(status)) {
 			atomic_store(&t->state, RT_DEAD);
 			atomic_fetch_sub(&r->nalive, 1);
+			changed(r);
 		} else if (WIFSTOPPED(status)) {
 			tracer_handle_stop(r, t, status);
 		}

@@ -533,5 +533,72 @@ def _(c):
     check(none_stopped(t.pid), 'reading regs left a thread stopped')
 
 
+@tap_check('cache: a suspended tree read, resumed, changed, suspended again reads the new state')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid)
+    spin = str(t.spinner)
+    # read twice: the second read may come from the kernel's caches
+    for _ in range(2):
+        regs0 = m.read('threads', spin, 'regs')
+        stat0 = m.read('threads', spin, 'stat')
+        status0 = m.read('status')
+        with open(m.path('mem'), 'rb') as f:
+            n0 = struct.unpack('<Q', os.pread(f.fileno(), 8, t.counter_addr))[0]
+    for cmd in ('resume', 'suspend'):
+        with open(m.path('ctl'), 'w') as f:
+            f.write(cmd + '\n')
+        if cmd == 'resume':
+            check(kv(m.read('status'))['state'] == 'live', 'status cached across resume')
+            check(t.counter_moves(), 'counter stands still after resume')
+    with open(m.path('mem'), 'rb') as f:
+        n1 = struct.unpack('<Q', os.pread(f.fileno(), 8, t.counter_addr))[0]
+    check(n1 != n0, f'mem still reads counter {n0}')
+    check(m.read('status') == status0 or kv(m.read('status'))['state'] == 'suspended',
+          'status after suspend')
+    check(m.read('threads', spin, 'regs') != regs0, 'regs of the spinner did not change')
+    check(m.read('threads', spin, 'stat') != stat0, 'stat of the spinner did not change')
+    check(os.stat(m.path('threads', spin, 'regs')).st_size ==
+          len(m.read('threads', spin, 'regs')), 'regs st_size is not the bytes read')
+    # refresh alone (ctl resume by another mount is not possible): mtime moves on
+    before = os.stat(m.path('status')).st_mtime_ns
+    with open(m.path('ctl'), 'w') as f:
+        f.write('refresh\n')
+    check(os.stat(m.path('status')).st_mtime_ns > before, 'refresh left the mtime of status')
+
+
+@tap_check('cache: a thread killed while suspended is ENOENT once its exit is reaped')
+def _(c):
+    t = Live(c)
+    tid = int(t.ask('waiter'))
+    m = c.mount(t.pid)
+    # cached: its name, its attributes, its regs
+    for _ in range(2):
+        check(b'rip' in m.read('threads', str(tid), 'regs'), 'waiter regs unreadable')
+        os.stat(m.path('threads', str(tid)))
+    t.proc.kill()            # SIGKILL: the one end of a stopped thread
+    t.proc.wait()            # its parent sees the exit: the daemon has reaped it
+    for p in (('threads', str(tid)), ('threads', str(tid), 'regs'), ('threads', str(t.pid))):
+        try:
+            os.stat(m.path(*p))
+            check(False, f'{"/".join(p)} still resolves after the exit')
+        except OSError as e:
+            check(e.errno == errno.ENOENT, f'stat {"/".join(p)}: {e}')
+    check(str(tid) not in os.listdir(m.path('threads')), 'the killed thread is still listed')
+
+
+@tap_check('cache: live mode serves no stale text: regs of a spinner move between reads')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid)
+    spin = str(t.spinner)
+    m.read('threads', spin, 'regs')          # cached while suspended
+    with open(m.path('ctl'), 'w') as f:
+        f.write('resume\n')
+    seen = {m.read('threads', spin, 'regs') for _ in range(5)}
+    check(len(seen) > 1, 'five reads of a spinning thread\'s regs in live mode were equal')
+    check(kv(m.read('ctl'))['mode'] == 'live', 'ctl not live')
+
+
 if __name__ == '__main__':
     sys.exit(run())

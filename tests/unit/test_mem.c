@@ -313,10 +313,62 @@ static void test_mem_read_never_populated_anon_is_a_hole(void **state)
 	assert_int_equal(vm_calls, 2);
 	assert_true(vm_addrs[0] == 16 * P && vm_addrs[1] == 18 * P);
 
+	/* A one-page hole is shorter than MEM_MIN_HOLE: told as data. */
 	assert_int_equal(reader_mem_seek(r, 16 * P, SEEK_HOLE, 34 * P, &out), 0);
-	assert_int_equal(out, 17 * P);
+	assert_int_equal(out, 19 * P);
+	/* SEEK_DATA stays exact: from inside the hole, the next populated page. */
 	assert_int_equal(reader_mem_seek(r, 17 * P, SEEK_DATA, 34 * P, &out), 0);
 	assert_int_equal(out, 18 * P);
+	free(buf);
+	free(zero);
+	free_reader(r);
+	close(pm);
+}
+
+/*
+ * One anonymous mapping: data, a hole one page short of MEM_MIN_HOLE,
+ * data, a hole of exactly MEM_MIN_HOLE, data, then unpopulated to its
+ * end. SEEK_HOLE skips the short hole, stops at the long one and at the
+ * tail; reads of the coalesced extent give zeros for the short hole
+ * without reaching the target there.
+ */
+static void test_mem_seek_hole_coalesces_short_holes(void **state)
+{
+	uint64_t hole = (MEM_MIN_HOLE + P - 1) / P;	/* pages in a long hole */
+	uint64_t base = 64 * P, d1 = base, h1 = d1 + P, d2 = h1 + (hole - 1) * P;
+	uint64_t h2 = d2 + P, d3 = h2 + hole * P, tail = d3 + P, end = tail + hole * P + 3 * P;
+	const uint64_t pages[] = { d1, d2, d3 };
+	const uint64_t bits[] = { 1ULL << 63, 1ULL << 63, 1ULL << 62 };
+	int pm = make_pagemap(pages, bits, 3);
+	struct reader *r = make_reader(pm);
+	char maps[128];
+	int n = snprintf(maps, sizeof(maps), "%llx-%llx rw-p 00000000 00:00 0 \n",
+			 (unsigned long long)base, (unsigned long long)end);
+	size_t len = (size_t)(h2 - d1);
+	unsigned char *buf = malloc(len), *zero = calloc(1, len);
+	uint64_t out;
+
+	(void)state;
+	/* pagemap covers the whole mapping: a short read would mean "populated" */
+	assert_int_equal(ftruncate(pm, (off_t)((end / P + 512) * 8)), 0);
+	maps_free(&r->maps);
+	assert_int_equal(maps_parse(maps, (size_t)n, &r->maps), 0);
+	r->mem_size = end;
+	assert_int_equal(reader_mem_seek(r, d1, SEEK_HOLE, end, &out), 0);
+	assert_int_equal(out, h2);		/* past the short hole, at the long one */
+	assert_int_equal(reader_mem_seek(r, h1, SEEK_HOLE, end, &out), 0);
+	assert_int_equal(out, h2);		/* from inside the short hole too */
+	assert_int_equal(reader_mem_seek(r, h2, SEEK_DATA, end, &out), 0);
+	assert_int_equal(out, d3);
+	assert_int_equal(reader_mem_seek(r, d3, SEEK_HOLE, end, &out), 0);
+	assert_int_equal(out, tail);		/* a hole to the mapping's end is a hole */
+	assert_int_equal(reader_mem_seek(r, tail, SEEK_DATA, end, &out), -ENXIO);
+	/* The extent reads: the short hole as zeros, data from the target. */
+	assert_int_equal(reader_mem_read(r, buf, len, d1), (ssize_t)len);
+	assert_content(buf, P, d1);
+	assert_memory_equal(buf + P, zero, (size_t)(d2 - h1));
+	assert_content(buf + (d2 - d1), P, d2);
+	assert_int_equal(vm_calls, 2);
 	free(buf);
 	free(zero);
 	free_reader(r);
@@ -340,6 +392,7 @@ int main(void)
 		cmocka_unit_test(test_mem_seek_walks_mappings),
 		cmocka_unit_test(test_mem_seek_data_past_last_is_enxio),
 		cmocka_unit_test(test_mem_read_never_populated_anon_is_a_hole),
+		cmocka_unit_test(test_mem_seek_hole_coalesces_short_holes),
 	};
 
 	int failed = 0;
