@@ -439,24 +439,49 @@ static void test_mem_seek_matches_maps(void **state)
 		add_extent(got, &ngot, 1 << 16, d, h);
 		off = h;
 	}
-	for (size_t i = 0; i < nwant || i < ngot; i++) {
-		if (i >= nwant || i >= ngot || want[i].start != got[i].start ||
-		    want[i].end != got[i].end)
-			fail_msg("data extent %zu: seek walk gives %#llx-%#llx, maps+pagemap %#llx-%#llx",
-				 i, i < ngot ? (unsigned long long)got[i].start : 0ULL,
-				 i < ngot ? (unsigned long long)got[i].end : 0ULL,
-				 i < nwant ? (unsigned long long)want[i].start : 0ULL,
-				 i < nwant ? (unsigned long long)want[i].end : 0ULL);
+	/*
+	 * Truthful where it matters: a hole holds no populated page (every
+	 * extent of maps+pagemap lies inside one the walk gives), and the walk
+	 * starts and ends its extents on populated pages. A short run of
+	 * unpopulated pages between two populated ones may be told as data
+	 * (it reads as zeros): fewer round trips for sparse readers.
+	 */
+	for (size_t i = 0, j = 0; i < nwant; i++) {
+		while (j < ngot && got[j].end <= want[i].start)
+			j++;
+		if (j == ngot || got[j].start > want[i].start || got[j].end < want[i].end)
+			fail_msg("data %#llx-%#llx (maps+pagemap) is not inside one extent of the seek walk",
+				 (unsigned long long)want[i].start, (unsigned long long)want[i].end);
 	}
-	/* from inside an extent SEEK_DATA stays put; from inside a hole, SEEK_HOLE */
+	for (size_t j = 0; j < ngot; j++) {
+		bool starts = false, ends = false;
+
+		for (size_t i = 0; i < nwant; i++) {
+			starts |= want[i].start == got[j].start;
+			ends |= want[i].end == got[j].end;
+		}
+		if (!starts || !ends)
+			fail_msg("seek walk extent %#llx-%#llx does not start and end on data",
+				 (unsigned long long)got[j].start, (unsigned long long)got[j].end);
+	}
+	/*
+	 * From inside an extent SEEK_DATA stays put; from the first page of a
+	 * hole, SEEK_HOLE stays put or (a short hole told as data) goes on to
+	 * the end of a later extent, never into data.
+	 */
 	for (size_t i = 0; i < nwant; i++) {
 		uint64_t mid = want[i].start + (want[i].end - want[i].start) / 2;
+		bool at_end = false;
 
 		assert_int_equal(reader_mem_seek(f->r, mid, SEEK_DATA, end, &d), 0);
 		assert_int_equal(d, mid);
 		if (want[i].end < end) {
 			assert_int_equal(reader_mem_seek(f->r, want[i].end, SEEK_HOLE, end, &h), 0);
-			assert_int_equal(h, want[i].end);
+			for (size_t k = i; k < nwant; k++)
+				at_end |= want[k].end == h;
+			if (h < want[i].end || !(at_end || h == end))
+				fail_msg("SEEK_HOLE from the hole at %#llx gave %#llx",
+					 (unsigned long long)want[i].end, (unsigned long long)h);
 		}
 	}
 	/* nothing after the last extent */

@@ -158,6 +158,25 @@ def expected_extents(pid, maps, end):
     return [tuple(x) for x in out]
 
 
+def untruthful_extents(got, want):
+    """None if a seek walk's extents (got) are truthful where it matters:
+    every extent of populated data (want) lies inside one of them, and each
+    starts and ends on populated data; a short run of unpopulated pages
+    between two populated ones may be told as data (it reads as zeros).
+    Else what is wrong."""
+    starts, ends = {s for s, _ in want}, {e for _, e in want}
+    j = 0
+    for s, e in want:
+        while j < len(got) and got[j][1] <= s:
+            j += 1
+        if j == len(got) or got[j][0] > s or got[j][1] < e:
+            return f'data {s:#x}-{e:#x} is not inside one extent of the seek walk'
+    for s, e in got:
+        if s not in starts or e not in ends:
+            return f'seek walk extent {s:#x}-{e:#x} does not start and end on data'
+    return None
+
+
 def seek_extents(fd, end):
     """Data extents of fd by a SEEK_DATA/SEEK_HOLE walk."""
     out, off = [], 0
