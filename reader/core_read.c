@@ -305,7 +305,7 @@ static int build(struct reader *r, struct core_layout **out)
 	rc = gather_threads(r, &g);
 	if (rc == 0)
 		rc = gather_maps(r, &g);
-	if (rc == 0)
+	if (rc == 0 && r->src->ops->proc_state)
 		rc = gather_notes(r, &g);
 	if (rc == 0) {
 		if (reader_file(r, RB_AUXV, &auxv, &auxv_len))
@@ -326,6 +326,9 @@ static int build(struct reader *r, struct core_layout **out)
 			in.nxfeats = gather_xfeats(r, &g, xfeats, 64);
 		in.xfeats = xfeats;
 		in.extra = &g.notes;
+		/* A core's own notes, or none: nothing of another process's /proc. */
+		if (!r->src->ops->proc_state)
+			in.extra = r->src->ops->notes ? r->src->ops->notes(r) : NULL;
 		rc = core_build(&in, out);
 	}
 	gather_free(&g);

@@ -17,6 +17,9 @@
 
 #include "reader/bytes.h"
 #include "reader/corefile.h"
+#include "reader/corenote.h"
+#include "reader/maps.h"
+#include "reader/procstat.h"
 
 #ifndef NT_FILE
 #define NT_FILE 0x46494c45
@@ -29,7 +32,7 @@
 #define THREADS_MAX (1u << 18)
 #define FILES_MAX (1u << 24)
 
-static void problem(struct corefile *cf, const char *fmt, ...)
+void corefile_problem(struct corefile *cf, const char *fmt, ...)
 {
 	size_t n = strlen(cf->problems);
 	va_list ap;
@@ -92,7 +95,7 @@ static int read_segments(Elf *elf, uint64_t file_size, struct corefile *cf)
 		if (ph.p_type != PT_LOAD || ph.p_memsz == 0)
 			continue;
 		if (ph.p_vaddr + ph.p_memsz < ph.p_vaddr) {
-			problem(cf, "a segment at %#llx wraps", (unsigned long long)ph.p_vaddr);
+			corefile_problem(cf, "a segment at %#llx wraps", (unsigned long long)ph.p_vaddr);
 			continue;
 		}
 		s->vaddr = ph.p_vaddr;
@@ -111,12 +114,12 @@ static int read_segments(Elf *elf, uint64_t file_size, struct corefile *cf)
 		struct corefile_seg *s = &cf->segs[i];
 
 		if (cf->nsegs && s->vaddr < cf->segs[cf->nsegs - 1].vaddr + cf->segs[cf->nsegs - 1].memsz) {
-			problem(cf, "segment at %#llx overlaps another: dropped",
+			corefile_problem(cf, "segment at %#llx overlaps another: dropped",
 				(unsigned long long)s->vaddr);
 			continue;
 		}
 		if (s->avail < s->filesz)
-			problem(cf, "truncated: the segment at %#llx lacks %llu bytes (EIO)",
+			corefile_problem(cf, "truncated: the segment at %#llx lacks %llu bytes (EIO)",
 				(unsigned long long)s->vaddr,
 				(unsigned long long)(s->filesz - s->avail));
 		cf->segs[cf->nsegs++] = *s;
@@ -148,11 +151,11 @@ static void prstatus(struct corefile *cf, const unsigned char *d, size_t len, si
 	size_t w = c->word;
 
 	if (len < (size_t)c->prstatus.reg + cf->arch->regs_size) {
-		problem(cf, "a short NT_PRSTATUS (%zu bytes)", len);
+		corefile_problem(cf, "a short NT_PRSTATUS (%zu bytes)", len);
 		return;
 	}
 	if (!(t = new_thread(cf, cap))) {
-		problem(cf, "too many threads");
+		corefile_problem(cf, "too many threads");
 		return;
 	}
 	t->signo = (int)le(d + c->prstatus.signo, 4);
@@ -189,7 +192,7 @@ static void prpsinfo(struct corefile *cf, const unsigned char *d, size_t len)
 	const struct arch_core *c = cf->arch->core;
 
 	if (len < (size_t)c->prpsinfo.psargs + 80) {
-		problem(cf, "a short NT_PRPSINFO");
+		corefile_problem(cf, "a short NT_PRPSINFO");
 		return;
 	}
 	cf->have_psinfo = true;
@@ -219,7 +222,7 @@ static void file_note(struct corefile *cf, const unsigned char *d, size_t len)
 	count = le(d, w);
 	page = le(d + w, w);
 	if (count > (len - 2 * w) / (3 * w) || count > FILES_MAX) {
-		problem(cf, "NT_FILE claims %llu entries", (unsigned long long)count);
+		corefile_problem(cf, "NT_FILE claims %llu entries", (unsigned long long)count);
 		return;
 	}
 	cf->files = calloc(count ? count : 1, sizeof(*cf->files));
@@ -234,7 +237,7 @@ static void file_note(struct corefile *cf, const unsigned char *d, size_t len)
 		struct corefile_file *f = &cf->files[cf->nfiles];
 
 		if (!nul) {
-			problem(cf, "NT_FILE's names end without a NUL");
+			corefile_problem(cf, "NT_FILE's names end without a NUL");
 			break;
 		}
 		f->start = le(e, w);
@@ -289,13 +292,15 @@ static void read_notes(Elf *elf, uint64_t file_size, struct corefile *cf)
 		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_NOTE || ph.p_filesz == 0)
 			continue;
 		if (ph.p_offset >= file_size || ph.p_filesz > file_size - ph.p_offset) {
-			problem(cf, "a PT_NOTE past the end of the file");
+			corefile_problem(cf, "a PT_NOTE past the end of the file");
 			continue;
 		}
 		if ((total += ph.p_filesz) > NOTES_MAX) {
-			problem(cf, "notes beyond %llu MiB ignored", (unsigned long long)(NOTES_MAX >> 20));
+			corefile_problem(cf, "notes beyond %llu MiB ignored", (unsigned long long)(NOTES_MAX >> 20));
 			break;
 		}
+		cf->last_note_off = ph.p_offset;
+		cf->last_note_len = ph.p_filesz;
 		data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
 					    ph.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
 		if (!data)
@@ -372,9 +377,9 @@ int corefile_parse(Elf *elf, uint64_t file_size, struct corefile *cf, char *why,
 	}
 	read_notes(elf, file_size, cf);
 	if (!cf->nthreads)
-		problem(cf, "no NT_PRSTATUS: no threads");
+		corefile_problem(cf, "no NT_PRSTATUS: no threads");
 	if (!cf->auxv)
-		problem(cf, "no NT_AUXV");
+		corefile_problem(cf, "no NT_AUXV");
 	return 0;
 }
 
@@ -401,4 +406,84 @@ uint64_t corefile_auxv(const struct corefile *cf, uint64_t type)
 			break;
 	}
 	return 0;
+}
+
+const struct corenote_thread *corefile_note_thread(const struct corenote_set *s, pid_t tid)
+{
+	for (size_t i = 0; i < s->nthreads; i++)
+		if (s->threads[i].tid == tid)
+			return &s->threads[i];
+	return NULL;
+}
+
+static bool has_prstatus(const struct corefile *cf, pid_t tid)
+{
+	for (size_t i = 0; i < cf->nthreads; i++)
+		if (cf->threads[i].tid == tid)
+			return true;
+	return false;
+}
+
+static int check_maps(const struct corefile *cf, const struct corenote_text *t,
+		      struct maps *maps, char *why, size_t whylen)
+{
+	int rc = maps_parse(t->p, t->len, maps);
+
+	if (rc) {
+		snprintf(why, whylen, "its maps text: %s",
+			 rc == -ENOMEM ? strerror(ENOMEM) : "does not parse");
+		return rc;
+	}
+	if (maps->n != cf->nsegs) {
+		snprintf(why, whylen, "its maps has %zu lines for %zu PT_LOADs", maps->n, cf->nsegs);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct map_entry *e = &maps->v[i];
+		const struct corefile_seg *s = &cf->segs[i];
+		unsigned rwx = (s->flags & PF_R ? PERM_R : 0) | (s->flags & PF_W ? PERM_W : 0) |
+			       (s->flags & PF_X ? PERM_X : 0);
+
+		if (e->start != s->vaddr || e->end != s->vaddr + s->memsz ||
+		    (e->perms & (PERM_R | PERM_W | PERM_X)) != rwx) {
+			snprintf(why, whylen, "its maps line %#llx-%#llx is not the PT_LOAD at %#llx",
+				 (unsigned long long)e->start, (unsigned long long)e->end,
+				 (unsigned long long)s->vaddr);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int corefile_check_notes(const struct corefile *cf, const struct corenote_set *s, pid_t pid,
+			 char *why, size_t whylen)
+{
+	struct maps maps = { 0 };
+	int rc = 0;
+
+	if (s->pid != pid) {
+		snprintf(why, whylen, "they are of pid %d, the core of %d", (int)s->pid, (int)pid);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->nthreads; i++) {
+		const struct corenote_thread *t = &s->threads[i];
+		struct procstat ps;
+		uint64_t args[6], sp, pc;
+		long nr;
+
+		if (!has_prstatus(cf, t->tid)) {
+			snprintf(why, whylen, "thread %d has no NT_PRSTATUS", (int)t->tid);
+			return -EINVAL;
+		}
+		if ((t->stat.p && (procstat_parse(t->stat.p, t->stat.len, &ps) || ps.pid != t->tid)) ||
+		    (t->syscall.p && procstat_syscall(t->syscall.p, t->syscall.len, &nr, args, &sp, &pc))) {
+			snprintf(why, whylen, "thread %d's stat or syscall line does not parse",
+				 (int)t->tid);
+			return -EINVAL;
+		}
+	}
+	if (s->maps.p)
+		rc = check_maps(cf, &s->maps, &maps, why, whylen);
+	maps_free(&maps);
+	return rc;
 }

@@ -71,6 +71,8 @@ struct corefile {
 	bool have_siginfo;
 	const unsigned char *xsave_layout;	/* x86 NT_X86_XSAVE_LAYOUT, if written */
 	size_t xsave_layout_len;
+	/* The last PT_NOTE, in the file: where our PTRACEFS notes are. */
+	uint64_t last_note_off, last_note_len;
 	char problems[512];		/* "; "-separated, empty when none */
 };
 
@@ -86,5 +88,22 @@ void corefile_free(struct corefile *cf);
 /* The value of auxv entry type, or 0. */
 uint64_t corefile_auxv(const struct corefile *cf, uint64_t type);
 const char *corefile_kind_name(enum corefile_kind k);
+/* Appends one "; "-separated item to cf->problems (cut at its size). */
+void corefile_problem(struct corefile *cf, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct corenote_set;
+/*
+ * Whether a core's PTRACEFS notes (reader/corenote.h) agree with its
+ * standard notes, so the core source may take them as they are: the pid
+ * is pid; the maps text parses and has exactly one line per PT_LOAD, same
+ * range and rwx (our `core` writes one per mapping); every thread note
+ * names a thread with an NT_PRSTATUS and its stat and syscall lines
+ * parse. 0, or -EINVAL or -ENOMEM with why.
+ */
+int corefile_check_notes(const struct corefile *cf, const struct corenote_set *s, pid_t pid,
+			 char *why, size_t whylen);
+/* The thread note of tid, or NULL. */
+const struct corenote_thread *corefile_note_thread(const struct corenote_set *s, pid_t tid);
 
 #endif

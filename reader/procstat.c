@@ -1,6 +1,7 @@
 /* Parsers of /proc stat, status and cmdline text: see procstat.h. */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "reader/procstat.h"
@@ -150,4 +151,32 @@ void procstat_cmdline(const char *cmdline, size_t len, char *out, size_t cap)
 	memset(out, 0, cap);
 	for (size_t i = 0; i < len; i++)
 		out[i] = cmdline[i] ? cmdline[i] : ' ';
+}
+
+int procstat_syscall(const char *text, size_t len, long *nr, uint64_t args[6],
+		     uint64_t *sp, uint64_t *pc)
+{
+	unsigned long long v[8];
+	char line[256];
+	long n;
+
+	/* Nine numbers at most: a longer line is not one. */
+	if (len >= sizeof(line))
+		return -EINVAL;
+	memcpy(line, text, len);
+	line[len] = '\0';
+	if (sscanf(line, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &n, &v[0], &v[1],
+		   &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9) {
+		for (int k = 0; k < 6; k++)
+			args[k] = v[k];
+		*sp = v[6];
+		*pc = v[7];
+	} else if (sscanf(line, "%ld %llx %llx", &n, &v[0], &v[1]) == 3 && n == -1) {
+		*sp = v[0];
+		*pc = v[1];
+	} else {
+		return -EINVAL;
+	}
+	*nr = n;
+	return 0;
 }

@@ -51,6 +51,14 @@ int procstat_status_mask(const char *text, size_t len, const char *key,
 			 uint64_t *out);
 
 /*
+ * A /proc/PID/task/TID/syscall line: "nr a1..a6 sp pc" in a call (0, the
+ * call in *nr), "-1 sp pc" in user code (0, *nr -1). -EINVAL for
+ * anything else, "running" included; then nothing is set.
+ */
+int procstat_syscall(const char *text, size_t len, long *nr, uint64_t args[6],
+		     uint64_t *sp, uint64_t *pc);
+
+/*
  * cmdline as ps prints it: NUL separators become spaces, truncated to
  * cap - 1 bytes, the rest of out zeroed (ELF's pr_psargs).
  */

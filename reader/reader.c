@@ -125,21 +125,10 @@ void snapshot_thread_info(struct reader *r, struct rthread *t)
 	}
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)r->pid, (int)t->tid);
 	if (proc_read_file(path, &buf, &len, 4096) == 0) {
-		unsigned long long v[9];
 		long nr;
 
-		/* "nr a1..a6 sp pc", or "-1 sp pc" in user code. */
-		if (sscanf(buf, "%ld %llx %llx %llx %llx %llx %llx %llx %llx", &nr,
-			   &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 9) {
+		if (procstat_syscall(buf, len, &nr, ti->syscall_args, &ti->sp, &ti->pc) == 0)
 			ti->syscall = nr;
-			for (int k = 0; k < 6; k++)
-				ti->syscall_args[k] = v[k];
-			ti->sp = v[6];
-			ti->pc = v[7];
-		} else if (sscanf(buf, "%ld %llx %llx", &nr, &v[0], &v[1]) == 3) {
-			ti->sp = v[0];
-			ti->pc = v[1];
-		}
 		free(buf);
 	}
 }

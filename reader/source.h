@@ -25,6 +25,7 @@
 struct reader;
 struct smaps;
 struct core_xfeat;
+struct corenote_set;
 struct sbuf;
 
 struct source_ops {
@@ -53,6 +54,12 @@ struct source_ops {
 	/* x86: the XSAVE components of an NT_X86_XSTATE blob (NT_X86_XSAVE_LAYOUT). */
 	size_t (*xsave_layout)(struct reader *r, const void *xstate, size_t len,
 			       struct core_xfeat *out, size_t max);
+	/*
+	 * A core source's PTRACEFS notes, when it took them: `core` carries
+	 * them on as they are. NULL: none that are exact (reconstructed
+	 * text is not written as if /proc had given it).
+	 */
+	const struct corenote_set *(*notes)(struct reader *r);
 
 	/* Control: a process that runs on. NULL for a core file. */
 	int (*set_live)(struct reader *r, bool live);

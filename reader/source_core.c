@@ -7,7 +7,11 @@
  * them, and this file turns them into what the views read: maps from the
  * PT_LOADs and NT_FILE, threads and their regsets from NT_PRSTATUS and the
  * notes after each, /proc-shaped status and stat text, auxv, and cmdline
- * and environ from the dumped initial stack. Memory is pread from the
+ * and environ from the dumped initial stack. Our own cores carry the
+ * /proc text itself in PTRACEFS notes (reader/corenote.h): when they
+ * agree with the rest of the core, maps, status, cmdline, environ and
+ * each thread's stat and syscall lines are taken as written, so the tree
+ * is the one the live mount showed. Memory is pread from the
  * segments; a part of a segment with no file bytes (p_filesz < p_memsz)
  * and the holes of a sparse core file are holes of `mem`; bytes a
  * truncated core lost read as EIO.
@@ -26,11 +30,14 @@
 #include "reader/bytes.h"
 #include "reader/core.h"
 #include "reader/corefile.h"
+#include "reader/corenote.h"
+#include "reader/procstat.h"
 #include "reader/reader_int.h"
 #include "reader/smaps.h"
 #include "reader/source.h"
 
 #define ARGS_MAX ((size_t)8 << 20)	/* of the stack searched for argv/envp */
+#define PTNOTES_MAX ((uint64_t)64 << 20)	/* the PTRACEFS note segment read */
 
 struct core_src {
 	struct source base;		/* first: r->src points here */
@@ -39,6 +46,10 @@ struct core_src {
 	struct corefile cf;
 	ssize_t *seg_of;		/* per maps entry: its segment, -1 none */
 	const char *cmdline_from;	/* "stack", "psargs" */
+	/* The PTRACEFS notes, when they agree with the core: into notes_buf. */
+	unsigned char *notes_buf;
+	struct corenote_set notes;
+	bool exact;
 	char path[4096];
 };
 
@@ -210,6 +221,27 @@ static size_t core_xsave_layout(struct reader *r, const void *xstate, size_t len
 	return n;
 }
 
+/* The note of tid with its stat and syscall lines, or NULL. */
+static const struct corenote_thread *exact_thread(const struct core_src *cs, pid_t tid)
+{
+	const struct corenote_thread *t = cs->exact ? corefile_note_thread(&cs->notes, tid) : NULL;
+
+	return t && t->stat.p && t->syscall.p ? t : NULL;
+}
+
+/* Nothing left to reconstruct: every text and every thread from the notes. */
+static bool lossless(const struct core_src *cs, const struct corefile *cf)
+{
+	const struct corenote_set *n = &cs->notes;
+
+	if (!cs->exact || !n->maps.p || !n->status.p || !n->cmdline.p || !n->environ.p)
+		return false;
+	for (size_t i = 0; i < cf->nthreads; i++)
+		if (!exact_thread(cs, cf->threads[i].tid))
+			return false;
+	return true;
+}
+
 static int core_describe(struct reader *r, struct sbuf *sb)
 {
 	struct core_src *cs = src_of(r);
@@ -227,11 +259,20 @@ static int core_describe(struct reader *r, struct sbuf *sb)
 	if (cf->have_siginfo)
 		sbuf_printf(sb, "si_code %d\nsi_addr 0x%llx\n", cf->sig_code,
 			    (unsigned long long)cf->sig_addr);
-	sbuf_printf(sb, "reconstructed maps: dev inode and p/s are not in a core (00:00 0, p); "
-		    "[heap] is not named;%s\n",
-		    cf->have_file_note ? " paths and offsets from NT_FILE" : " no NT_FILE: no paths");
-	sbuf_printf(sb, "reconstructed cmdline environ: %s\n", cs->cmdline_from);
-	sbuf_printf(sb, "reconstructed stat: state, times, ids from NT_PRSTATUS/NT_PRPSINFO\n");
+	if (lossless(cs, cf))
+		sbuf_printf(sb, "reconstructed none: maps, status, cmdline, environ and each "
+			    "thread's stat as /proc gave them (PTRACEFS notes)\n");
+	if (!(cs->exact && cs->notes.maps.p))
+		sbuf_printf(sb, "reconstructed maps: dev inode and p/s are not in a core (00:00 0, p); "
+			    "[heap] is not named;%s\n", cf->have_file_note ?
+			    " paths and offsets from NT_FILE" : " no NT_FILE: no paths");
+	if (!(cs->exact && cs->notes.cmdline.p && cs->notes.environ.p))
+		sbuf_printf(sb, "reconstructed cmdline environ: %s\n", cs->cmdline_from);
+	if (!(cs->exact && cs->notes.status.p))
+		sbuf_printf(sb, "reconstructed status: from NT_PRPSINFO and NT_PRSTATUS\n");
+	if (!lossless(cs, cf))
+		sbuf_printf(sb, "reconstructed stat: state, times, ids from NT_PRSTATUS/NT_PRPSINFO%s\n",
+			    cs->exact ? " (threads the PTRACEFS notes lack)" : "");
 	if (cf->problems[0])
 		sbuf_printf(sb, "problems %s\n", cf->problems);
 	return sb->err;
@@ -248,9 +289,19 @@ static void core_close(struct reader *r)
 	if (cs->fd >= 0)
 		close(cs->fd);
 	corefile_free(&cs->cf);
+	corenote_free(&cs->notes);
+	free(cs->notes_buf);
 	free(cs->seg_of);
 	free(cs);
 	r->src = NULL;
+}
+
+/* What `core` carries on: the notes as read, or none when they were not taken. */
+static const struct corenote_set *core_notes(struct reader *r)
+{
+	struct core_src *cs = src_of(r);
+
+	return cs->exact ? &cs->notes : NULL;
 }
 
 static const struct source_ops core_ops = {
@@ -263,6 +314,7 @@ static const struct source_ops core_ops = {
 	.smaps = core_smaps,
 	.sigmasks = core_sigmasks,
 	.xsave_layout = core_xsave_layout,
+	.notes = core_notes,
 };
 
 /* ---- the snapshot ---- */
@@ -282,6 +334,20 @@ static const struct corefile_file *file_at(const struct corefile *cf, uint64_t s
 	}
 	return lo < cf->nfiles && cf->files[lo].start == start && cf->files[lo].end == end ?
 		&cf->files[lo] : NULL;
+}
+
+/* mem's size and st_blocks: the data mappings and their dumped bytes. */
+static void mem_extent(struct reader *r, const struct core_src *cs)
+{
+	for (size_t i = 0; i < r->maps.n; i++) {
+		const struct map_entry *e = &r->maps.v[i];
+
+		if (!map_is_data(e) || e->end > (UINT64_C(1) << 63))
+			continue;
+		r->mem_data_bytes += cs->seg_of[i] >= 0 ? cs->cf.segs[cs->seg_of[i]].filesz : 0;
+		if (e->end > r->mem_size)
+			r->mem_size = e->end;
+	}
 }
 
 struct pending {			/* one maps line to be */
@@ -379,17 +445,40 @@ static int build_maps(struct reader *r, struct core_src *cs)
 			rc = -ENOMEM;
 	}
 	for (size_t i = 0; rc == 0 && i < n; i++) {
-		const struct map_entry *e = &r->maps.v[i];
-
 		cs->seg_of[i] = p[i].seg;
 		r->maps.v[i].file_note = p[i].file;
-		if (!map_is_data(e) || e->end > (UINT64_C(1) << 63))
-			continue;
-		r->mem_data_bytes += p[i].seg >= 0 ? cf->segs[p[i].seg].filesz : 0;
-		if (e->end > r->mem_size)
-			r->mem_size = e->end;
 	}
+	if (rc == 0)
+		mem_extent(r, cs);
 	free(p);
+	return rc;
+}
+
+/*
+ * maps: the PTRACEFS note's text as it is, real dev and inode included
+ * (so map_is_file needs no NT_FILE); corefile_check_notes matched it
+ * line for line to the PT_LOADs.
+ */
+static int exact_maps(struct reader *r, struct core_src *cs)
+{
+	const struct corenote_text *t = &cs->notes.maps;
+	int rc;
+
+	r->maps_text = malloc(t->len + 1);
+	if (!r->maps_text)
+		return -ENOMEM;
+	memcpy(r->maps_text, t->p, t->len);
+	r->maps_text[t->len] = '\0';
+	r->maps_len = t->len;
+	rc = maps_parse(r->maps_text, r->maps_len, &r->maps);
+	if (rc == 0 && r->maps.n != cs->cf.nsegs)
+		rc = -EINVAL;
+	if (rc == 0 && !(cs->seg_of = calloc(r->maps.n ? r->maps.n : 1, sizeof(*cs->seg_of))))
+		rc = -ENOMEM;
+	for (size_t i = 0; rc == 0 && i < r->maps.n; i++)
+		cs->seg_of[i] = (ssize_t)i;
+	if (rc == 0)
+		mem_extent(r, cs);
 	return rc;
 }
 
@@ -443,7 +532,10 @@ static int build_proc_text(struct reader *r, struct core_src *cs)
 		(unsigned long long)(t0 ? t0->sigpend : 0), (unsigned long long)(t0 ? t0->sighold : 0));
 	if (fclose(f) != 0)
 		return -ENOMEM;
-	rc = keep(r, RB_STATUS, text, len);
+	if (cs->exact && cs->notes.status.p)
+		rc = keep(r, RB_STATUS, cs->notes.status.p, cs->notes.status.len);
+	else
+		rc = keep(r, RB_STATUS, text, len);
 	free(text);
 	if (rc)
 		return rc;
@@ -589,9 +681,38 @@ static void find_exe(struct reader *r, const struct corefile *cf)
 	}
 }
 
-static void thread_info(struct reader *r, const struct corefile_thread *ct,
-			struct reader_thread_info *ti, const struct corefile *cf)
+/*
+ * A thread's facts from its stat and syscall lines, as the ptrace source
+ * reads them (reader.c snapshot_thread_info): the state in the line is
+ * the one before suspension.
+ */
+static void exact_thread_info(const struct corenote_thread *nt, struct reader_thread_info *ti)
 {
+	struct procstat ps;
+	long nr;
+
+	if (procstat_parse(nt->stat.p, nt->stat.len, &ps) == 0) {
+		snprintf(ti->name, sizeof(ti->name), "%s", ps.comm);
+		ti->state = ps.state;
+		ti->utime = ps.utime;
+		ti->stime = ps.stime;
+		ti->priority = ps.priority;
+		ti->nice = ps.nice;
+		ti->processor = ps.processor;
+	}
+	memset(ti->syscall_args, 0, sizeof(ti->syscall_args));
+	ti->syscall = -1;
+	ti->sp = ti->pc = 0;
+	if (procstat_syscall(nt->syscall.p, nt->syscall.len, &nr, ti->syscall_args,
+			     &ti->sp, &ti->pc) == 0)
+		ti->syscall = nr;
+}
+
+static void thread_info(struct reader *r, const struct corefile_thread *ct,
+			struct reader_thread_info *ti, const struct core_src *cs)
+{
+	const struct corefile *cf = &cs->cf;
+	const struct corenote_thread *nt = exact_thread(cs, ct->tid);
 	const struct arch_desc *a = r->arch;
 	const void *regs = ct->sets[0].data;
 	size_t len = ct->sets[0].len;
@@ -626,10 +747,13 @@ static void thread_info(struct reader *r, const struct corefile_thread *ct,
 			}
 		}
 	}
+	if (nt)
+		exact_thread_info(nt, ti);
 }
 
-static int build_threads(struct reader *r, const struct corefile *cf)
+static int build_threads(struct reader *r, const struct core_src *cs)
 {
+	const struct corefile *cf = &cs->cf;
 	size_t n = cf->nthreads;
 
 	r->threads = calloc(n ? n : 1, sizeof(*r->threads));
@@ -654,11 +778,73 @@ static int build_threads(struct reader *r, const struct corefile *cf)
 			t->sets[k].type = ct->sets[k].type;
 			t->nsets = k + 1;
 		}
-		thread_info(r, ct, &t->info, cf);
+		thread_info(r, ct, &t->info, cs);
+		if (exact_thread(cs, ct->tid))
+			t->state_before = t->info.state;
 	}
 	/* A core never exits: `mem` and the rest stay readable. */
 	atomic_init(&r->nalive, 1);
 	return 0;
+}
+
+static int replace(struct reader *r, enum reader_file which, const struct corenote_text *t)
+{
+	free(r->files[which]);
+	r->files[which] = NULL;
+	return keep(r, which, t->p, t->len);
+}
+
+static const char *notes_error(int rc)
+{
+	switch (rc) {
+	case -ENOENT: return "no VERSION note in the last PT_NOTE";
+	case -ENOTSUP: return "a format this ptracefs does not read";
+	case -ENOMEM: return strerror(ENOMEM);
+	default: return "malformed";
+	}
+}
+
+/*
+ * The PTRACEFS notes: read from the last PT_NOTE (bounded), parsed, and
+ * taken only when they agree with the rest of the core. Anything less
+ * leaves cs->exact false, a line in `problems`, and the reconstruction.
+ */
+static void load_notes(struct reader *r, struct core_src *cs)
+{
+	struct corefile *cf = &cs->cf;
+	uint64_t len = cf->last_note_len;
+	char why[200];
+	int rc;
+
+	if (cf->kind != COREFILE_PTRACEFS)
+		return;
+	if (len > PTNOTES_MAX) {
+		corefile_problem(cf, "PTRACEFS notes of %llu bytes not read: reconstructed",
+				 (unsigned long long)len);
+		return;
+	}
+	cs->notes_buf = malloc(len ? (size_t)len : 1);
+	if (!cs->notes_buf || pread_all(cs->fd, cs->notes_buf, (size_t)len, cf->last_note_off)) {
+		corefile_problem(cf, "PTRACEFS notes unreadable: reconstructed");
+		goto out_drop;
+	}
+	rc = corenote_parse(cs->notes_buf, (size_t)len, cf->arch->core->elf_data == ELFDATA2MSB,
+			    &cs->notes);
+	if (rc) {
+		corefile_problem(cf, "PTRACEFS notes ignored (%s): reconstructed", notes_error(rc));
+		goto out_drop;
+	}
+	if (corefile_check_notes(cf, &cs->notes, r->pid, why, sizeof(why))) {
+		corefile_problem(cf, "PTRACEFS notes ignored (%s): reconstructed", why);
+		goto out_drop;
+	}
+	cs->exact = true;
+	return;
+out_drop:
+	corenote_free(&cs->notes);
+	memset(&cs->notes, 0, sizeof(cs->notes));
+	free(cs->notes_buf);
+	cs->notes_buf = NULL;
 }
 
 static int load(struct reader *r, struct core_src *cs, char *why, size_t whylen)
@@ -671,8 +857,13 @@ static int load(struct reader *r, struct core_src *cs, char *why, size_t whylen)
 	r->pid = cf->have_psinfo && cf->pid > 0 ? cf->pid : cf->nthreads ? cf->threads[0].tid : 0;
 	/* A comm is 15 bytes; gcore fills all 16 of pr_fname from the exe's name. */
 	snprintf(r->comm, sizeof(r->comm), "%.15s", cf->have_psinfo ? cf->fname : "?");
-	rc = build_threads(r, cf);
-	if (rc == 0 && (rc = build_maps(r, cs)))
+	load_notes(r, cs);
+	rc = build_threads(r, cs);
+	if (rc == 0 && cs->exact && cs->notes.maps.p)
+		rc = exact_maps(r, cs);
+	else if (rc == 0)
+		rc = build_maps(r, cs);
+	if (rc)
 		snprintf(why, whylen, "cannot make maps of its segments: %s", strerror(-rc));
 	if (rc)
 		return rc;
@@ -681,9 +872,16 @@ static int load(struct reader *r, struct core_src *cs, char *why, size_t whylen)
 	alen = cf->auxv_len;
 	if (cf->auxv && (rc = keep(r, RB_AUXV, cf->auxv, alen)))
 		return rc;
-	if ((rc = build_proc_text(r, cs)) || (rc = recover_args(r, cs)))
+	if ((rc = build_proc_text(r, cs)))
 		return rc;
-	return 0;
+	if (!(cs->exact && cs->notes.cmdline.p && cs->notes.environ.p) &&
+	    (rc = recover_args(r, cs)))
+		return rc;
+	if (cs->exact && cs->notes.cmdline.p)
+		rc = replace(r, RB_CMDLINE, &cs->notes.cmdline);
+	if (rc == 0 && cs->exact && cs->notes.environ.p)
+		rc = replace(r, RB_ENVIRON, &cs->notes.environ);
+	return rc;
 }
 
 int reader_open_core(const char *path, const struct reader_opts *opts,

@@ -19,7 +19,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'mount'))
 
 import harness  # noqa: E402
-from harness import (PTRACEFS, check, mounted, parse_maps, read_maps, run, settle,  # noqa: E402
+from harness import (PTRACEFS, check, mounted, parse_maps, pread_full, read_maps, run, settle,  # noqa: E402
                      tap_check, wait_until, Skip, LIVE_MOUNTS)
 
 
@@ -215,6 +215,211 @@ def _(c):
     check(kind in ('kernel', 'ptracefs'), f'core_kind {kind}')
     check_tree(c, t, b, m, kind)
 
+
+
+# ---- round trip: a live mount, its `core`, that core mounted ----
+
+def core_phdrs(path):
+    """(type, offset, vaddr, filesz, memsz) of each program header of a 64-bit core."""
+    with open(path, 'rb') as f:
+        eh = f.read(64)
+        phoff, = struct.unpack_from('<Q', eh, 32)
+        phentsize, phnum = struct.unpack_from('<HH', eh, 54)
+        f.seek(phoff)
+        raw = f.read(phentsize * phnum)
+    out = []
+    for i in range(phnum):
+        typ, _flags, off, vaddr, _pa, filesz, memsz, _al = struct.unpack_from('<IIQQQQQQ', raw, i * phentsize)
+        out.append((typ, off, vaddr, filesz, memsz))
+    return out
+
+
+def ptracefs_notes(path):
+    """[(file offset of the note's descriptor, type, descriptor)] of the last PT_NOTE."""
+    typ, off, _v, filesz, _m = [p for p in core_phdrs(path) if p[0] == 4][-1]
+    with open(path, 'rb') as f:
+        f.seek(off)
+        seg = f.read(filesz)
+    out, at = [], 0
+    while at + 12 <= len(seg):
+        namesz, descsz, t = struct.unpack_from('<III', seg, at)
+        d = at + 12 + (namesz + 3) // 4 * 4
+        out.append((off + d, t, seg[d:d + descsz]))
+        at = d + (descsz + 3) // 4 * 4
+    return out
+
+
+def tree_texts(m):
+    """Every text file the round trip must keep, by path."""
+    out = {}
+    for name in ('status', 'maps', 'cmdline', 'environ', 'auxv'):
+        out[name] = m.read(name)
+    out['regions/'] = '\n'.join(sorted(os.listdir(m.path('regions')))).encode()
+    for tid in sorted(os.listdir(m.path('threads'))):
+        for name in ('regs', 'fpregs', 'stat'):
+            if os.path.exists(m.path('threads', tid, name)):
+                out[f'threads/{tid}/{name}'] = m.read('threads', tid, name)
+    for mod in sorted(os.listdir(m.path('modules'))):
+        for name in ('info', 'build-id'):
+            if os.path.exists(m.path('modules', mod, name)):
+                out[f'modules/{mod}/{name}'] = m.read('modules', mod, name)
+    out['modules/'] = '\n'.join(sorted(os.listdir(m.path('modules')))).encode()
+    return out
+
+
+# status lines that cannot be equal: the source and what it says of itself,
+# the state (a core never runs), what only /proc/PID has
+STATUS_DIFFERS = ('state', 'source', 'core_file', 'core_kind', 'reconstructed', 'problems',
+                  'signal', 'si_code', 'si_addr', 'coredump_filter', 'mode', 'detached',
+                  'tracer')
+
+
+def info_kept(text):
+    return [line for line in text.decode().splitlines() if not line.startswith('file_size ')]
+
+
+def status_kept(text):
+    return [line for line in text.decode().splitlines() if line.split(' ', 1)[0] not in STATUS_DIFFERS]
+
+
+def dumped_digests(mem_path, loads):
+    """sha256 of mem over each PT_LOAD's dumped bytes (what `core` holds)."""
+    import hashlib
+    out = {}
+    with open(mem_path, 'rb') as f:
+        for vaddr, filesz in loads:
+            h, done = hashlib.sha256(), 0
+            while done < filesz:
+                n = min(1 << 20, filesz - done)
+                h.update(pread_full(f.fileno(), n, vaddr + done))
+                done += n
+            out[vaddr] = h.hexdigest()
+    return out
+
+
+def round_trip(c, pid, name):
+    """Mount pid, copy its core, mount that: the trees must be the same."""
+    live = c.mount(pid)
+    want = tree_texts(live)
+    d = tempfile.mkdtemp(dir='/dev/shm', prefix='ptracefs-rt-')
+    c.undo.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    core = os.path.join(d, 'x.core')
+    r = subprocess.run(['cp', '--sparse=always', live.path('core'), core], capture_output=True,
+                       timeout=300)
+    check(r.returncode == 0, f'cp: {r.stderr.decode().strip()}')
+    loads = [(v, fs) for t, _o, v, fs, _m in core_phdrs(core) if t == 1 and fs and v < 1 << 63]
+    want_mem = dumped_digests(live.path('mem'), loads)
+    check(live.unmount() == 0, 'daemon exit status')
+    m = CoreMount(c, core)
+    got = tree_texts(m)
+    st = m.text('status')
+    check('core_kind ptracefs' in st, f'{name}: not told as our own core: {st!r}')
+    check(set(got) == set(want), f'{name}: files {sorted(set(got) ^ set(want))[:6]} differ in presence')
+    for path in sorted(want):
+        a, b = want[path], got.get(path, b'')
+        if path == 'status':
+            a, b = status_kept(a), status_kept(b)
+        elif path.endswith('/info'):
+            # a core mount opens no mapped file: no size to give
+            check(b'file_size missing\n' in b, f'{name}: {path}: {b!r}')
+            a, b = info_kept(a), info_kept(b)
+        check(a == b, f'{name}: {path} differs: live {a!r}, core {b!r}')
+    check(dumped_digests(m.path('mem'), loads) == want_mem, f'{name}: mem differs in a dumped range')
+    check('reconstructed none' in st and 'problems' not in st,
+          f'{name}: status says something is reconstructed: {st!r}')
+    # regions: each dumped one's bytes, through its own file
+    for reg in os.listdir(m.path('regions')):
+        s, e = (int(x, 16) for x in reg.split('-'))
+        for v, fs in loads:
+            if v == s:
+                with open(m.path('regions', reg), 'rb') as f:
+                    got_b = pread_full(f.fileno(), min(fs, 1 << 16), 0)
+                with open(m.path('mem'), 'rb') as f:
+                    check(got_b == pread_full(f.fileno(), min(fs, 1 << 16), s),
+                          f'{name}: regions/{reg} is not mem')
+    return core, m
+
+
+@tap_check('core source: round trip, sample target: the core\'s mount is the live mount, byte for byte')
+def _(c):
+    t = c.target()
+    core, m = round_trip(c, t.pid, 'sample')
+    # a core of that core's mount carries the notes on: lossless again
+    d = os.path.dirname(core)
+    again = os.path.join(d, 'again.core')
+    r = subprocess.run(['cp', '--sparse=always', m.path('core'), again], capture_output=True,
+                       timeout=300)
+    check(r.returncode == 0, f'cp: {r.stderr.decode().strip()}')
+    first = tree_texts(m)
+    m2 = CoreMount(c, again)
+    st = m2.text('status')
+    check('reconstructed none' in st, f'core of a core: status says something is reconstructed: {st!r}')
+    second = tree_texts(m2)
+    for path in first:
+        if path != 'status':
+            check(second.get(path) == first[path], f'core of a core: {path} differs')
+
+
+PY_PROGRAM = r"""
+import sys, threading, time
+ev = threading.Event()
+for _ in range(3):
+    threading.Thread(target=ev.wait, daemon=True).start()
+data = bytes(range(256)) * 4096
+print('ready', flush=True)
+time.sleep(3600)
+"""
+
+
+@tap_check('core source: round trip, python3 (a real program, 4 threads), byte for byte')
+def _(c):
+    p = subprocess.Popen([sys.executable, '-c', PY_PROGRAM], stdout=subprocess.PIPE,
+                         env={**os.environ, 'PTRACEFS_RT': 'x' * 100})
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    check(p.stdout.readline() == b'ready\n', 'python3 did not start')
+    round_trip(c, p.pid, 'python3')
+
+
+@tap_check('core source: hostile PTRACEFS notes fall back to the reconstruction, said in problems')
+def _(c):
+    t = c.target()
+    live = c.mount(t.pid)
+    d = tempfile.mkdtemp(dir='/dev/shm', prefix='ptracefs-hn-')
+    c.undo.append(lambda: shutil.rmtree(d, ignore_errors=True))
+    good = os.path.join(d, 'good.core')
+    r = subprocess.run(['cp', '--sparse=always', live.path('core'), good], capture_output=True,
+                       timeout=120)
+    check(r.returncode == 0, f'cp: {r.stderr.decode().strip()}')
+    live_maps = live.read('maps')
+    check(live.unmount() == 0, 'daemon exit status')
+    notes = {t: (off, desc) for off, t, desc in reversed(ptracefs_notes(good))}
+    maps_off, maps_desc = notes[0x50544602]
+    first = maps_desc.split(b'\n', 1)[0]
+    perm_at = first.index(b' ') + 1
+    cases = {
+        # a format this ptracefs does not know
+        'format': (notes[0x50544601][0], struct.pack('<I', 99), 'format'),
+        # maps that say a PT_LOAD is not readable
+        'maps': (maps_off + perm_at, b'-' if first[perm_at:perm_at + 1] != b'-' else b'r', 'maps'),
+        # a thread note for a thread the core has no NT_PRSTATUS of
+        'thread': (notes[0x50544606][0], struct.pack('<I', 0x7ffffff0), 'NT_PRSTATUS'),
+    }
+    for what, (off, patch, why) in cases.items():
+        bad = os.path.join(d, f'{what}.core')
+        shutil.copyfile(good, bad)
+        with open(bad, 'r+b') as f:
+            os.pwrite(f.fileno(), patch, off)
+        m = CoreMount(c, bad)
+        st = m.status()
+        check('PTRACEFS notes ignored' in st.get('problems', '') and why in st.get('problems', ''),
+              f'{what}: problems {st.get("problems")!r}')
+        check('reconstructed none' not in m.text('status'), f'{what}: status claims lossless')
+        check(b'00:00 0' in m.read('maps') and m.read('maps') != live_maps,
+              f'{what}: maps not reconstructed')
+        check(sorted(int(x) for x in os.listdir(m.path('threads'))) == sorted(t_ for t_ in
+              (int(x) for x in os.listdir(f'/proc/{t.pid}/task'))), f'{what}: threads')
+        check(m.read('cmdline').startswith(b'/') or m.read('cmdline'), f'{what}: cmdline empty')
+        m.cleanup()
 
 # ---- synthetic cores ----
 
