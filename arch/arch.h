@@ -26,6 +26,7 @@ struct arch_reg {
 	const char *name;
 	uint16_t offset;	/* byte offset in the NT_PRSTATUS regset */
 	uint8_t size;		/* 4 or 8 */
+	uint8_t ro;		/* shown, but a regs write may not set it */
 };
 
 /*
@@ -110,6 +111,27 @@ uint64_t arch_reg_value(const struct arch_desc *a, const void *blob, size_t len,
 const char *arch_syscall_name(const struct arch_desc *a, long nr);
 /* Looks a register up by its gdb name; -1 if absent. */
 int arch_reg_index(const struct arch_desc *a, const char *name);
+
+/* One assignment of a regs write: regs[idx] = value. */
+struct arch_reg_set {
+	uint16_t idx;
+	uint64_t value;
+};
+
+/*
+ * Parses a write to threads/<tid>/regs: "name value" lines as
+ * arch_format_regs renders them, any subset in any order, blank lines
+ * allowed. A value is 0x-prefixed hex or decimal; a negative decimal is
+ * two's complement in the register's width. Fills out (room for cap) and
+ * returns how many, or -EINVAL with a one-line reason in why (which may be
+ * NULL): an unknown or read-only name, a name given twice, a bad number,
+ * a value wider than its register, more than cap lines.
+ */
+int arch_parse_regs(const struct arch_desc *a, const char *text, size_t len,
+		    struct arch_reg_set *out, size_t cap, char *why, size_t whylen);
+/* Stores parsed values into a regset blob; -EIO when it is shorter than the layout. */
+int arch_apply_regs(const struct arch_desc *a, const struct arch_reg_set *v, size_t n,
+		    void *blob, size_t len);
 
 /*
  * Renders "name 0x<value>\n" for every register, the value zero-padded to

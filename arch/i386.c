@@ -10,6 +10,8 @@
 #define ELFCLASS32_ 1
 
 #define R(n, slot) { .name = n, .offset = (slot) * 4, .size = 4 }
+/* Code and stack selectors: a regs write may not set them (cs picks 32- or 64-bit code). */
+#define RO(n, slot) { .name = n, .offset = (slot) * 4, .size = 4, .ro = 1 }
 
 static const struct arch_reg i386_regs[] = {
 	R("eax", 6),
@@ -22,8 +24,8 @@ static const struct arch_reg i386_regs[] = {
 	R("edi", 4),
 	R("eip", 12),
 	R("eflags", 14),
-	R("cs", 13),
-	R("ss", 16),
+	RO("cs", 13),
+	RO("ss", 16),
 	R("ds", 7),
 	R("es", 8),
 	R("fs", 9),

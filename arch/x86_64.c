@@ -9,6 +9,8 @@
 #define ELFCLASS64_ 2
 
 #define R(n, slot) { .name = n, .offset = (slot) * 8, .size = 8 }
+/* Code and stack selectors: a regs write may not set them (cs picks 32- or 64-bit code). */
+#define RO(n, slot) { .name = n, .offset = (slot) * 8, .size = 8, .ro = 1 }
 
 static const struct arch_reg x86_64_regs[] = {
 	R("rax", 10),
@@ -29,8 +31,8 @@ static const struct arch_reg x86_64_regs[] = {
 	R("r15", 0),
 	R("rip", 16),
 	R("eflags", 18),
-	R("cs", 17),
-	R("ss", 20),
+	RO("cs", 17),
+	RO("ss", 20),
 	R("ds", 23),
 	R("es", 24),
 	R("fs", 25),

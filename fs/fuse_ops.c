@@ -404,10 +404,12 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return app();
 }
 
-static void text_attr(const struct node *n, size_t len, struct stat *st)
+static void text_attr(const struct node_ctx *ctx, size_t len, struct stat *st)
 {
+	const struct node *n = ctx->node;
+
 	memset(st, 0, sizeof(*st));
-	st->st_mode = S_IFREG | n->mode;
+	st->st_mode = S_IFREG | fs_mode(ctx);
 	st->st_nlink = 1;
 	st->st_size = (off_t)len;
 	st->st_blocks = (blkcnt_t)((len + 511) / 512);
@@ -427,7 +429,7 @@ static int text_stat(const char *path, const struct node_ctx *ctx, struct stat *
 		return rc;
 	}
 	text = sbuf_detach(&sb, &len);
-	text_attr(ctx->node, len, st);
+	text_attr(ctx, len, st);
 	if (!text)
 		text = strdup("");
 	if (text)
@@ -472,7 +474,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		/* The snapshot this reader has: its size, without a new one. */
 		if ((rc = fh_text(fh)))
 			return rc;
-		text_attr(fh->ctx.node, fh->len, st);
+		text_attr(&fh->ctx, fh->len, st);
 		rc = 0;
 		held = false;
 		reader_rdlock(app()->r);
@@ -565,9 +567,11 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	rc = -EACCES;
 	if (ctx.node->kind == NODE_DIR)
 		rc = -EISDIR;
-	/* Read-only, but for ctl, which takes writes too. */
-	else if (ctx.node->write || (acc == O_RDONLY && !(fi->flags & O_TRUNC)))
+	else if (acc == O_RDONLY && !(fi->flags & O_TRUNC))
 		rc = 0;
+	/* ctl; with -o rw mem and regs. mem is never truncated (op_truncate). */
+	else if (fs_writable(&ctx))
+		rc = (fi->flags & O_TRUNC) && ctx.node->kind == NODE_BLOB ? -EPERM : 0;
 	fh = rc ? NULL : calloc(1, sizeof(*fh));
 	if (!rc && (!fh || !(fh->path = strdup(path))))
 		rc = -ENOMEM;
@@ -699,20 +703,47 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
 	return rc ? rc : (off_t)out;
 }
 
-/* ctl: one command per write, outside the snapshot lock (it may refresh). */
+/*
+ * mem (-o rw): bytes at off == address, under the snapshot like a read.
+ * ctl, regs: one command (a set of registers) per write, outside the
+ * snapshot lock (ctl may refresh). Whatever a write changed, the reader's
+ * caches of it are dropped after (reader_written), and with them the
+ * renderings keyed by the generation; and so is everything the kernel
+ * cached of the tree while suspended (tree_changed: regs of the thread
+ * written, its stat, a text file that shows the memory).
+ */
 static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct fs_fh *fh = (struct fs_fh *)(uintptr_t)fi->fh;
+	struct node_ctx ctx;
+	bool held;
+	ssize_t n;
 	int rc;
 
 	(void)path;
-	(void)off;
 	if (!fh)
 		return -EROFS;
 	if (atomic_load(&app()->released))
 		return -EIO;
+	if (fh->ctx.node->kind == NODE_BLOB) {
+		if (off < 0)
+			return -EINVAL;
+		if ((rc = enter(NULL, fh, &ctx, &held, false)))
+			return rc == -ENOENT ? -EIO : rc;
+		n = fs_pwrite(&ctx, buf, size, (uint64_t)off);
+		leave(held);
+		if (n > 0) {
+			reader_written(app()->r);
+			tree_changed();
+		}
+		return (int)n;
+	}
 	rc = fs_write(&fh->ctx, buf, size);
+	if (rc == 0 && (fh->ctx.node->flags & NF_RW)) {
+		reader_written(app()->r);
+		tree_changed();
+	}
 	return rc < 0 ? rc : (int)size;
 }
 
@@ -759,7 +790,12 @@ static int ro_rename(const char *a, const char *b, unsigned f) { (void)a; (void)
 static int ro_mknod(const char *p, mode_t m, dev_t d) { (void)p; (void)m; (void)d; return -EROFS; }
 static int ro_chmod(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p; (void)m; (void)fi; return -EROFS; }
 static int ro_chown(const char *p, uid_t u, gid_t g, struct fuse_file_info *fi) { (void)p; (void)u; (void)g; (void)fi; return -EROFS; }
-/* "echo resume > ctl" truncates first: ctl has nothing to lose. */
+/*
+ * "echo resume > ctl" truncates first: ctl (and regs, -o rw) have nothing
+ * to lose. mem's size is the address space: a truncate, which `cp` and
+ * `dd` without conv=notrunc ask for before writing, is refused with EPERM
+ * and nothing is written.
+ */
 static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi)
 {
 	struct node_ctx ctx;
@@ -769,7 +805,10 @@ static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi)
 	(void)fi;
 	if ((rc = enter(p, NULL, &ctx, &held, false)))
 		return rc;
-	rc = ctx.node->write && o == 0 ? 0 : -EROFS;
+	if (!fs_writable(&ctx))
+		rc = -EROFS;
+	else
+		rc = ctx.node->kind == NODE_TEXT && o == 0 ? 0 : -EPERM;
 	leave(held);
 	return rc;
 }

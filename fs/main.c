@@ -34,7 +34,7 @@ struct options {
 	const char *core;	/* set when it is a core file */
 	const char *mountpoint;
 	int nargs;
-	int help, version, foreground, debug, single, force, allow_other, live, snapshot;
+	int help, version, foreground, debug, single, force, allow_other, live, snapshot, rw;
 	char *coredump_filter;
 	int64_t filter;		/* parsed coredump_filter, -1 if none */
 };
@@ -56,6 +56,7 @@ static const struct fuse_opt spec[] = {
 	OPT("force", force, 1),
 	OPT("live", live, 1),
 	OPT("snapshot", snapshot, 1),
+	OPT("rw", rw, 1),
 	OPT("coredump_filter=%s", coredump_filter, 0),
 	FUSE_OPT_END
 };
@@ -86,6 +87,9 @@ static void usage(FILE *f)
 "                    for the read; ctl switches between the modes\n"
 "  -o snapshot       stop the process only for a fork(): serve a frozen\n"
 "                    copy-on-write clone of it while it runs on\n"
+"  -o rw             writable mem and threads/<tid>/regs: a pwrite pokes\n"
+"                    memory (offset == address, read-only text too), and\n"
+"                    `name value` lines set registers (off by default)\n"
 "  -o coredump_filter=MASK\n"
 "                    which mappings `core` carries bytes of (hex, as\n"
 "                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
@@ -268,7 +272,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 {
 	struct reader_opts ropts = { .force_nondumpable = o->force,
 				     .coredump_filter = o->filter, .live = o->live,
-				     .snapshot = o->snapshot };
+				     .snapshot = o->snapshot, .rw = o->rw };
 	char why[512] = "";
 	struct mount_watch *watch = NULL;
 	sigset_t stop, old;
@@ -588,9 +592,13 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			o->mountpoint, (int)other, daemon_note(other, note, sizeof(note)));
 		return -1;
 	}
-	if (o->core && (o->live || o->snapshot)) {
+	if (o->rw && o->snapshot) {
+		fprintf(stderr, "ptracefs: -o rw and -o snapshot exclude each other: a snapshot's memory is a clone's, not the process's\n");
+		return -1;
+	}
+	if (o->core && (o->live || o->snapshot || o->rw)) {
 		fprintf(stderr, "ptracefs: -o %s needs a running process, not a core file\n",
-			o->live ? "live" : "snapshot");
+			o->live ? "live" : o->snapshot ? "snapshot" : "rw");
 		return -1;
 	}
 	if (o->core)

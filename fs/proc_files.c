@@ -143,6 +143,17 @@ static int mem_seek(const struct node_ctx *c, uint64_t off, int whence, uint64_t
 	return reader_mem_seek(c->r, off, whence, size, out);
 }
 
+/*
+ * -o rw: pwrite at offset == address. Past the last mapping is a hole
+ * like any other: EIO, nothing written.
+ */
+static ssize_t mem_write(const struct node_ctx *c, const void *buf, size_t len, uint64_t off)
+{
+	if (off >= reader_mem_size(c->r))
+		return -EIO;
+	return reader_mem_write(c->r, buf, len, off);
+}
+
 /* Every thread's backtrace, as eu-stack prints a process. */
 static int stack_show(const struct node_ctx *c, struct sbuf *sb)
 {
@@ -161,7 +172,8 @@ static bool has_proc_state(const struct node_ctx *c)
 	return reader_has_proc_state(c->r);
 }
 
-static const struct blob_ops mem_blob = { .size = mem_size, .read = mem_read, .seek = mem_seek };
+static const struct blob_ops mem_blob = { .size = mem_size, .read = mem_read, .seek = mem_seek,
+					   .write = mem_write };
 
 /*
  * The root directory, one row a file: name, mode, what makes it. The
@@ -176,7 +188,7 @@ static const struct node root_entries[] = {
 	/* Unwinding needs the threads still: a live mount stops them for it. */
 	TEXT("stack", 0400, stack_show, .flags = NF_HOLD),
 	LINK("exe", exe_link),
-	BLOB("mem", 0400, &mem_blob),
+	BLOB("mem", 0400, &mem_blob, .flags = NF_RW),
 	INST("threads", 0500, threads_gen),
 	INST("regions", 0500, regions_gen),
 	INST("modules", 0500, modules_gen),

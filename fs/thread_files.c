@@ -55,6 +55,25 @@ static int regs_show(const struct node_ctx *c, struct sbuf *sb)
 	return arch_format_regs(a, blob, (size_t)len, sb);
 }
 
+/*
+ * -o rw: one write is a set of `name value` lines, in the format read
+ * (any subset, any order), parsed whole before the thread's registers are
+ * set at once; a bad line changes nothing (EINVAL).
+ */
+static int regs_write(const struct node_ctx *c, const char *buf, size_t len)
+{
+	const struct arch_desc *a = reader_arch(c->r);
+	struct arch_reg_set v[128];
+	int n;
+
+	if (!a)
+		return -EIO;
+	n = arch_parse_regs(a, buf, len, v, NODE_COUNT(v), NULL, 0);
+	if (n <= 0)
+		return -EINVAL;	/* nothing to set is a mistake too */
+	return reader_thread_set_regs(c->r, c->tid, v, (size_t)n);
+}
+
 static const char *state_name(char s)
 {
 	switch (s) {
@@ -118,7 +137,7 @@ static int stack_show(const struct node_ctx *c, struct sbuf *sb)
 
 /* threads/<tid>/: one row a file. */
 static const struct node thread_entries[] = {
-	TEXT("regs", 0400, regs_show),
+	TEXT("regs", 0400, regs_show, .write = regs_write, .flags = NF_RW),
 	TEXT("fpregs", 0400, fpregs_show, .present = fpregs_present),
 	TEXT("stat", 0400, stat_show),
 	TEXT("stack", 0400, stack_show, .flags = NF_HOLD),

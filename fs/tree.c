@@ -140,11 +140,34 @@ int fs_seek(const struct node_ctx *ctx, uint64_t off, int whence, uint64_t *out)
 	return 0;
 }
 
+bool fs_writable(const struct node_ctx *ctx)
+{
+	const struct node *n = ctx->node;
+
+	if (n->flags & NF_RW)
+		return reader_writable(ctx->r);
+	return n->write != NULL;
+}
+
+mode_t fs_mode(const struct node_ctx *ctx)
+{
+	if ((ctx->node->flags & NF_RW) && fs_writable(ctx))
+		return ctx->node->mode | S_IWUSR;
+	return ctx->node->mode;
+}
+
 int fs_write(const struct node_ctx *ctx, const char *buf, size_t len)
 {
-	if (!ctx->node->write)
+	if (!ctx->node->write || !fs_writable(ctx))
 		return -EROFS;
 	return ctx->node->write(ctx, buf, len);
+}
+
+ssize_t fs_pwrite(const struct node_ctx *ctx, const void *buf, size_t len, uint64_t off)
+{
+	if (ctx->node->kind != NODE_BLOB || !ctx->node->blob->write || !fs_writable(ctx))
+		return -EROFS;
+	return ctx->node->blob->write(ctx, buf, len, off);
 }
 
 int fs_stat(const struct node_ctx *ctx, struct stat *st)
@@ -167,11 +190,11 @@ int fs_stat(const struct node_ctx *ctx, struct stat *st)
 		size = sb.len;
 		blocks = (size + 511) / 512;
 		sbuf_free(&sb);
-		st->st_mode = S_IFREG | n->mode;
+		st->st_mode = S_IFREG | fs_mode(ctx);
 		break;
 	case NODE_BLOB:
 		rc = n->blob->size(ctx, &size, &blocks);
-		st->st_mode = S_IFREG | n->mode;
+		st->st_mode = S_IFREG | fs_mode(ctx);
 		break;
 	case NODE_LINK:
 		rc = fs_link(ctx, &sb);

@@ -23,6 +23,7 @@ enum node_kind { NODE_DIR, NODE_TEXT, NODE_BLOB, NODE_LINK };
 
 /* node.flags */
 #define NF_HOLD 0x1	/* live mode: the target stops while the file is open */
+#define NF_RW 0x2	/* -o rw: takes writes (mode gains u+w); else read-only */
 
 struct node;
 
@@ -61,6 +62,8 @@ struct blob_ops {
 	int (*size)(const struct node_ctx *, uint64_t *size, uint64_t *blocks);
 	ssize_t (*read)(const struct node_ctx *, void *buf, size_t len, uint64_t off);
 	int (*seek)(const struct node_ctx *, uint64_t off, int whence, uint64_t *out);
+	/* NF_RW: bytes written at off (a short count stops at a hole), or -errno. */
+	ssize_t (*write)(const struct node_ctx *, const void *buf, size_t len, uint64_t off);
 };
 
 struct node {
@@ -114,6 +117,12 @@ ssize_t fs_read(const struct node_ctx *ctx, void *buf, size_t len, uint64_t off)
 int fs_seek(const struct node_ctx *ctx, uint64_t off, int whence, uint64_t *out);
 /* One command to a writable node: 0 or -errno. */
 int fs_write(const struct node_ctx *ctx, const char *buf, size_t len);
+/* Bytes into a writable blob at off (mem): a count or -errno. */
+ssize_t fs_pwrite(const struct node_ctx *ctx, const void *buf, size_t len, uint64_t off);
+/* Whether the node takes writes now: ctl always, NF_RW rows on a -o rw mount. */
+bool fs_writable(const struct node_ctx *ctx);
+/* Its permission bits as stat shows them (u+w where writable). */
+mode_t fs_mode(const struct node_ctx *ctx);
 
 /* A static table as a generator: row i, or the row called name. */
 int fs_table_gen(const struct node_ctx *dir, const char *name, size_t i,

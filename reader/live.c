@@ -8,6 +8,7 @@
  * request ever sees half a snapshot. The tracer thread never takes it: a
  * request holding it may be waiting on the tracer.
  */
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "reader/reader_int.h"
+#include "reader/source.h"
 
 #define STOP_TIMEOUT_MS 2000
 
@@ -341,4 +343,74 @@ static int detach_now_fn(struct reader *r, void *p)
 int ptrace_detach(struct reader *r)
 {
 	return tracer_call(r, detach_now_fn, NULL, 0, STOP_TIMEOUT_MS + 3000);
+}
+
+/* Registers a write sets (-o rw), copied to the tracer thread. */
+struct setregs_arg {
+	pid_t tid;
+	size_t n;
+	struct arch_reg_set v[128];
+};
+
+/*
+ * On the tracer: the thread's NT_PRSTATUS as the kernel has it now, the
+ * parsed values over it, one PTRACE_SETREGSET, then the captured sets
+ * again (so regs reads back what the kernel kept: it may adjust eflags).
+ */
+static int setregs_fn(struct reader *r, void *p)
+{
+	struct setregs_arg *a = p;
+	struct rthread *t = reader_find_thread(r, a->tid);
+	const struct arch_desc *arch = atomic_load(&r->arch);
+	unsigned char *buf;
+	struct iovec iov;
+	int rc = 0;
+
+	if (!t || atomic_load(&t->state) == RT_DEAD)
+		return -ENOENT;
+	if (atomic_load(&t->state) != RT_STOPPED)
+		return -EBUSY;	/* live mode: running; ctl suspend first */
+	if (!arch || !(buf = regs_buffer(arch)))
+		return -ENOMEM;
+	iov = (struct iovec){ buf, arch->regsets[0].max };
+	if (ptrace(PTRACE_GETREGSET, t->tid, (void *)(long)NT_PRSTATUS, &iov) != 0)
+		rc = errno == ESRCH ? -ENOENT : -EIO;
+	if (rc == 0)
+		rc = arch_apply_regs(arch, a->v, a->n, buf, iov.iov_len);
+	if (rc == 0 && fault_hit("setregs"))
+		rc = -EINVAL;
+	/* The kernel checks each value (a selector, eflags): EIO is a refusal. */
+	if (rc == 0 && ptrace(PTRACE_SETREGSET, t->tid, (void *)(long)NT_PRSTATUS, &iov) != 0)
+		rc = errno == ESRCH ? -ENOENT : -EINVAL;
+	if (rc == 0)
+		rc = capture_regs(r, t, buf);
+	free(buf);
+	return rc;
+}
+
+int ptrace_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v, size_t n)
+{
+	struct setregs_arg a = { .tid = tid, .n = n };
+
+	if (n > sizeof(a.v) / sizeof(a.v[0]))
+		return -EINVAL;
+	memcpy(a.v, v, n * sizeof(*v));
+	return tracer_call(r, setregs_fn, &a, sizeof(a), STOP_TIMEOUT_MS + 3000);
+}
+
+int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
+			   size_t n)
+{
+	if (!reader_writable(r) || !r->src->ops->set_regs)
+		return -EROFS;
+	return r->src->ops->set_regs(r, tid, v, n);
+}
+
+void reader_written(struct reader *r)
+{
+	if (!reader_writable(r) || reader_gone(r))
+		return;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	refresh_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
 }

@@ -560,3 +560,119 @@ uint64_t reader_mem_data_bytes(const struct reader *r)
 {
 	return r->mem_data_bytes;
 }
+
+/*
+ * -o rw. process_vm_writev writes what the target could write itself;
+ * /proc/PID/mem writes with FOLL_FORCE, so read-only text takes a
+ * breakpoint as it does from gdb (a private copy of the page for the
+ * target alone, never the file).
+ */
+ssize_t mem_write_raw(struct reader *r, const void *buf, size_t len, uint64_t addr)
+{
+	struct iovec local = { (void *)(uintptr_t)buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n, m;
+
+	if (fault_hit("write"))
+		return -EFAULT;
+	n = process_vm_writev(r->mem_pid, &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)len)
+		return n;
+	if (n < 0) {
+		if (errno == ESRCH)
+			return -ESRCH;
+		n = 0;	/* EFAULT (read-only page), EPERM, ENOSYS: try /proc/PID/mem */
+	}
+	if (r->mem_fd < 0)
+		return n ? n : -EFAULT;
+	m = pwrite(r->mem_fd, (const char *)buf + n, len - (size_t)n, (off_t)(addr + (uint64_t)n));
+	if (m > 0)
+		return n + m;
+	if (n > 0)
+		return n;
+	if (m == 0)
+		return -ESRCH;	/* the address space is gone */
+	return -errno;
+}
+
+/*
+ * source_ptrace's write, a page at a time: a page whose bytes already
+ * are buf's (as the sparse view reads them, which faults nothing in) is
+ * left alone. Zeros over a never-populated anonymous page then cost the
+ * target nothing, and an unchanged page of a file mapping is not copied
+ * on write: restoring a saved image leaves RSS as it was.
+ */
+ssize_t ptrace_mem_write(struct reader *r, size_t idx, const void *in, size_t len,
+			 uint64_t addr)
+{
+	uint64_t page = reader_page_size();
+	const char *src = in;
+	char *cur = malloc(page);
+	size_t done = 0;
+	ssize_t rc = 0;
+
+	if (!cur)
+		return -ENOMEM;
+	while (done < len) {
+		uint64_t at = addr + done;
+		size_t chunk = (size_t)(page_down(at, page) + page - at);
+		ssize_t n;
+
+		if (chunk > len - done)
+			chunk = len - done;
+		rc = ptrace_mem_read(r, idx, cur, chunk, at);
+		if (rc)
+			break;
+		if (memcmp(cur, src + done, chunk) == 0) {
+			done += chunk;
+			continue;
+		}
+		n = mem_write_raw(r, src + done, chunk, at);
+		if (n < 0) {
+			rc = n == -ESRCH ? -EIO : n;
+			break;
+		}
+		done += (size_t)n;
+		if ((size_t)n < chunk)
+			break;
+	}
+	free(cur);
+	return done ? (ssize_t)done : rc ? rc : -EIO;
+}
+
+bool reader_writable(const struct reader *r)
+{
+	return r->opts.rw && r->src->ops->write && !r->snap;
+}
+
+ssize_t reader_mem_write(struct reader *r, const void *in, size_t len, uint64_t addr)
+{
+	const struct maps *m = &r->maps;
+	const char *buf = in;
+	size_t done = 0;
+
+	if (!reader_writable(r))
+		return -EROFS;
+	if (reader_gone(r))
+		return -EIO;
+	while (done < len) {
+		uint64_t pos = addr + done, stop;
+		const struct map_entry *e;
+		ssize_t n;
+
+		/* A wrapped address, a hole, or a mapping mem does not show. */
+		if (pos < addr || !(e = maps_find(m, pos)) || !map_is_data(e))
+			break;
+		stop = e->end - pos < len - done ? e->end : pos + (len - done);
+		n = r->src->ops->write(r, (size_t)(e - m->v), buf + done, (size_t)(stop - pos), pos);
+		if (n < 0) {
+			if (done == 0)
+				return n;
+			break;
+		}
+		done += (size_t)n;
+		if ((uint64_t)n < stop - pos)
+			break;
+	}
+	return done ? (ssize_t)done : -EIO;
+}

@@ -232,7 +232,10 @@ void load_process(struct reader *r)
 	if (r->pagemap_fd >= 0)
 		close(r->pagemap_fd);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/mem", (int)r->pid, (int)r->mem_pid);
-	r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* -o rw writes through it too (read-only pages included). */
+	r->mem_fd = r->opts.rw ? open(path, O_RDWR | O_CLOEXEC) : -1;
+	if (r->mem_fd < 0)
+		r->mem_fd = open(path, O_RDONLY | O_CLOEXEC);
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/pagemap", (int)r->pid, (int)r->mem_pid);
 	r->pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 }

@@ -29,6 +29,7 @@ struct reader_opts {
 	int64_t coredump_filter;	/* `core`'s filter; < 0: the target's own */
 	bool live;			/* seize without stopping (-o live) */
 	bool snapshot;			/* fork, let go, read the fork (-o snapshot) */
+	bool rw;			/* memory and registers take writes (-o rw) */
 };
 
 struct reader;
@@ -239,5 +240,36 @@ ssize_t reader_mem_read(struct reader *r, void *buf, size_t len, uint64_t addr);
  */
 int reader_mem_seek(struct reader *r, uint64_t off, int whence, uint64_t end,
 		    uint64_t *out);
+
+/*
+ * -o rw: writes into the target. Whether this reader takes them (asked
+ * for, and a source that can: a process, not a core file).
+ */
+bool reader_writable(const struct reader *r);
+/*
+ * Writes buf at addr, through process_vm_writev or else /proc/PID/mem
+ * (which also writes read-only pages, as a debugger's breakpoint does).
+ * Only readable mappings take bytes: the write stops at the first byte
+ * of a hole (unmapped, PROT_NONE, [vvar]). A page whose bytes are already
+ * those of buf is not written, so zeros over a never-populated anonymous
+ * page do not populate it. Returns the bytes written, or -EIO when the
+ * first byte cannot be (-EROFS when the reader is not writable).
+ */
+ssize_t reader_mem_write(struct reader *r, const void *buf, size_t len, uint64_t addr);
+/*
+ * Sets registers of a stopped thread with one PTRACE_SETREGSET of its
+ * NT_PRSTATUS (on the tracer thread), and captures them again. -ENOENT
+ * for an exited thread, -EBUSY for a running one (live mode), -EINVAL
+ * when the kernel refuses a value (nothing changed then).
+ */
+int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
+			   size_t n);
+/*
+ * After a write: everything made of the target's bytes or registers
+ * (pagemap bits, modules, core layout, stacks, renderings keyed by the
+ * generation) is dropped, as a refresh does. Takes the snapshot
+ * exclusively: call without holding it.
+ */
+void reader_written(struct reader *r);
 
 #endif

@@ -184,6 +184,9 @@ int ptrace_detach(struct reader *r);
 int ptrace_hold(struct reader *r);
 void ptrace_release(struct reader *r);
 int ptrace_regset_now(struct reader *r, pid_t tid, unsigned type, void *buf, size_t cap);
+ssize_t ptrace_mem_write(struct reader *r, size_t idx, const void *buf, size_t len,
+			 uint64_t addr);
+int ptrace_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v, size_t n);
 
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t now_ms(void);
@@ -203,6 +206,8 @@ int attach_add_thread(struct reader *r, pid_t tid, char state_before);
  * reads [vsyscall] with it, and the unit tests wrap the calls it makes.
  */
 ssize_t mem_read_raw(struct reader *r, void *buf, size_t len, uint64_t addr);
+/* The same for a write (-o rw): process_vm_writev, else /proc/PID/mem. */
+ssize_t mem_write_raw(struct reader *r, const void *buf, size_t len, uint64_t addr);
 /* Frees the pagemap cache (reader_close; tests that free a reader by hand). */
 void mem_cache_free(struct reader *r);
 /*

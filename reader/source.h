@@ -27,6 +27,7 @@ struct smaps;
 struct core_xfeat;
 struct corenote_set;
 struct sbuf;
+struct arch_reg_set;
 
 struct source_ops {
 	const char *kind;		/* "ptrace", "core" */
@@ -69,6 +70,12 @@ struct source_ops {
 	void (*release)(struct reader *r);
 	int (*detach)(struct reader *r);
 	int (*regset_now)(struct reader *r, pid_t tid, unsigned type, void *buf, size_t cap);
+
+	/* -o rw: writes (a core file takes none). Within data mapping idx:
+	 * bytes written, or -errno when none could be. */
+	ssize_t (*write)(struct reader *r, size_t idx, const void *buf, size_t len,
+			 uint64_t addr);
+	int (*set_regs)(struct reader *r, pid_t tid, const struct arch_reg_set *v, size_t n);
 };
 
 /* A source's state begins with this (the core source embeds it). */

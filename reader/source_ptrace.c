@@ -116,6 +116,8 @@ static const struct source_ops ptrace_ops = {
 	.release = ptrace_release,
 	.detach = ptrace_detach,
 	.regset_now = ptrace_regset_now,
+	.write = ptrace_mem_write,
+	.set_regs = ptrace_set_regs,
 };
 
 const struct source source_ptrace = { &ptrace_ops };

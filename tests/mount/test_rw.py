@@ -1,0 +1,247 @@
+#!/usr/bin/env python3
+"""mount suite, -o rw (issue 16): writes into the target through mem and
+threads/<tid>/regs. Bytes poked with dd land in /proc/PID/mem and in the
+target's behaviour after the unmount; read-only text and .rodata take
+writes; a write into a hole is short (EIO when it starts there); zeros
+over never-populated pages leave them unpopulated; truncates are refused
+with memory untouched; a regs write is applied whole or not at all, and
+the target sees it after the unmount. Without -o rw nothing is writable.
+TAP through harness.py.
+"""
+import errno
+import os
+import platform
+import shutil
+import struct
+import subprocess
+import sys
+
+from harness import (Target, check, pagemap, proc_status, refusal, run, tap_check,
+                     tracer_pid, wait_until, writes_allowed)
+
+RWDEMO = os.environ.get('PTRACEFS_RWDEMO', '')
+X86_64 = platform.machine() == 'x86_64'
+
+
+def peek(pid, addr, n):
+    with open(f'/proc/{pid}/mem', 'rb') as f:
+        return os.pread(f.fileno(), n, addr)
+
+
+def regs(m, tid):
+    return m.read('threads', str(tid), 'regs').decode()
+
+
+def write_regs(m, tid, text):
+    """The errno of a regs write, 0 when it was taken."""
+    try:
+        with open(m.path('threads', str(tid), 'regs'), 'w') as f:
+            f.write(text)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
+def result(t):
+    """rwdemo's report after its read(2) returned: {key: value}."""
+    path = t.statusfile + '.result'
+    check(wait_until(lambda: t.proc.poll() is not None, 5), 'rwdemo did not finish')
+    check(t.proc.returncode == 0, f'rwdemo exited {t.proc.returncode}')
+    with open(path) as f:
+        return dict(line.split(' ', 1) for line in f.read().splitlines())
+
+
+@tap_check('default mount: mem and regs refuse writes (EACCES), memory unchanged')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid)
+    buf = t.info['buf']
+    before = peek(t.pid, buf, 64)
+    bad = writes_allowed({
+        'open mem O_WRONLY': lambda: os.open(m.path('mem'), os.O_WRONLY),
+        'open regs O_WRONLY': lambda: os.open(m.path('threads', str(t.pid), 'regs'), os.O_WRONLY),
+        'truncate mem': lambda: os.truncate(m.path('mem'), 0),
+    }, (errno.EACCES, errno.EROFS, errno.EPERM))
+    check(not bad, '; '.join(bad))
+    check(os.stat(m.path('mem')).st_mode & 0o777 == 0o400, 'mem is not 0400')
+    check(peek(t.pid, buf, 64) == before, 'the buffer changed')
+
+
+@tap_check('-o rw refused with -o snapshot and with a core file, one line each')
+def _(c):
+    t = c.target()
+    refusal(c, t.pid, extra=('-o', 'rw,snapshot'), want_in_msg='exclude')
+    check(tracer_pid(t.pid) == 0, 'traced after the refusal')
+    m = c.mount(t.pid)
+    core = os.path.join(c.tmp, f'core.{t.pid}')
+    c.undo.append(lambda: os.path.exists(core) and os.unlink(core))
+    with open(m.path('core'), 'rb') as src, open(core, 'wb') as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    m.unmount()
+    refusal(c, core, extra=('-o', 'rw'), want_in_msg='core file')
+
+
+@tap_check('dd conv=notrunc pokes the buffer and the counter; the target runs on from it')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid, ('-o', 'rw'))
+    check(os.stat(m.path('mem')).st_mode & 0o777 == 0o600, 'mem is not 0600 with -o rw')
+    buf = t.info['buf']
+    data = b'poked by dd!' * 100
+    r = subprocess.run(['dd', f'of={m.path("mem")}', 'bs=1', f'seek={buf}', 'conv=notrunc',
+                        'status=none'], input=data, capture_output=True, timeout=60)
+    check(r.returncode == 0, f'dd: {r.stderr.decode().strip()}')
+    check(peek(t.pid, buf, len(data)) == data, '/proc/PID/mem does not show the bytes')
+    with open(m.path('mem'), 'rb') as f:
+        check(os.pread(f.fileno(), len(data), buf) == data, 'mem reads stale bytes after the write')
+    # the counter: the main thread goes on from what we wrote
+    big = 1 << 40
+    with open(m.path('mem'), 'r+b', buffering=0) as f:
+        check(os.pwrite(f.fileno(), struct.pack('<Q', big), t.info['counter']) == 8,
+              'short write of the counter')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: t.counter() > big, 2), f'counter is {t.counter()}, not past {big}')
+    check(peek(t.pid, buf, len(data)) == data, 'the buffer lost the bytes after the unmount')
+
+
+@tap_check('a write spanning into the guard page is short; one starting there is EIO')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid, ('-o', 'rw'))
+    guard = t.info['guard']
+    fd = os.open(m.path('mem'), os.O_WRONLY)
+    try:
+        n = os.pwrite(fd, b'\xab' * 24, guard - 8)
+        check(n == 8, f'pwrite across the guard returned {n}, not 8')
+        try:
+            n = os.pwrite(fd, b'\xab' * 8, guard)
+            check(False, f'pwrite at the guard page returned {n}')
+        except OSError as e:
+            check(e.errno == errno.EIO, f'pwrite at the guard page: {e.strerror}')
+    finally:
+        os.close(fd)
+    check(peek(t.pid, guard - 8, 8) == b'\xab' * 8, 'the 8 bytes before the guard were not written')
+
+
+@tap_check('zeros over the untouched mapping populate nothing (pagemap, VmRSS)')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid, ('-o', 'rw'))
+    start, size = t.info['untouched'], 8 << 20
+    rss0 = int(proc_status(t.pid)['VmRSS'].split()[0])
+    fd = os.open(m.path('mem'), os.O_WRONLY)
+    try:
+        n = os.pwrite(fd, bytes(size), start)
+    finally:
+        os.close(fd)
+    check(n == size, f'pwrite of zeros returned {n}')
+    check(not any(pagemap(t.pid, start, start + size)), 'zeros populated pages')
+    rss1 = int(proc_status(t.pid)['VmRSS'].split()[0])
+    check(rss1 - rss0 < 1024, f'VmRSS grew from {rss0} to {rss1} kB')
+    # a byte that is not zero does populate its page, and reads back
+    fd = os.open(m.path('mem'), os.O_WRONLY)
+    try:
+        check(os.pwrite(fd, b'\x01', start) == 1, 'short write')
+    finally:
+        os.close(fd)
+    check(pagemap(t.pid, start, start + 4096)[0], 'a written page is not populated')
+    with open(m.path('mem'), 'rb') as f:
+        check(os.pread(f.fileno(), 1, start) == b'\x01', 'mem reads the stale hole')
+
+
+@tap_check('truncate, O_TRUNC, cp and dd without notrunc are refused, memory untouched')
+def _(c):
+    t = c.target()
+    m = c.mount(t.pid, ('-o', 'rw'))
+    buf = t.info['buf']
+    before = peek(t.pid, buf, 4096)
+    bad = writes_allowed({
+        'truncate 0': lambda: os.truncate(m.path('mem'), 0),
+        'truncate to its size': lambda: os.truncate(m.path('mem'), os.stat(m.path('mem')).st_size),
+        'open O_TRUNC': lambda: os.open(m.path('mem'), os.O_WRONLY | os.O_TRUNC),
+    }, (errno.EPERM,))
+    check(not bad, '; '.join(bad))
+    src = os.path.join(c.tmp, 'junk')
+    with open(src, 'wb') as f:
+        f.write(b'x' * 4096)
+    r = subprocess.run(['cp', src, m.path('mem')], capture_output=True, timeout=30)
+    check(r.returncode != 0 and b'not permitted' in r.stderr, f'cp: {r.returncode} {r.stderr!r}')
+    r = subprocess.run(['dd', f'if={src}', f'of={m.path("mem")}', 'status=none'],
+                       capture_output=True, timeout=30)
+    check(r.returncode != 0, f'dd without conv=notrunc succeeded: {r.stderr!r}')
+    check(peek(t.pid, buf, 4096) == before, 'the buffer changed')
+    check(os.stat(m.path('mem')).st_size > buf, 'mem shrank')
+
+
+def demo(c):
+    if not os.access(RWDEMO, os.X_OK):
+        raise Exception(f'PTRACEFS_RWDEMO={RWDEMO!r} is not an executable')
+    t = Target(c.tmp, RWDEMO)
+    c.undo.append(t.stop)
+    return t
+
+
+@tap_check('read-only text and .rodata take writes (as a breakpoint); the target prints the marker')
+def _(c):
+    t = demo(c)
+    m = c.mount(t.pid, ('-o', 'rw'))
+    text, marker = t.info['text'], t.info['marker']
+    perms = [l.split()[1] for l in open(f'/proc/{t.pid}/maps')
+             if int(l.split('-')[0], 16) <= text < int(l.split()[0].split('-')[1], 16)]
+    check(perms and 'w' not in perms[0], f'poke_me is in a {perms} mapping')
+    old = peek(t.pid, text, 16)
+    new = bytes(b ^ 0xff for b in old)
+    with open(m.path('mem'), 'r+b', buffering=0) as f:
+        check(os.pwrite(f.fileno(), new, text) == 16, 'short write into text')
+        check(os.pwrite(f.fileno(), b'marker-POKED\0', marker) == 13, 'short write into rodata')
+        check(os.pread(f.fileno(), 16, text) == new, 'mem shows stale text')
+    check(peek(t.pid, text, 16) == new, '/proc/PID/mem does not show the new text')
+    if X86_64:
+        check(write_regs(m, t.pid, 'rax 0x0\n') == 0, 'regs write refused')
+    check(m.unmount() == 0, 'daemon exit status')
+    if X86_64:
+        res = result(t)
+        check(res['marker'] == 'marker-POKED', f'the target sees marker {res["marker"]!r}')
+
+
+@tap_check('regs: rax of a read(2) and its count argument set; syscall file and the target agree')
+def _(c):
+    if not X86_64:
+        raise Exception('register names of x86_64')
+    t = demo(c)
+    m = c.mount(t.pid, ('-o', 'rw'))
+    r0 = regs(m, t.pid)
+    check('orig_rax 0x0000000000000000' in r0, f'not in read(2): {r0}')
+    check(write_regs(m, t.pid, 'rdx 7\n  rax   0x2a\nr15 -2\n\n') == 0, 'regs write refused')
+    r1 = dict(l.split() for l in regs(m, t.pid).splitlines())
+    check(r1['rax'] == '0x000000000000002a' and r1['rdx'] == '0x0000000000000007' and
+          r1['r15'] == '0xfffffffffffffffe', f'read back: rax {r1["rax"]} rdx {r1["rdx"]} r15 {r1["r15"]}')
+    with open(f'/proc/{t.pid}/task/{t.pid}/syscall') as f:
+        tok = f.read().split()
+    check(tok[0] == '0' and int(tok[3], 16) == 7, f'/proc syscall says {tok}')
+    check(int(tok[-1], 16) == int(r1['rip'], 16), f'pc {tok[-1]} vs rip {r1["rip"]}')
+    check(m.unmount() == 0, 'daemon exit status')
+    res = result(t)
+    check(res['read'] == '42', f'read(2) returned {res["read"]}, not 42')
+    check(res['buf'] == 'buf-initial', f'buf is {res["buf"]!r}')
+
+
+@tap_check('regs: invalid writes are EINVAL and change nothing')
+def _(c):
+    if not X86_64:
+        raise Exception('register names of x86_64')
+    t = demo(c)
+    m = c.mount(t.pid, ('-o', 'rw'))
+    before = regs(m, t.pid)
+    for text in ('rax 1\nnosuch 2\n', 'rax 1\nrbx zz\n', 'rax 0x10000000000000000\n',
+                 'rax 1\ncs 0x33\n', 'rax 1\nrax 2\n', 'rax\n', 'rax 1 2\n', '\n',
+                 'rbx 0x12\nrax -0x1\n'):
+        e = write_regs(m, t.pid, text)
+        check(e == errno.EINVAL, f'{text!r}: {errno.errorcode.get(e, e)}')
+    check(regs(m, t.pid) == before, 'registers changed')
+    check(m.unmount() == 0, 'daemon exit status')
+    t.proc.kill()
+
+
+if __name__ == '__main__':
+    sys.exit(run())
