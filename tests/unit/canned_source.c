@@ -135,6 +135,8 @@ static const struct source_ops canned_ops = {
 
 int canned_open(const struct canned_proc *p, struct reader **out)
 {
+	/* As a mount without -o coredump_filter: the process's own filter. */
+	const struct reader_opts opts = { .coredump_filter = -1 };
 	struct canned *c = calloc(1, sizeof(*c));
 	int rc;
 
@@ -142,7 +144,7 @@ int canned_open(const struct canned_proc *p, struct reader **out)
 		return -ENOMEM;
 	c->base.ops = &canned_ops;
 	c->p = *p;
-	rc = reader_open_source(&c->base, &p->snap, NULL, out);
+	rc = reader_open_source(&c->base, &p->snap, &opts, out);
 	if (rc)
 		free(c);
 	return rc;
