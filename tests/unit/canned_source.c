@@ -24,6 +24,8 @@ static bool populated(const struct canned *c, uint64_t addr)
 {
 	uint64_t page;
 
+	if (c->p.own_memory)
+		return true;
 	if (addr < c->p.mem_base || addr - c->p.mem_base >= c->p.mem_len)
 		return false;
 	page = (addr - c->p.mem_base) / reader_page_size();
@@ -33,6 +35,8 @@ static bool populated(const struct canned *c, uint64_t addr)
 /* One byte of memory as the target would give it: holes read as zeros. */
 static unsigned char byte_at(const struct canned *c, uint64_t addr)
 {
+	if (c->p.own_memory)
+		return *(const unsigned char *)(uintptr_t)addr;
 	return populated(c, addr) ? ((const unsigned char *)c->p.mem)[addr - c->p.mem_base] : 0;
 }
 

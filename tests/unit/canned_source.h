@@ -24,6 +24,9 @@ struct canned_proc {
 	const void *mem;
 	size_t mem_len;
 	const uint8_t *populated;
+	/* Instead: this process's own memory, read in place (an unwind of
+	 * the test itself); only the maps' readable ranges are ever read. */
+	bool own_memory;
 	/* Signal masks the source knows (a core writer's NT_PRSTATUS). */
 	uint64_t sigpend, sighold;
 };
