@@ -62,16 +62,7 @@ static int copy_mm(struct reader *r, const struct source_snapshot *s)
 	rc = maps_parse(r->maps_text, r->maps_len, &r->maps);
 	if (rc)
 		return rc;
-	/* As load_mm: `mem` ends below 2^63, where FUSE offsets end. */
-	for (size_t i = 0; i < r->maps.n; i++) {
-		const struct map_entry *e = &r->maps.v[i];
-
-		if (!map_is_data(e) || e->end > (UINT64_C(1) << 63))
-			continue;
-		r->mem_data_bytes += e->end - e->start;
-		if (e->end > r->mem_size)
-			r->mem_size = e->end;
-	}
+	r->mem_data_bytes = maps_data_bytes(&r->maps, &r->mem_size);
 	for (int f = 0; f < RB_COUNT; f++) {
 		if (!s->files[f].data)
 			continue;
