@@ -233,3 +233,20 @@ uint64_t maps_data_span(const struct maps *m, uint64_t addr, uint64_t len)
 		end = m->v[++i].end;
 	return end - addr < len ? end - addr : len;
 }
+
+uint64_t maps_data_bytes(const struct maps *m, uint64_t *end)
+{
+	uint64_t bytes = 0;
+
+	*end = 0;
+	for (size_t i = 0; i < m->n; i++) {
+		const struct map_entry *e = &m->v[i];
+
+		if (!map_is_data(e) || e->end > (UINT64_C(1) << 63))
+			continue;
+		bytes += e->end - e->start;
+		if (e->end > *end)
+			*end = e->end;
+	}
+	return bytes;
+}

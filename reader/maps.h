@@ -60,5 +60,10 @@ const struct map_entry *maps_find(const struct maps *m, uint64_t addr);
  * when addr itself is not data.
  */
 uint64_t maps_data_span(const struct maps *m, uint64_t addr, uint64_t len);
+/*
+ * `mem`'s extent: bytes of its data mappings, and (*end) where the last
+ * ends; mappings past 2^63 (where FUSE offsets end) do not count.
+ */
+uint64_t maps_data_bytes(const struct maps *m, uint64_t *end);
 
 #endif

@@ -260,16 +260,7 @@ int load_mm(struct reader *r, char *why, size_t whylen)
 		r->maps_text = NULL;
 		return rc;
 	}
-	r->mem_size = r->mem_data_bytes = 0;
-	for (size_t i = 0; i < r->maps.n; i++) {
-		const struct map_entry *e = &r->maps.v[i];
-
-		if (!map_is_data(e) || e->end > (UINT64_C(1) << 63))
-			continue;
-		r->mem_data_bytes += e->end - e->start;
-		if (e->end > r->mem_size)
-			r->mem_size = e->end;
-	}
+	r->mem_data_bytes = maps_data_bytes(&r->maps, &r->mem_size);
 	for (int f = 0; f < RB_COUNT; f++) {
 		static const char *const names[RB_COUNT] = {
 			[RB_CMDLINE] = "cmdline", [RB_ENVIRON] = "environ",

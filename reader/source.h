@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "reader/reader.h"
+
 struct reader;
 struct smaps;
 struct core_xfeat;
@@ -84,5 +86,48 @@ struct source {
 };
 
 extern const struct source source_ptrace;
+
+/*
+ * A source outside reader/ (the unit tests' canned process) hands its
+ * snapshot over as data, copied into the reader; its operations find
+ * their state again with reader_source (struct source first in it).
+ */
+struct source_regset {
+	unsigned type;			/* NT_PRSTATUS, NT_PRFPREG, ... */
+	const void *data;
+	size_t len;
+};
+
+struct source_thread {
+	struct reader_thread_info info;	/* info.tid names it; main is derived */
+	const struct source_regset *sets;
+	size_t nsets;			/* at most ARCH_MAX_REGSETS */
+};
+
+struct source_snapshot {
+	pid_t pid;
+	const char *comm, *exe;
+	const struct arch_desc *arch;
+	const char *maps_text;		/* /proc/PID/maps */
+	size_t maps_len;
+	struct {
+		const void *data;	/* NULL: unreadable at suspension */
+		size_t len;
+	} files[RB_COUNT];
+	const struct source_thread *threads;
+	size_t nthreads;
+};
+
+/*
+ * The reader of src over snapshot s; reader_close closes src. On failure
+ * src stays the caller's. -ENOMEM, -EINVAL (maps that do not parse).
+ */
+int reader_open_source(struct source *src, const struct source_snapshot *s,
+		       const struct reader_opts *opts, struct reader **out);
+const struct source *reader_source(const struct reader *r);
+/* The unit of scan (also in reader_int.h, for reader/'s own files). */
+uint64_t reader_page_size(void);
+/* Thread tid exited: listings drop it and its files are gone. */
+void reader_thread_exited(struct reader *r, pid_t tid);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * threads/<tid>/fpregs: the x86_64 formatter over hand-built FXSAVE and
- * XSAVE images whose every byte is known, then the file itself over the
- * fake reader's snapshot. Offsets are restated here from the Intel SDM
+ * XSAVE images whose every byte is known, then the file itself over a
+ * reader of the canned process (canned_source.h). Offsets are restated here from the Intel SDM
  * (vol. 1, 10.5.1 FXSAVE area, 13.4 XSAVE area) rather than taken from
  * arch/x86_64_fp.c, so a wrong offset there shows up here.
  */
@@ -17,10 +17,10 @@
 
 #include <cmocka.h>
 
+#include "canned_source.h"
 #include "fs/tree.h"
-#include "reader/reader_int.h"
 
-extern struct reader *fake_reader;
+static struct reader *fake_reader;
 
 #define XSAVE_LEN 832		/* legacy area + header + the AVX component */
 
@@ -331,23 +331,25 @@ static void test_fpregs_short_blobs_are_eio(void **state)
 	assert_int_equal(rc, -EIO);
 }
 
-/* The file: fake thread 4243 has both regsets, 4250 only FXSAVE, 4242 none. */
+/* The file: thread 4243 has both regsets, 4250 only FXSAVE, 4242 none. */
 static int setup_tree(void **state)
 {
-	static uint8_t fx_copy[512], xs_copy[XSAVE_LEN];
+	struct fake_extra extra[] = {
+		{ 4243, { 2, fx, sizeof(fx) } },
+		{ 4243, { 0x202, xs, sizeof(xs) } },
+		{ 4250, { 2, fx, sizeof(fx) } },
+	};
 
 	setup_blobs(state);
-	memcpy(fx_copy, fx, sizeof(fx));
-	memcpy(xs_copy, xs, sizeof(xs));
-	for (size_t i = 0; i < fake_reader->nthreads; i++) {
-		struct rthread *t = &fake_reader->threads[i];
+	/* The reader copies the blobs: the tests' render() keeps the originals. */
+	fake_reader = fake_open(extra, NODE_COUNT(extra));
+	return fake_reader ? 0 : -1;
+}
 
-		if (t->tid != 4243 && t->tid != 4250)
-			continue;
-		t->sets[t->nsets++] = (struct regset){ 2, sizeof(fx_copy), fx_copy };
-		if (t->tid == 4243)
-			t->sets[t->nsets++] = (struct regset){ 0x202, sizeof(xs_copy), xs_copy };
-	}
+static int teardown_tree(void **state)
+{
+	(void)state;
+	reader_close(fake_reader);
 	return 0;
 }
 
@@ -429,5 +431,5 @@ int main(void)
 	};
 	int failed = cmocka_run_group_tests_name("format", tests, NULL, NULL);
 
-	return failed + cmocka_run_group_tests_name("file", tree_tests, setup_tree, NULL);
+	return failed + cmocka_run_group_tests_name("file", tree_tests, setup_tree, teardown_tree);
 }

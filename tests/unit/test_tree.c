@@ -1,4 +1,4 @@
-/* fs/tree.c and the node tables, walked over a fake reader. */
+/* fs/tree.c and the node tables, walked over a reader of a canned process. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,12 +10,11 @@
 
 #include <cmocka.h>
 
+#include "canned_source.h"
 #include "fs/tree.h"
 
-extern struct reader *fake_reader;
-extern const char fake_maps_text[];
-
-void fake_thread_set_exited(pid_t tid, bool exited);
+/* The canned process (canned_source.h), opened once for the group. */
+static struct reader *fake_reader;
 
 struct names {
 	char v[32][64];
@@ -306,17 +305,22 @@ static void test_tree_thread_stat_names_the_syscall(void **state)
 /* One present(): what readdir leaves out, a walk does not find. */
 static void test_tree_exited_thread_is_absent_from_list_and_walk(void **state)
 {
+	struct reader *shared = fake_reader;
 	struct node_ctx c;
 	struct names ns;
 
 	(void)state;
-	fake_thread_set_exited(4243, true);
+	/* A reader of its own: the group's keeps all three threads. */
+	fake_reader = fake_open(NULL, 0);
+	assert_non_null(fake_reader);
+	reader_thread_exited(fake_reader, 4243);
 	list("/threads", &ns);
 	assert_int_equal(ns.n, 2);
 	assert_false(listed(&ns, "4243"));
 	assert_int_equal(fs_walk(fake_reader, "/threads/4243", &c), -ENOENT);
 	assert_int_equal(fs_walk(fake_reader, "/threads/4243/regs", &c), -ENOENT);
-	fake_thread_set_exited(4243, false);
+	reader_close(fake_reader);
+	fake_reader = shared;
 	list("/threads", &ns);
 	assert_true(listed(&ns, "4243"));
 }
@@ -327,7 +331,7 @@ static void test_tree_module_without_build_id_has_no_build_id_file(void **state)
 	struct names ns;
 
 	(void)state;
-	/* The fake's memory is unreadable: its one module has no build id. */
+	/* The canned process has no memory: its one module has no build id. */
 	list("/modules", &ns);
 	assert_int_equal(ns.n, 1);
 	assert_string_equal(ns.v[0], "fake");
@@ -402,6 +406,20 @@ static void test_tree_ctl_reads_mode_commands_and_last_error(void **state)
 	assert_int_equal(fs_write(&c, "x", 1), -EROFS);
 }
 
+static int open_fake(void **state)
+{
+	(void)state;
+	fake_reader = fake_open(NULL, 0);
+	return fake_reader ? 0 : -1;
+}
+
+static int close_fake(void **state)
+{
+	(void)state;
+	reader_close(fake_reader);
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -424,5 +442,5 @@ int main(void)
 		cmocka_unit_test(test_tree_ctl_reads_mode_commands_and_last_error),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, open_fake, close_fake);
 }
