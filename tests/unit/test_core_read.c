@@ -250,11 +250,16 @@ static void test_core_read_seek_skips_unpopulated_pages(void **state)
 	uint64_t at;
 
 	(void)state;
-	/* The head is data; the text's page runs on into the anonymous one. */
+	/*
+	 * The head is data; the text's page runs on into the anonymous one.
+	 * The first hole is page 1 of the anonymous mapping, or (a hole that
+	 * short may be told as data, reading as zeros) the end of page 2:
+	 * never inside populated data.
+	 */
 	assert_int_equal(reader_core_seek(f->r, 0, SEEK_DATA, &at), 0);
 	assert_int_equal(at, 0);
 	assert_int_equal(reader_core_seek(f->r, 0, SEEK_HOLE, &at), 0);
-	assert_int_equal(at, anon.p_offset + PAGE);
+	assert_true(at == anon.p_offset + PAGE || at == anon.p_offset + 3 * PAGE);
 	assert_int_equal(anon.p_offset, text.p_offset + text.p_filesz);
 	/* Pages 0 and 2 of the anonymous mapping were populated, 1 and 3 not. */
 	assert_int_equal(reader_core_seek(f->r, anon.p_offset + 1, SEEK_DATA, &at), 0);
