@@ -15,6 +15,7 @@
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -266,6 +267,23 @@ static void on_unmounted(void *arg)
 	ptracefs_tree_changed();	/* what the kernel cached must fail too */
 }
 
+/*
+ * Whether the loop's error rc is only the end of the connection. The
+ * kernel ends a connection by aborting it, the last unmount of a lazily
+ * unmounted mount too: a read of /dev/fuse then fails ENODEV, which
+ * libfuse 3.14 takes for the end, but a read that had already taken a
+ * request (the last RELEASE of the file the unmount waited on, say) off
+ * the queue when the abort came fails ECONNABORTED, which it takes for an
+ * error of its own. Only when the device says so too (POLLERR: no longer
+ * connected) is it the end; any other error is one.
+ */
+static bool connection_ended(struct fuse *fuse, int rc)
+{
+	struct pollfd p = { .fd = fuse_session_fd(fuse_get_session(fuse)), .events = POLLIN };
+
+	return rc == -ECONNABORTED && poll(&p, 1, 0) == 1 && (p.revents & POLLERR);
+}
+
 /* The process that serves the mount: attach, mount, report, loop. */
 static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		 const struct options *o, int report_fd)
@@ -335,6 +353,8 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		rc = fuse_loop_mt(fuse, cfg);
 		fuse_loop_cfg_destroy(cfg);
 	}
+	if (rc < 0 && connection_ended(fuse, rc))
+		rc = 0;
 	mount_watch_stop(watch);	/* before the reader it uses goes */
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 	fuse_unmount(fuse);
