@@ -177,6 +177,10 @@ static int gather_maps(struct reader *r, struct gather *g)
 				g->filesz[i] = page < size ? page : size;
 			break;
 		}
+		/* -o snapshot: a range the fork did not copy and we could not
+		 * either reads as EIO; the core leaves its bytes out instead. */
+		if (snapshot_uncopied(r, i, NULL) < 0)
+			g->filesz[i] = 0;
 		g->resident[i] = g->filesz[i];
 		if (s && map_is_anon(e)) {
 			rss = s->rss_kb + s->swap_kb;

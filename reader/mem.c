@@ -278,7 +278,8 @@ static uint64_t pagemap_scan(struct reader *r, size_t idx, uint64_t from, uint64
 uint64_t ptrace_mem_scan(struct reader *r, size_t idx, uint64_t from, uint64_t to,
 			 bool want)
 {
-	if (!map_is_anon(&r->maps.v[idx]))
+	/* What the fork did not copy is data: copied bytes, or EIO. */
+	if (!map_is_anon(&r->maps.v[idx]) || snapshot_uncopied(r, idx, NULL))
 		return want ? from : to;
 	return pagemap_scan(r, idx, from, to, want);
 }
@@ -432,7 +433,16 @@ int ptrace_mem_read(struct reader *r, size_t idx, void *out, size_t len, uint64_
 	char *buf = out;
 	bool anon = map_is_anon(e), file = !anon && e->inode != 0;
 	uint64_t end = addr + len;
+	const char *copied;
+	int unc = snapshot_uncopied(r, idx, &copied);
 
+	/* -o snapshot: the clone has no copy of it (dontfork) or zeros (wipeonfork). */
+	if (unc < 0)
+		return unc;
+	if (unc) {
+		memcpy(buf, copied + (addr - e->start), len);
+		return 0;
+	}
 	if ((!anon && !file) || r->pagemap_fd < 0 || (file && !r->map_fds))
 		return read_pages(r, buf, len, addr);
 	while (addr < end) {

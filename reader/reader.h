@@ -215,13 +215,16 @@ int reader_thread_regset_copy(struct reader *r, pid_t tid, unsigned type,
  * -o snapshot (reader/snapshot.c): how long the target stood still, the
  * part of that the clone() took, the clone's pid (0 once released), and
  * the bytes only the clone holds now (its Private_Dirty: pages the target
- * has since copied on write, or freed). -ENODATA in the other modes.
+ * has since copied on write, or freed), and status lines naming what the
+ * clone could not take (dontfork/wipeonfork ranges: copied or EIO) and
+ * what is live (MAP_SHARED ranges). -ENODATA in the other modes.
  */
 struct reader_snapshot_info {
 	double freeze_ms, fork_ms;
 	pid_t clone;
 	uint64_t cow_bytes;
 	unsigned count;		/* snapshots taken: 1 + refreshes */
+	const char *notes;	/* not_copied and shared_live lines, or NULL */
 };
 int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out);
 

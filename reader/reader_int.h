@@ -233,6 +233,12 @@ void snapshot_release(struct reader *r);
 int snapshot_refresh(struct reader *r);
 pid_t snapshot_proc_tid(const struct reader *r);
 void snapshot_free(struct reader *r);
+/*
+ * -o snapshot: whether mapping idx is one the fork did not copy (dontfork,
+ * wipeonfork): 1 and *bytes (when bytes is not NULL) if copied at the
+ * freeze, -EIO if not, 0 for any other mapping.
+ */
+int snapshot_uncopied(const struct reader *r, size_t idx, const char **bytes);
 
 /* state.c: drops what state.c kept of this snapshot (free_mm). */
 void state_free(struct reader *r);

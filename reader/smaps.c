@@ -46,7 +46,7 @@ static unsigned parse_vmflags(struct cur c)
 	static const struct { char code[2]; unsigned bit; } known[] = {
 		{ "sh", VMF_SH }, { "io", VMF_IO }, { "pf", VMF_PF },
 		{ "dd", VMF_DD }, { "ht", VMF_HT }, { "um", VMF_UM },
-		{ "uw", VMF_UW },
+		{ "uw", VMF_UW }, { "dc", VMF_DC }, { "wf", VMF_WF },
 	};
 	unsigned flags = 0;
 

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* VmFlags codes that matter to a core dump (proc(5)). */
+/* VmFlags codes that matter to a core dump, or to a fork (proc(5)). */
 enum {
 	VMF_SH = 1 << 0,	/* VM_SHARED */
 	VMF_IO = 1 << 1,	/* VM_IO: device memory */
@@ -24,6 +24,8 @@ enum {
 	VMF_HT = 1 << 4,	/* hugetlb */
 	VMF_UM = 1 << 5,	/* userfaultfd missing-page tracking */
 	VMF_UW = 1 << 6,	/* userfaultfd write-protect tracking */
+	VMF_DC = 1 << 7,	/* VM_DONTCOPY: madvise(MADV_DONTFORK) */
+	VMF_WF = 1 << 8,	/* VM_WIPEONFORK: madvise(MADV_WIPEONFORK) */
 };
 
 struct smaps_entry {

@@ -23,6 +23,16 @@
  * parent, the target: a wait4(pid, WNOHANG|__WALL) injected into one
  * thread, stopped for that one call.
  *
+ * What a fork does not copy (issue 14), found in the target's smaps
+ * during the freeze: a MADV_DONTFORK range (VmFlags dc) is absent from
+ * the clone and a MADV_WIPEONFORK one (wf) reads as zeros there, so
+ * neither may be served from the clone. Up to UNCOPIED_MAX bytes of them
+ * are copied from the stopped target into our memory and served from
+ * there; a range that does not fit fails with EIO (never zeros), and
+ * SEEK_DATA/SEEK_HOLE tell it as data either way. MAP_SHARED ranges are
+ * served from the clone, which shares their pages with the target: they
+ * are live memory. status names both (not_copied, shared_live lines).
+ *
  * A failed injection (seccomp, RLIMIT_NPROC, no memory) refuses the mount:
  * the injecting thread is put back and every thread detached, as for any
  * refusal. Falling back to a suspended target would stop a process whose
@@ -46,12 +56,22 @@
 
 #include "reader/inject.h"
 #include "reader/reader_int.h"
+#include "reader/smaps.h"
 
 #define CLONE_FILES_ 0x400
 #define CLOSE_RANGE_UNSHARE_ 2
 #define WALL_ 0x40000000	/* __WALL, as the target's wait4 takes it */
 #define INJECT_TIMEOUT_MS 5000	/* a fork of a huge target, on a slow guest */
 #define REAP_TRIES 50
+#define UNCOPIED_MAX (1u << 20)	/* bytes of dc/wf ranges copied at the freeze */
+
+/* A mapping a fork does not copy: its bytes as the freeze saw them, or none. */
+struct uncopied {
+	size_t idx;			/* in r->maps */
+	uint64_t start, end;
+	bool wipe;			/* wipeonfork, else dontfork */
+	char *bytes;			/* NULL: reads fail with EIO */
+};
 
 struct snapshot {
 	const struct arch_inject *abi;
@@ -62,6 +82,9 @@ struct snapshot {
 	pid_t tid;			/* target thread the state files read (the old mem_pid) */
 	pid_t clone, clone_ns;		/* the clone: our pid for it, the target's */
 	unsigned count;			/* snapshots taken */
+	struct uncopied *unc;		/* ascending idx */
+	size_t nunc;
+	char *notes;			/* status lines: not_copied, shared_live */
 };
 
 /*
@@ -386,12 +409,118 @@ static void read_clone(struct reader *r)
 	}
 }
 
+static void forget_uncopied(struct snapshot *s)
+{
+	for (size_t i = 0; i < s->nunc; i++)
+		free(s->unc[i].bytes);
+	free(s->unc);
+	free(s->notes);
+	s->unc = NULL;
+	s->nunc = 0;
+	s->notes = NULL;
+}
+
+/*
+ * During the freeze, mem_pid still a thread of the target: the dc and wf
+ * ranges from its smaps, the small ones copied (ptrace_mem_read: holes
+ * stay holes, nothing is faulted in), and the status lines. A smaps that
+ * cannot be read leaves no range known: status says so.
+ */
+static void find_uncopied(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	struct smaps sm = { 0 };
+	char path[64], *text = NULL, *notes = NULL;
+	size_t len, nlen = 0, budget = UNCOPIED_MAX;
+	bool have = false;
+	FILE *f;
+
+	forget_uncopied(s);
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)r->mem_pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30) == 0) {
+		have = smaps_parse(text, len, &sm) == 0;
+		free(text);
+	}
+	f = open_memstream(&notes, &nlen);
+	if (!f) {
+		smaps_free(&sm);
+		return;
+	}
+	if (!have)
+		fprintf(f, "not_copied unknown (smaps unreadable: dontfork/wipeonfork ranges may read as zeros)\n");
+	for (size_t i = 0; i < r->maps.n; i++) {
+		const struct map_entry *e = &r->maps.v[i];
+		const struct smaps_entry *se = have ? smaps_find(&sm, e->start, e->end) : NULL;
+		unsigned fl = se && se->has_vmflags ? se->vmflags : 0;
+		struct uncopied u = { i, e->start, e->end, false, NULL }, *nv;
+		uint64_t n = e->end - e->start;
+
+		if (!(fl & (VMF_DC | VMF_WF))) {
+			if (e->perms & PERM_SHARED)
+				fprintf(f, "shared_live %llx-%llx %s\n", (unsigned long long)e->start,
+					(unsigned long long)e->end, e->path[0] ? e->path : "[anon]");
+			continue;
+		}
+		u.wipe = !(fl & VMF_DC);	/* dc wins: the range is not in the clone at all */
+		if (map_is_data(e) && n <= budget && (u.bytes = malloc(n ? n : 1))) {
+			if (ptrace_mem_read(r, i, u.bytes, n, e->start) == 0) {
+				budget -= n;
+			} else {
+				free(u.bytes);
+				u.bytes = NULL;
+			}
+		}
+		nv = realloc(s->unc, (s->nunc + 1) * sizeof(*nv));
+		if (!nv) {
+			free(u.bytes);
+			u.bytes = NULL;
+		} else {
+			s->unc = nv;
+			s->unc[s->nunc++] = u;
+		}
+		fprintf(f, "not_copied %llx-%llx %s %s\n", (unsigned long long)e->start,
+			(unsigned long long)e->end, u.wipe ? "wipeonfork" : "dontfork",
+			!nv ? "zeros" : u.bytes ? "copied" : "eio");
+	}
+	smaps_free(&sm);
+	if (fclose(f) == 0)
+		s->notes = notes;
+	else
+		free(notes);
+}
+
+int snapshot_uncopied(const struct reader *r, size_t idx, const char **bytes)
+{
+	const struct snapshot *s = r->snap;
+	size_t lo = 0, hi = s ? s->nunc : 0;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct uncopied *u = &s->unc[mid];
+
+		if (u->idx < idx) {
+			lo = mid + 1;
+		} else if (u->idx > idx) {
+			hi = mid;
+		} else {
+			if (idx >= r->maps.n || r->maps.v[idx].start != u->start ||
+			    r->maps.v[idx].end != u->end)
+				return 0;
+			if (bytes)
+				*bytes = u->bytes;
+			return u->bytes ? 1 : -EIO;
+		}
+	}
+	return 0;
+}
+
 int snapshot_start(struct reader *r, char *why, size_t whylen)
 {
 	struct fork_arg fa = { "" };
 	int rc;
 
 	capture_infos(r);
+	find_uncopied(r);
 	rc = tracer_call(r, fork_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
 	boost(r, false);
 	if (rc == 0)
@@ -565,6 +694,8 @@ pid_t snapshot_proc_tid(const struct reader *r)
 
 void snapshot_free(struct reader *r)
 {
+	if (r->snap)
+		forget_uncopied(r->snap);
 	free(r->snap);
 	r->snap = NULL;
 }
@@ -582,6 +713,7 @@ int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out)
 	out->fork_ms = s->fork_ms;
 	out->clone = s->clone;
 	out->count = s->count;
+	out->notes = s->notes;
 	if (s->clone <= 0)
 		return 0;
 	/* What only the clone maps now: the pages the target has copied on

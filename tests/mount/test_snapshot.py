@@ -228,6 +228,91 @@ def _(c):
     check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
 
 
+# What a fork does not copy: a small DONTFORK range and a WIPEONFORK range
+# (each two pages of a known byte), a 2 MiB DONTFORK range made read-only
+# (more than the daemon copies; its own VMA), and a MAP_SHARED page. On a
+# line on stdin the target overwrites them all and says "changed".
+UNCOPIED_TARGET = r"""
+import ctypes, mmap, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mprotect.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+P = mmap.PAGESIZE
+def anon(n, flags=mmap.MAP_PRIVATE):
+    return mmap.mmap(-1, n, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+def addr(m):
+    return ctypes.addressof(ctypes.c_char.from_buffer(m))
+dc, wf, big, sh = anon(2 * P), anon(2 * P), anon(2 << 20), anon(P, mmap.MAP_SHARED)
+dc.madvise(mmap.MADV_DONTFORK); wf.madvise(getattr(mmap, "MADV_WIPEONFORK", 18)); big.madvise(mmap.MADV_DONTFORK)
+dc[:] = b'D' * len(dc); wf[:] = b'W' * len(wf); sh[:] = b'S' * len(sh)
+big[:P] = b'B' * P
+a = [addr(m) for m in (dc, wf, big, sh)]
+assert libc.mprotect(a[2], 2 << 20, mmap.PROT_READ) == 0, ctypes.get_errno()
+print("ranges", *(hex(x) for x in a), flush=True)
+sys.stdin.readline()
+assert libc.mprotect(a[2], 2 << 20, mmap.PROT_READ | mmap.PROT_WRITE) == 0
+dc[:] = b'd' * len(dc); wf[:] = b'w' * len(wf); sh[:] = b'T' * len(sh); big[:P] = b'b' * P
+print("changed", flush=True)
+sys.stdin.readline()
+"""
+
+
+def status_lines(m, key):
+    return [line.split()[1:] for line in m.read('status').decode().splitlines()
+            if line.split()[0] == key]
+
+
+@tap_check('snapshot: dontfork/wipeonfork ranges are the frozen bytes or EIO, never zeros; '
+           'status names them and the shared range')
+def _(c):
+    p = subprocess.Popen([sys.executable, '-c', UNCOPIED_TARGET], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    line = p.stdout.readline().split()
+    check(line and line[0] == 'ranges', f'target said {line}')
+    dc, wf, big, sh = (int(x, 16) for x in line[1:])
+    page = os.sysconf('SC_PAGE_SIZE')
+    m = c.mount(p.pid, ('-o', 'snapshot'))
+    p.stdin.write('\n')
+    p.stdin.flush()
+    check(p.stdout.readline().split() == ['changed'], 'the target did not change its ranges')
+    nc = {int(r[0].split('-')[0], 16): r[1:] for r in status_lines(m, 'not_copied')}
+    shared = [int(r[0].split('-')[0], 16) for r in status_lines(m, 'shared_live')]
+    print(f'# not_copied {nc}')
+    check(nc.get(dc, [''])[0] == 'dontfork', f'status: dontfork range {dc:#x} not named: {nc}')
+    check(nc.get(wf, [''])[0] == 'wipeonfork', f'status: wipeonfork range {wf:#x} not named: {nc}')
+    check(nc.get(big) == ['dontfork', 'eio'], f'status: 2 MiB dontfork range {big:#x}: {nc.get(big)}')
+    check(sh in shared, f'status: shared range {sh:#x} not named: {shared}')
+    fd = os.open(m.path('mem'), os.O_RDONLY)
+    try:
+        for at, n, want in ((dc, 2 * page, b'D'), (wf, 2 * page, b'W'), (big, page, b'B')):
+            how = nc.get(at, ['', ''])[1]
+            try:
+                got = os.pread(fd, n, at)
+                check(how == 'copied', f'{at:#x}: read {got[:8]!r}... but status says {how}')
+                check(got == want * n, f'{at:#x}: not the frozen bytes: {got[:8]!r}...')
+            except OSError as e:
+                check(e.errno == errno.EIO and how == 'eio', f'{at:#x}: {e} (status says {how})')
+            check(os.lseek(fd, at, os.SEEK_DATA) == at, f'{at:#x}: SEEK_DATA skips it')
+            check(os.lseek(fd, at, os.SEEK_HOLE) >= at + n, f'{at:#x}: SEEK_HOLE inside it')
+        # the page past the copied part of the big range: EIO too, not a hole
+        try:
+            os.pread(fd, page, big + page)
+            check(False, 'an uncopied never-touched page read (as zeros)')
+        except OSError as e:
+            check(e.errno == errno.EIO, f'big range past its first page: {e}')
+        # the shared page is live: the target's write shows through
+        check(os.pread(fd, page, sh) == b'T' * page, 'the shared page is not live memory')
+    finally:
+        os.close(fd)
+    # core: reads through (the EIO range's bytes are left out of it)
+    with open(m.path('core'), 'rb') as f:
+        n = 0
+        while (b := f.read(1 << 20)):
+            n += len(b)
+    check(n > 0, 'core is empty')
+    check(m.unmount() == 0, 'daemon exit status')
+
+
 @tap_check('snapshot: -o snapshot with -o live is refused')
 def _(c):
     t = Snap(c)

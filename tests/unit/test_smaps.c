@@ -29,7 +29,7 @@ static const char fixture[] =
 	"Swap:                  8 kB\n"
 	"THPeligible:    0\n"
 	"ProtectionKey:         0\n"
-	"VmFlags: rd wr mr mw me ac \n"
+	"VmFlags: rd wr mr mw me ac wf \n"
 	"7fd74640f000-7fd746413000 r--p 00000000 00:00 0                          [vvar]\n"
 	"Size:                 16 kB\n"
 	"Rss:                   0 kB\n"
@@ -38,7 +38,7 @@ static const char fixture[] =
 	"VmFlags: rd mr pf io de dd \n"
 	"7fd800000000-7fd800100000 rw-s 00000000 00:01 2055                       /memfd:x (deleted)\n"
 	"Rss:                   4 kB\n"
-	"VmFlags: rd wr sh mr mw me ms dd um uw ht";	/* no final newline */
+	"VmFlags: rd wr sh mr mw me ms dd dc um uw ht";	/* no final newline */
 
 static void test_smaps_parse_reads_sizes_and_flags(void **state)
 {
@@ -53,12 +53,12 @@ static void test_smaps_parse_reads_sizes_and_flags(void **state)
 	assert_int_equal(s.v[0].anon_kb, 1016);
 	assert_int_equal(s.v[0].swap_kb, 8);
 	assert_true(s.v[0].has_vmflags);
-	assert_int_equal(s.v[0].vmflags, 0);
+	assert_int_equal(s.v[0].vmflags, VMF_WF);
 	assert_int_equal(s.v[1].vmflags, VMF_PF | VMF_IO | VMF_DD);
 	assert_int_equal(s.v[2].rss_kb, 4);
 	assert_int_equal(s.v[2].anon_kb, 0);
 	assert_int_equal(s.v[2].vmflags,
-			 VMF_SH | VMF_DD | VMF_UM | VMF_UW | VMF_HT);
+			 VMF_SH | VMF_DD | VMF_DC | VMF_UM | VMF_UW | VMF_HT);
 	smaps_free(&s);
 	assert_null(s.v);
 	assert_int_equal(s.n, 0);
