@@ -187,7 +187,7 @@ static struct ptracefs *app(void)
 #define FUSE_NOTIFY_INC_EPOCH_CODE 8	/* <linux/fuse.h> 7.44; Debian 12's is 7.38 */
 
 static struct fuse_config *conf;	/* libfuse's own, read at every reply */
-static int notify_fd = -1;		/* /dev/fuse; -1: the kernel cannot drop */
+static _Atomic int notify_fd = -1;		/* /dev/fuse; -1: the kernel cannot drop */
 static atomic_bool cache_on;		/* suspended by the user's wish */
 static _Atomic unsigned tree_version;	/* bumped by each tree_changed */
 

@@ -80,7 +80,10 @@ struct snapshot {
 	double freeze_ms, fork_ms;
 	uint64_t insn;			/* a syscall instruction in the target, 0: look */
 	pid_t tid;			/* target thread the state files read (the old mem_pid) */
-	pid_t clone, clone_ns;		/* the clone: our pid for it, the target's */
+	/* The clone: our pid for it (atomic: the tracer clears it at a
+	 * detach while status reads it), and the target's pid for it. */
+	_Atomic pid_t clone;
+	pid_t clone_ns;
 	unsigned count;			/* snapshots taken */
 	struct uncopied *unc;		/* ascending idx */
 	size_t nunc;
@@ -711,14 +714,14 @@ int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out)
 	memset(out, 0, sizeof(*out));
 	out->freeze_ms = s->freeze_ms;
 	out->fork_ms = s->fork_ms;
-	out->clone = s->clone;
+	out->clone = atomic_load(&s->clone);
 	out->count = s->count;
 	out->notes = s->notes;
-	if (s->clone <= 0)
+	if (out->clone <= 0)
 		return 0;
 	/* What only the clone maps now: the pages the target has copied on
 	 * write since the freeze (and those it has freed, which we pin). */
-	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)s->clone);
+	snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)out->clone);
 	if (proc_read_file(path, &text, &len, 1 << 16) == 0) {
 		if ((p = strstr(text, "Private_Dirty:")))
 			out->cow_bytes = strtoull(p + 14, NULL, 10) * 1024;

@@ -170,7 +170,7 @@ class Elf:
         else:
             phoff, = struct.unpack_from("<I", data, 28)
             phentsize, phnum = struct.unpack_from("<HH", data, 42)
-        self.loads, self.notes = [], []
+        self.loads, self.notes, self.ours = [], [], []
         for i in range(phnum):
             at = phoff + i * phentsize
             if is64:
@@ -184,7 +184,10 @@ class Elf:
                 while pos + 12 <= off + filesz:
                     nsz, dsz, ntype = struct.unpack_from("<III", data, pos)
                     d = pos + 12 + (nsz + 3) // 4 * 4
-                    self.notes.append((ntype, data[d:d + dsz]))
+                    name = data[pos + 12:pos + 12 + nsz].rstrip(b"\0")
+                    # ptracefs's own notes (a PT_NOTE of their own, after
+                    # the kernel's) are checked apart: see check_parity
+                    (self.ours if name == b"PTRACEFS" else self.notes).append((ntype, data[d:d + dsz]))
                     pos = d + (dsz + 3) // 4 * 4
         self.pid_off = 32 if is64 else 24
 
@@ -240,6 +243,7 @@ def check_parity(ours_core, kern_core, failures):
         k = theirs.get(tid, [])
         check(types == k, f"thread {tid}: notes {[hex(t) for t in types]}, "
               f"the kernel's {[hex(t) for t in k]}")
+    check(ours.ours and not kern.ours, "the PTRACEFS notes are missing from our core")
     for t in (NT_AUXV, NT_FILE) + ((NT_X86_XSAVE_LAYOUT,) if kern.note(NT_X86_XSAVE_LAYOUT) else ()):
         check(ours.note(t) is not None and ours.note(t) == kern.note(t),
               f"note {t:#x} differs from the kernel's")
