@@ -682,9 +682,15 @@ static void run_exec(const char *ptracefs, const char *mnt, const char *prog)
 	}
 unmount:
 	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
-	for (int i = 0; i < 100 && thread_state(pid, r.spinner_tid) != 'R'; i++)
+	/* The daemon detaches after the unmount returns; an emulated guest on
+	 * a loaded host can take seconds to get there. */
+	for (int i = 0; i < 400 && thread_state(pid, r.spinner_tid) != 'R'; i++)
 		sleep_ms(50);
-	check(thread_state(pid, r.spinner_tid) == 'R', "the exec'd spinner is not running after umount");
+	{
+		char st = thread_state(pid, r.spinner_tid);
+
+		check(st == 'R', "the exec'd spinner is not running 20 s after umount (state %c)", st ? st : '?');
+	}
 out:
 	close(go[1]);
 	close(p[0]);
