@@ -93,6 +93,16 @@ static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 		ptrace(PTRACE_CONT, tid, 0, 0);
 		return;
 	}
+	/*
+	 * The state before suspension, from the stop: a job-control stop
+	 * reports its signal; otherwise '?' until snapshot_thread_info tells
+	 * a thread in a system call ('S') from one in user space ('R'). A
+	 * 'D' was noted while the stop was slow in coming (attach.c).
+	 */
+	if (event == PTRACE_EVENT_STOP && is_stop_signal(sig))
+		t->state_before = 'T';
+	else if (t->state_before == 0)
+		t->state_before = '?';
 	atomic_store(&t->state, RT_STOPPED);
 }
 
