@@ -415,6 +415,8 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 		snprintf(why, whylen, "cannot start the tracer thread: %s", strerror(-rc));
 		goto out_free;
 	}
+	/* What a killed -o snapshot mount left: its clone's zombie (snapshot.c). */
+	snapshot_reap_leftovers(r);
 	/* -o snapshot: refusals, and the freeze's clock starts (snapshot.c). */
 	if (r->opts.snapshot && (rc = snapshot_prepare(r, why, whylen)))
 		goto out_stop;
