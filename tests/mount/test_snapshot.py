@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import (check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
+from harness import (Skip, check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
                      tracer_pid, wait_until)
 
 # The main thread blocks in read(2) on a pipe, called through ctypes so
@@ -318,6 +318,156 @@ def _(c):
     t = Snap(c)
     refusal(c, t.pid, extra=('-o', 'snapshot,live'), want_in_msg='exclude')
     check(tracer_pid(t.pid) == 0, 'traced after the refusal')
+
+
+# Refusals before any stop (issue 14). The oracle of "no stop": a thread
+# blocked in epoll_wait(2) returns EINTR once for each stop of it (see
+# signal(7)); the target counts those in memory we read through /proc.
+# Its argument first puts it in a state a snapshot must refuse.
+EINTR_TARGET = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+what = sys.argv[1]
+if what == 'time':
+    assert libc.unshare(0x80) == 0, ctypes.get_errno()          # CLONE_NEWTIME
+elif what == 'pid':
+    assert libc.unshare(0x20000000) == 0, ctypes.get_errno()    # CLONE_NEWPID
+eintr = ctypes.c_uint64(0)
+ep = libc.epoll_create1(0)
+ev = ctypes.create_string_buffer(64)
+print("eintr", hex(ctypes.addressof(eintr)), flush=True)
+while True:
+    if libc.epoll_wait(ep, ev, 4, -1) < 0 and ctypes.get_errno() == 4:
+        eintr.value += 1
+"""
+
+
+class Quiet:
+    """EINTR_TARGET, started with argv prefix pre (setpriv, prlimit)."""
+
+    def __init__(self, c, what='none', pre=()):
+        self.proc = subprocess.Popen([*pre, sys.executable, '-c', EINTR_TARGET, what],
+                                     stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        c.undo.append(self.stop)
+        line = self.proc.stdout.readline().split()
+        check(line and line[0] == 'eintr', f'target said {line} (exit {self.proc.poll()})')
+        self.addr = int(line[1], 16)
+        check(wait_until(lambda: task_states(self.pid).get(self.pid) == 'S', 5),
+              'target never blocked in epoll_wait')
+
+    def eintr(self):
+        with open(f'/proc/{self.pid}/mem', 'rb') as f:
+            return struct.unpack('<Q', os.pread(f.fileno(), 8, self.addr))[0]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def untouched(t):
+    time.sleep(0.2)
+    check(t.eintr() == 0, f'the target was stopped {t.eintr()} time(s)')
+    check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the target is held')
+    check(not children(t.pid), f'the target has children: {children(t.pid)}')
+
+
+@tap_check('snapshot refusals: the no-stop oracle works (a plain mount makes epoll_wait say EINTR)')
+def _(c):
+    t = Quiet(c)
+    m = c.mount(t.pid, ('-o', 'snapshot'))
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: t.eintr() >= 1, 2), 'a snapshot stopped the target unseen by the oracle')
+
+
+@tap_check('snapshot refused before any stop: a pending time namespace (unshare without fork)')
+def _(c):
+    if os.geteuid() != 0 or not os.path.exists('/proc/self/ns/time_for_children'):
+        raise Skip('needs root and time namespaces')
+    t = Quiet(c, 'time')
+    check(os.readlink(f'/proc/{t.pid}/ns/time') != os.readlink(f'/proc/{t.pid}/ns/time_for_children'),
+          'unshare(CLONE_NEWTIME) left no pending namespace')
+    refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='time namespace')
+    untouched(t)
+
+
+@tap_check('snapshot refused before any stop: a pending PID namespace (unshare without fork)')
+def _(c):
+    if os.geteuid() != 0:
+        raise Skip('needs root')
+    t = Quiet(c, 'pid')
+    refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='pid namespace')
+    untouched(t)
+
+
+def uid_tasks(uid):
+    n = 0
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                st = dict(l.split(':', 1) for l in open(f'/proc/{d}/status'))
+            except (OSError, ValueError):
+                continue
+            if int(st['Uid'].split()[0]) == uid:
+                n += int(st['Threads'])
+    return n
+
+
+@tap_check('snapshot refused before any stop: RLIMIT_NPROC with one slot left; two slots mount')
+def _(c):
+    if os.geteuid() != 0 or not shutil.which('setpriv') or not shutil.which('prlimit'):
+        raise Skip('needs root, setpriv and prlimit')
+    nobody = 65534
+    drop = ['setpriv', f'--reuid={nobody}', f'--regid={nobody}', '--clear-groups', '--']
+    for spare, refused in ((1, True), (2, False)):
+        # the target is one more task of its uid: limit = all of them + spare
+        limit = uid_tasks(nobody) + 1 + spare
+        t = Quiet(c, pre=['prlimit', f'--nproc={limit}:{limit}', *drop])
+        check(uid_tasks(nobody) + spare == limit, 'another process of uid nobody came or went')
+        if refused:
+            refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='RLIMIT_NPROC')
+            untouched(t)
+        else:
+            m = c.mount(t.pid, ('-o', 'snapshot'))
+            check(m.unmount() == 0, 'daemon exit status')
+            check(wait_until(lambda: not children(t.pid), 2), f'children: {children(t.pid)}')
+        t.stop()
+
+
+def pids_cgroup_root():
+    for d in ('/sys/fs/cgroup/pids', '/sys/fs/cgroup'):
+        if os.path.exists(os.path.join(d, 'cgroup.procs')) and (
+                d.endswith('pids') or 'pids' in open(os.path.join(d, 'cgroup.controllers')).read()):
+            return d
+    return None
+
+
+@tap_check('snapshot refused before any stop: pids cgroup with one task left; two left mount')
+def _(c):
+    root = pids_cgroup_root()
+    if os.geteuid() != 0 or not root or not os.access(root, os.W_OK):
+        raise Skip('no writable pids cgroup')
+    for spare, refused in ((1, True), (2, False)):
+        t = Quiet(c)
+        cg = os.path.join(root, f'ptracefs-test-{t.pid}')
+        os.mkdir(cg)
+        try:
+            with open(os.path.join(cg, 'cgroup.procs'), 'w') as f:
+                f.write(str(t.pid))
+            cur = int(open(os.path.join(cg, 'pids.current')).read())
+            with open(os.path.join(cg, 'pids.max'), 'w') as f:
+                f.write(str(cur + spare))
+            if refused:
+                refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='pids cgroup')
+                untouched(t)
+            else:
+                m = c.mount(t.pid, ('-o', 'snapshot'))
+                check(m.unmount() == 0, 'daemon exit status')
+                check(wait_until(lambda: not children(t.pid), 2), f'children: {children(t.pid)}')
+        finally:
+            t.stop()
+            wait_until(lambda: int(open(os.path.join(cg, 'pids.current')).read()) == 0, 2)
+            os.rmdir(cg)
 
 
 if __name__ == '__main__':
