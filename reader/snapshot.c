@@ -89,6 +89,10 @@ struct snapshot {
 	struct uncopied *unc;		/* ascending idx */
 	size_t nunc;
 	char *notes;			/* status lines: not_copied, shared_live */
+	/* ctl suspend: the target's threads we hold stopped (tracer only;
+	 * nheld is read by status too, hence atomic). */
+	pid_t *held;
+	_Atomic size_t nheld;
 };
 
 /*
@@ -961,6 +965,103 @@ int snapshot_reap_leftovers(struct reader *r)
 	return reaped;
 }
 
+/*
+ * ctl suspend, -o snapshot: every thread of the running target stopped
+ * (seized and interrupted, in passes over /proc/PID/task until one finds
+ * no new thread), and held so until resume. The tree stays the snapshot:
+ * these stops change no file of it (threads/ is the snapshot's threads).
+ * A signal on its way is delivered first; a job-control stop stays one.
+ */
+static int hold_fn(struct reader *r, void *p)
+{
+	struct snapshot *s = r->snap;
+	size_t n = atomic_load(&s->nheld);
+	bool added = true;
+
+	(void)p;
+	for (int pass = 0; added && pass < 64; pass++) {
+		pid_t *tids;
+		size_t nt;
+
+		added = false;
+		if (proc_list_tasks(r->pid, &tids, &nt))
+			break;
+		for (size_t i = 0; i < nt; i++) {
+			uint64_t deadline = now_ms() + 2000;
+			bool known = false;
+			pid_t *nv;
+			int st, rc;
+
+			for (size_t k = 0; k < n && !known; k++)
+				known = s->held[k] == tids[i];
+			if (known || ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0)
+				continue;
+			ptrace(PTRACE_INTERRUPT, tids[i], 0, 0);
+			while ((rc = inject_wait(tids[i], &st, deadline)) == 0 && WIFSTOPPED(st) &&
+			       st >> 16 != PTRACE_EVENT_STOP)
+				ptrace(PTRACE_CONT, tids[i], 0, (void *)(long)WSTOPSIG(st));
+			if (rc == 0 && !WIFSTOPPED(st))
+				continue;	/* exited meanwhile */
+			nv = realloc(s->held, (n + 1) * sizeof(*nv));
+			if (!nv) {
+				ptrace(PTRACE_DETACH, tids[i], 0, 0);
+				continue;
+			}
+			s->held = nv;
+			s->held[n++] = tids[i];
+			atomic_store(&s->nheld, n);
+			added = true;
+		}
+		free(tids);
+	}
+	return 0;
+}
+
+/* ctl resume (and unmount, and refresh): the held threads let go. */
+static void unhold(struct snapshot *s)
+{
+	size_t n = atomic_load(&s->nheld);
+
+	for (size_t i = 0; i < n; i++) {
+		int st;
+
+		if (ptrace(PTRACE_DETACH, s->held[i], 0, 0) < 0)
+			waitpid(s->held[i], &st, __WALL | WNOHANG);	/* died held */
+	}
+	free(s->held);
+	s->held = NULL;
+	atomic_store(&s->nheld, 0);
+}
+
+static int unhold_fn(struct reader *r, void *p)
+{
+	(void)p;
+	unhold(r->snap);
+	return 0;
+}
+
+int snapshot_suspend(struct reader *r)
+{
+	int rc;
+
+	if (reader_gone(r))
+		return -ESRCH;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = tracer_call(r, hold_fn, NULL, 0, 20000);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
+int snapshot_resume(struct reader *r)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = tracer_call(r, unhold_fn, NULL, 0, 5000);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
 /* On the tracer (detach_all): the clone killed and reaped, the threads let go. */
 void snapshot_release(struct reader *r)
 {
@@ -969,6 +1070,7 @@ void snapshot_release(struct reader *r)
 
 	if (!s)
 		return;
+	unhold(s);	/* (the reap seizes a thread of its own) */
 	if (s->clone > 0) {
 		uint64_t deadline = now_ms() + 2000;
 		int st;
@@ -1034,6 +1136,7 @@ int snapshot_refresh(struct reader *r)
 	struct snapshot *s = r->snap;
 	struct fork_arg fa = { "" };
 	char why[256];
+	bool held = atomic_load(&s->nheld) > 0;
 	int rc;
 
 	if (reader_gone(r))
@@ -1054,6 +1157,9 @@ int snapshot_refresh(struct reader *r)
 	}
 	if (rc)
 		boost(r, false);	/* (snapshot_start has, if it ran) */
+	/* Suspended before: suspended after (it ran for the new freeze). */
+	if (rc == 0 && held)
+		tracer_call(r, hold_fn, NULL, 0, 20000);
 	atomic_fetch_add(&r->generation, 1);
 	pthread_rwlock_unlock(&r->snap_lock);
 	return rc;
@@ -1066,8 +1172,10 @@ pid_t snapshot_proc_tid(const struct reader *r)
 
 void snapshot_free(struct reader *r)
 {
-	if (r->snap)
+	if (r->snap) {
 		forget_uncopied(r->snap);
+		free(r->snap->held);
+	}
 	free(r->snap);
 	r->snap = NULL;
 }
@@ -1086,6 +1194,7 @@ int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out)
 	out->clone = atomic_load(&s->clone);
 	out->count = s->count;
 	out->notes = s->notes;
+	out->held = atomic_load(&s->nheld) > 0;
 	if (out->clone <= 0)
 		return 0;
 	/* What only the clone maps now: the pages the target has copied on

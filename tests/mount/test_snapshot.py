@@ -199,23 +199,37 @@ def _(c):
     released(t, clone, maps_before, sig_before)
 
 
-@tap_check('snapshot: ctl refresh takes a new snapshot; suspend and resume are refused')
+def ctl(m, cmd):
+    with open(m.path('ctl'), 'w') as f:
+        f.write(cmd + '\n')
+
+
+def held_by(pid, daemon_tids):
+    """Every thread of pid in a ptrace stop (t) with one of ours as its tracer."""
+    st = task_states(pid)
+    if not st or any(s != 't' for s in st.values()):
+        return False
+    for tid in st:
+        with open(f'/proc/{pid}/task/{tid}/status') as f:
+            tracer = int(dict(l.split(':', 1) for l in f)['TracerPid'])
+        if tracer not in daemon_tids:
+            return False
+    return True
+
+
+def daemon_tids(m):
+    """The daemon's thread ids (a TracerPid names the tracing thread)."""
+    return {int(t) for t in os.listdir(f'/proc/{m.daemon}/task')}
+
+
+@tap_check('snapshot: ctl refresh takes a new snapshot, the old clone killed and reaped')
 def _(c):
     t = Snap(c)
     m = c.mount(t.pid, ('-o', 'snapshot'))
     old = int(kv(m.read('status'))['clone'])
     before = t.counter(m.path('mem'))
-    for cmd in ('suspend', 'resume'):
-        try:
-            with open(m.path('ctl'), 'w') as f:
-                f.write(cmd + '\n')
-            check(False, f'{cmd} was accepted')
-        except OSError as e:
-            check(e.errno == errno.EOPNOTSUPP, f'{cmd}: {e}')
-        check(none_stopped(t.pid), f'{cmd} stopped the target')
     time.sleep(0.2)
-    with open(m.path('ctl'), 'w') as f:
-        f.write('refresh\n')
+    ctl(m, 'refresh')
     st = kv(m.read('status'))
     new = int(st['clone'])
     check(st['snapshots'] == '2' and new != old, f'after refresh: {st}')
@@ -224,8 +238,54 @@ def _(c):
     after = t.counter(m.path('mem'))
     check(after > before, f'the refreshed mem still says {after} (was {before})')
     check(t.counter_moves(), 'counter stands still after the refresh')
+    check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the refresh left the target held')
     check(m.unmount() == 0, 'daemon exit status')
     check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
+
+
+@tap_check('snapshot: ctl suspend holds every thread of the target, resume lets it go; '
+           'the tree stays the snapshot throughout; a refresh while suspended stays suspended')
+def _(c):
+    t = Snap(c, idle=3)
+    m = c.mount(t.pid, ('-o', 'snapshot'))
+    ours = daemon_tids(m)
+    clone = int(kv(m.read('status'))['clone'])
+    frozen = t.counter(m.path('mem'))
+    check(kv(m.read('status'))['target'] == 'running', 'status: target not running')
+    ctl(m, 'suspend')
+    check(held_by(t.pid, ours), f'after suspend: {task_states(t.pid)}')
+    check(not t.counter_moves(0.3), 'the counter moves while suspended')
+    st = kv(m.read('status'))
+    check(st['target'] == 'suspended' and st['state'] == 'snapshot', f'status: {st}')
+    check(int(st['clone']) == clone and t.counter(m.path('mem')) == frozen,
+          'suspend changed the snapshot')
+    check(children(t.pid) == {clone: 't'}, f'children: {children(t.pid)}')
+    ctl(m, 'resume')
+    check(wait_until(lambda: tracer_pid(t.pid) == 0 and none_stopped(t.pid), 2),
+          f'after resume: {task_states(t.pid)}')
+    check(t.counter_moves(), 'the counter stands still after resume')
+    check(kv(m.read('status'))['target'] == 'running', 'status after resume')
+    check(t.counter(m.path('mem')) == frozen, 'resume changed the snapshot')
+    # the read(2) the suspension interrupted restarted unharmed
+    check(t.said(0.3) is None, 'read(2) returned without data')
+    # suspended, refreshed: a new clone, the old one gone, still held
+    ctl(m, 'suspend')
+    ctl(m, 'refresh')
+    st = kv(m.read('status'))
+    new = int(st['clone'])
+    check(new != clone and not os.path.exists(f'/proc/{clone}'), f'refresh: {st}')
+    check(children(t.pid) == {new: 't'}, f'children after refresh: {children(t.pid)}')
+    check(held_by(t.pid, ours), f'after a refresh while suspended: {task_states(t.pid)}')
+    check(t.counter(m.path('mem')) > frozen, 'the refresh took no new snapshot')
+    # unmount while suspended: the target runs, no child, no tracer
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
+    check(wait_until(lambda: tracer_pid(t.pid) == 0 and none_stopped(t.pid), 2),
+          f'after unmount: {task_states(t.pid)}')
+    check(t.counter_moves(), 'counter stands still after the unmount')
+    with open(f'/proc/{t.pid}/fd/{t.wfd}', 'wb', buffering=0) as w:
+        w.write(b'x')
+    check(t.said(5) == ['read', '1', '0'], 'read(2) after suspend, resume, refresh')
 
 
 # What a fork does not copy: a small DONTFORK range and a WIPEONFORK range
