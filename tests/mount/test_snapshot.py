@@ -392,6 +392,20 @@ if what == 'time':
     assert libc.unshare(0x80) == 0, ctypes.get_errno()          # CLONE_NEWTIME
 elif what == 'pid':
     assert libc.unshare(0x20000000) == 0, ctypes.get_errno()    # CLONE_NEWPID
+elif what == 'uffd':
+    assert libc.syscall(323, 0o2000000) >= 0, ctypes.get_errno()  # userfaultfd(O_CLOEXEC), x86_64
+elif what.startswith('seccomp-'):
+    # clone (56) -> kill the process, or fail with EPERM; the rest allowed
+    ret = {'seccomp-kill': 0x80000000, 'seccomp-errno': 0x00050001}[what]
+    class F(ctypes.Structure):
+        _fields_ = [('code', ctypes.c_uint16), ('jt', ctypes.c_uint8), ('jf', ctypes.c_uint8),
+                    ('k', ctypes.c_uint32)]
+    class P(ctypes.Structure):
+        _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.POINTER(F))]
+    prog = (F * 4)(F(0x20, 0, 0, 0), F(0x15, 0, 1, 56), F(0x06, 0, 0, ret),
+                   F(0x06, 0, 0, 0x7fff0000))
+    assert libc.prctl(38, 1, 0, 0, 0) == 0                        # PR_SET_NO_NEW_PRIVS
+    assert libc.prctl(22, 2, ctypes.byref(P(4, prog)), 0, 0) == 0, ctypes.get_errno()
 eintr = ctypes.c_uint64(0)
 ep = libc.epoll_create1(0)
 ev = ctypes.create_string_buffer(64)
@@ -528,6 +542,49 @@ def _(c):
             t.stop()
             wait_until(lambda: int(open(os.path.join(cg, 'pids.current')).read()) == 0, 2)
             os.rmdir(cg)
+
+
+@tap_check('snapshot refused before any stop: a userfaultfd')
+def _(c):
+    t = Quiet(c, 'uffd')
+    refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='userfaultfd')
+    untouched(t)
+
+
+@tap_check('snapshot under a seccomp filter that kills (or fails) clone(): with CAP_SYS_ADMIN '
+           'the filter is suspended and the target lives; without it, refused before any stop')
+def _(c):
+    if os.geteuid() != 0 or not shutil.which('setpriv'):
+        raise Skip('needs root and setpriv')
+    with open('/proc/self/status') as f:
+        caps = int(dict(l.split(':', 1) for l in f)['CapEff'], 16)
+    if not caps >> 21 & 1:
+        raise Skip('no CAP_SYS_ADMIN to suspend the filter with')
+    for what in ('seccomp-kill', 'seccomp-errno'):
+        t = Quiet(c, what)
+        with open(f'/proc/{t.pid}/status') as f:
+            check(dict(l.split(':', 1) for l in f)['Seccomp'].strip() == '2', 'no filter')
+        # without CAP_SYS_ADMIN (dropped from the bounding set): refused
+        mnt = os.path.join(c.tmp, f'nocap-{t.pid}')
+        os.mkdir(mnt)
+        r = subprocess.run(['setpriv', '--bounding-set=-sys_admin', '--', PTRACEFS, '-o',
+                            'snapshot', str(t.pid), mnt], capture_output=True, timeout=30)
+        err = r.stderr.decode(errors='replace').strip()
+        check(r.returncode != 0 and len(err.splitlines()) == 1 and 'seccomp' in err,
+              f'{what} without CAP_SYS_ADMIN: exit {r.returncode}, {err!r}')
+        check(not os.path.ismount(mnt), 'a mount was left behind')
+        untouched(t)
+        # with it: the clone is made under PTRACE_O_SUSPEND_SECCOMP
+        m = c.mount(t.pid, ('-o', 'snapshot'))
+        clone = int(kv(m.read('status'))['clone'])
+        check(t.proc.poll() is None, f'{what}: the target died: {t.proc.returncode}')
+        check(children(t.pid) == {clone: 't'}, f'{what}: children {children(t.pid)}')
+        check(m.unmount() == 0, 'daemon exit status')
+        check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
+        time.sleep(0.2)
+        check(t.proc.poll() is None, f'{what}: the target died after: {t.proc.returncode}')
+        check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the target is held')
+        t.stop()
 
 
 if __name__ == '__main__':
