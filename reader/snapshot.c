@@ -36,7 +36,17 @@
  * A failed injection (seccomp, RLIMIT_NPROC, no memory) refuses the mount:
  * the injecting thread is put back and every thread detached, as for any
  * refusal. Falling back to a suspended target would stop a process whose
- * user asked that it not be stopped.
+ * user asked that it not be stopped. What /proc can tell beforehand is
+ * refused before any stop (snapshot_prepare): a pending PID or time
+ * namespace, no process slot (RLIMIT_NPROC, pids cgroup), strict
+ * overcommit without room, seccomp without CAP_SYS_ADMIN, a userfaultfd.
+ *
+ * Faults: the clone has PTRACE_O_EXITKILL from its first stop, taken
+ * during the freeze, so a daemon killed after the freeze leaves at most
+ * its zombie in the target; the next run on the pid reaps such zombies
+ * (snapshot_reap_leftovers) before it stops anything. A daemon killed
+ * while a target thread carries an injected call is the one case this
+ * cannot cover: the kernel lets that thread run on with our registers.
  */
 #include <dirent.h>
 #include <elf.h>
@@ -482,17 +492,17 @@ struct fork_arg {
  */
 static pid_t ns_pid_of(pid_t target, pid_t child)
 {
-	char v[256];
+	char v[256], *save;
 	int depth = 0, k = 0;
 	pid_t out = 0;
 
 	if (proc_status_field(target, "NSpid", v, sizeof(v)))
 		return child;	/* a kernel without NSpid: one namespace */
-	for (char *p = strtok(v, " \t"); p; p = strtok(NULL, " \t"))
+	for (char *p = strtok_r(v, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
 		depth++;
 	if (proc_status_field(child, "NSpid", v, sizeof(v)))
 		return 0;
-	for (char *p = strtok(v, " \t"); p; p = strtok(NULL, " \t"))
+	for (char *p = strtok_r(v, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
 		if (++k == depth)
 			out = (pid_t)atoi(p);
 	return out;
@@ -881,7 +891,7 @@ static size_t leftovers(pid_t pid, pid_t *out, size_t cap)
 	DIR *dir = opendir("/proc");
 
 	while (dir && n < cap && (d = readdir(dir))) {
-		char path[64], *text, *p;
+		char path[64], *text, *p, *save;
 		size_t len;
 		int field = 2;
 		long ppid = -1, exit_sig = -1;
@@ -894,7 +904,8 @@ static size_t leftovers(pid_t pid, pid_t *out, size_t cap)
 			continue;
 		p = strrchr(text, ')');
 		/* fields after the comm: 3 state, 4 ppid, ..., 38 exit_signal */
-		for (char *f = p ? strtok(p + 1, " ") : NULL; f; f = strtok(NULL, " ")) {
+		for (char *f = p ? strtok_r(p + 1, " ", &save) : NULL; f;
+		     f = strtok_r(NULL, " ", &save)) {
 			field++;
 			if (field == 3)
 				state = f[0];

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import (Skip, check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
+from harness import (PTRACEFS, Skip, check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
                      tracer_pid, wait_until)
 
 # The main thread blocks in read(2) on a pipe, called through ctypes so
