@@ -884,42 +884,72 @@ static bool reap_in_target(struct reader *r, pid_t ns_pid)
  * look the same once dead: one that waits for them only with __WALL or
  * __WCLONE would find this one gone (ptracefs(1) says so).
  */
+/* Is child (a pid) a zombie child of pid with exit signal 0? */
+static bool leftover(pid_t pid, pid_t child)
+{
+	char path[64], *text, *p, *save;
+	size_t len;
+	int field = 2;
+	long ppid = -1, exit_sig = -1;
+	char state = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
+	if (proc_read_file(path, &text, &len, 4096))
+		return false;
+	p = strrchr(text, ')');
+	/* fields after the comm: 3 state, 4 ppid, ..., 38 exit_signal */
+	for (char *f = p ? strtok_r(p + 1, " ", &save) : NULL; f;
+	     f = strtok_r(NULL, " ", &save)) {
+		field++;
+		if (field == 3)
+			state = f[0];
+		else if (field == 4)
+			ppid = atol(f);
+		else if (field == 38) {
+			exit_sig = atol(f);
+			break;
+		}
+	}
+	free(text);
+	return state == 'Z' && ppid == pid && exit_sig == 0;
+}
+
 static size_t leftovers(pid_t pid, pid_t *out, size_t cap)
 {
 	struct dirent *d;
-	size_t n = 0;
-	DIR *dir = opendir("/proc");
+	pid_t *tids;
+	size_t n = 0, nt;
+	DIR *dir;
 
-	while (dir && n < cap && (d = readdir(dir))) {
-		char path[64], *text, *p, *save;
-		size_t len;
-		int field = 2;
-		long ppid = -1, exit_sig = -1;
-		char state = 0;
+	/* Each thread's children (CONFIG_PROC_CHILDREN), else all of /proc. */
+	if (proc_list_tasks(pid, &tids, &nt) == 0) {
+		bool have = true;
 
-		if (d->d_name[0] < '1' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%.20s/stat", d->d_name);
-		if (proc_read_file(path, &text, &len, 4096))
-			continue;
-		p = strrchr(text, ')');
-		/* fields after the comm: 3 state, 4 ppid, ..., 38 exit_signal */
-		for (char *f = p ? strtok_r(p + 1, " ", &save) : NULL; f;
-		     f = strtok_r(NULL, " ", &save)) {
-			field++;
-			if (field == 3)
-				state = f[0];
-			else if (field == 4)
-				ppid = atol(f);
-			else if (field == 38) {
-				exit_sig = atol(f);
-				break;
+		for (size_t i = 0; i < nt && have; i++) {
+			char path[96], *text, *save;
+			size_t len;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tids[i]);
+			if (proc_read_file(path, &text, &len, 1 << 20)) {
+				have = i > 0;	/* absent: no such file; a thread gone */
+				continue;
 			}
+			for (char *f = strtok_r(text, " \n", &save); f && n < cap;
+			     f = strtok_r(NULL, " \n", &save))
+				if (leftover(pid, (pid_t)atoi(f)))
+					out[n++] = (pid_t)atoi(f);
+			free(text);
 		}
-		free(text);
-		if (state == 'Z' && ppid == pid && exit_sig == 0)
-			out[n++] = (pid_t)atoi(d->d_name);
+		free(tids);
+		if (have)
+			return n;
+		n = 0;
 	}
+	dir = opendir("/proc");
+	while (dir && n < cap && (d = readdir(dir)))
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' &&
+		    leftover(pid, (pid_t)atoi(d->d_name)))
+			out[n++] = (pid_t)atoi(d->d_name);
 	if (dir)
 		closedir(dir);
 	return n;

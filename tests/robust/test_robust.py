@@ -1585,6 +1585,7 @@ def _(c):
     os.kill(m.daemon, signal.SIGKILL)
     check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
     check(wait_until(lambda: children(t.pid) == {old: ('Z', 0)}, 2), f'{children(t.pid)}')
+    check(wait_until(lambda: not mounted(m.mnt), 2), 'auto_unmount left the mount')
     m2 = c.mount(t.pid, ('-o', 'snapshot'))
     new = snap_clone(m2)
     check(children(t.pid) == {new: ('t', 0)}, f'children of the second mount: {children(t.pid)}')
