@@ -964,7 +964,7 @@ static size_t leftovers(pid_t pid, pid_t *out, size_t cap)
  */
 static int reap_leftovers_fn(struct reader *r, void *p)
 {
-	struct snapshot tmp = { 0 }, *keep = r->snap;
+	struct snapshot tmp = { 0 }, *keep = r->snap;	/* (-o snapshot's, or NULL) */
 	pid_t found[16], ns[16];
 	size_t n = leftovers(r->pid, found, 16);
 	char path[64], *text;
@@ -1003,6 +1003,8 @@ int snapshot_reap_leftovers(struct reader *r)
 	int reaped = 0;
 
 	tracer_call(r, reap_leftovers_fn, &reaped, sizeof(reaped), 20000);
+	if (r->snap)	/* -o snapshot: the freeze starts now, not before the reap */
+		r->snap->t0_ns = mono_ns();
 	return reaped;
 }
 
