@@ -587,5 +587,31 @@ def _(c):
         t.stop()
 
 
+@tap_check('snapshot: a run reaps only zombies with exit signal 0; the target\'s own zombie stays its own')
+def _(c):
+    # the target forks a child that exits at once and is never waited for:
+    # a zombie with exit signal SIGCHLD, which is the target's to reap
+    p = subprocess.Popen([sys.executable, '-c',
+                          'import os, sys, time\n'
+                          'pid = os.fork()\n'
+                          'if pid == 0: os._exit(7)\n'
+                          'print(pid, flush=True)\n'
+                          'sys.stdin.readline()\n'
+                          'print(os.waitpid(pid, 0)[1] >> 8, flush=True)\n'
+                          'time.sleep(1e6)\n'],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    kid = int(p.stdout.readline())
+    check(wait_until(lambda: children(p.pid) == {kid: 'Z'}, 2), f'children {children(p.pid)}')
+    for extra in ((), ('-o', 'snapshot')):
+        m = c.mount(p.pid, extra)
+        check(m.unmount() == 0, 'daemon exit status')
+        check(wait_until(lambda: children(p.pid) == {kid: 'Z'}, 2),
+              f'after a mount {extra}: children {children(p.pid)}')
+    p.stdin.write('\n')
+    p.stdin.flush()
+    check(p.stdout.readline().split() == ['7'], 'the target could not reap its own child')
+
+
 if __name__ == '__main__':
     sys.exit(run())
