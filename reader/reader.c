@@ -423,6 +423,9 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	/* -o snapshot: refusals, and the freeze's clock starts (snapshot.c). */
 	if (r->opts.snapshot && (rc = snapshot_prepare(r, why, whylen)))
 		goto out_stop;
+	/* What a killed -o snapshot mount left: its clone's zombie (snapshot.c);
+	 * after the refusals, which stop nothing. */
+	snapshot_reap_leftovers(r);
 	rc = tracer_call(r, attach_fn, &a, sizeof(a), budget);
 	if (rc) {
 		snprintf(why, whylen, "%s", a.why[0] ? a.why : strerror(-rc));

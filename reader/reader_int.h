@@ -240,6 +240,11 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen);
 int snapshot_start(struct reader *r, char *why, size_t whylen);
 void snapshot_release(struct reader *r);
 int snapshot_refresh(struct reader *r);
+/* ctl suspend/resume: the running target's threads held stopped, or let go. */
+int snapshot_suspend(struct reader *r);
+int snapshot_resume(struct reader *r);
+/* Reaps the zombie clones a killed ptracefs left in the target; how many. */
+int snapshot_reap_leftovers(struct reader *r);
 pid_t snapshot_proc_tid(const struct reader *r);
 void snapshot_free(struct reader *r);
 /*
