@@ -200,11 +200,15 @@ static void *tracer_main(void *p)
 		drain(t->sfd);
 		/*
 		 * A reap asks every thread (a waitid each): an idle mount of
-		 * 1000 threads made 5000 calls a second for nothing. On a
-		 * timeout, reap only when some child has a report, and every
-		 * 25th time anyway (a tracee gone without one).
+		 * 1000 threads made 5000 calls a second for nothing. A second
+		 * after the last wakeup, a timeout reaps only when some child
+		 * has a report, and every 25th time anyway: a tracee can go
+		 * without one (an exec from a non-leader thread ends its old
+		 * tid), and is then found by a reap's ECHILD.
 		 */
-		if (woken != 0 || ++idle % 25 == 0 ||
+		if (woken != 0)
+			idle = 0;
+		if (woken != 0 || ++idle <= 5 || idle % 25 == 0 ||
 		    waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 ||
 		    si.si_pid != 0)
 			tracer_reap(r);
