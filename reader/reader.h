@@ -275,4 +275,18 @@ int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_se
  */
 void reader_written(struct reader *r);
 
+/*
+ * -o rw: puts a core file (ptracefs's `core`, the kernel's, gcore's) back
+ * into the process it was taken of, in one step. Refused with -EINVAL and
+ * a one-line why, nothing changed, unless the backup's mappings (range,
+ * rwx, file) and threads are the process's now. Then every thread's
+ * registers (NT_PRSTATUS and the FP sets) are set, all or none, and every
+ * segment's bytes written: the file's data as data, its holes as zeros
+ * where the process has non-zero bytes now (never-touched pages stay
+ * unpopulated); what a segment does not carry is left alone. A failure
+ * while writing memory (the process died) leaves it partly restored, and
+ * why says so.
+ */
+int reader_restore(struct reader *r, const char *path, char *why, size_t whylen);
+
 #endif

@@ -16,10 +16,11 @@ import struct
 import subprocess
 import sys
 
-from harness import (Target, check, pagemap, proc_status, refusal, run, tap_check,
-                     tracer_pid, wait_until, writes_allowed)
+from harness import (PAGE, Target, check, pagemap, proc_status, refusal, run,
+                     syscall_sp_pc, tap_check, tracer_pid, wait_until, writes_allowed)
 
 RWDEMO = os.environ.get('PTRACEFS_RWDEMO', '')
+RESTOREDEMO = os.environ.get('PTRACEFS_RESTOREDEMO', '')
 X86_64 = platform.machine() == 'x86_64'
 
 
@@ -241,6 +242,117 @@ def _(c):
     check(regs(m, t.pid) == before, 'registers changed')
     check(m.unmount() == 0, 'daemon exit status')
     t.proc.kill()
+
+
+def restoredemo(c):
+    if not os.access(RESTOREDEMO, os.X_OK):
+        raise Exception(f'PTRACEFS_RESTOREDEMO={RESTOREDEMO!r} is not an executable')
+    t = Target(c.tmp, RESTOREDEMO)
+    c.undo.append(t.stop)
+    return t
+
+
+def u64(pid, addr):
+    return struct.unpack('<Q', peek(pid, addr, 8))[0]
+
+
+def ctl(m, text):
+    """The errno of a ctl write, 0 when it was taken; and ctl's last_error."""
+    e = 0
+    try:
+        with open(m.path('ctl'), 'w') as f:
+            f.write(text)
+    except OSError as x:
+        e = x.errno
+    last = [l for l in m.read('ctl').decode().splitlines() if l.startswith('last_error ')]
+    return e, last[0][len('last_error '):] if last else ''
+
+
+def backup(c, m, name):
+    """cp --sparse=always of core, as README shows a backup."""
+    path = os.path.join(c.tmp, name)
+    c.undo.append(lambda: os.path.exists(path) and os.unlink(path))
+    r = subprocess.run(['cp', '--sparse=always', m.path('core'), path], capture_output=True,
+                       timeout=120)
+    check(r.returncode == 0, f'cp core: {r.stderr.decode().strip()}')
+    return path
+
+
+@tap_check('ctl restore: a backup written back takes both threads back (counters, registers, '
+           'a page dirtied since zeroed, untouched pages unpopulated); the target runs on from it')
+def _(c):
+    t = restoredemo(c)
+    pid, worker = t.pid, t.info['worker']
+    ca, cb, scratch = t.info['counter'], t.info['counter2'], t.info['scratch']
+    m = c.mount(pid, ('-o', 'rw'))
+    saved = backup(c, m, 'saved.core')
+    a0, b0 = u64(pid, ca), u64(pid, cb)
+    regs0 = {tid: m.read('threads', str(tid), 'regs') for tid in (pid, worker)}
+    sys0 = {tid: syscall_sp_pc(pid, tid) for tid in (pid, worker)}
+    check(m.unmount() == 0, 'daemon exit status')
+
+    # the target moves on; a page of scratch that was a hole gets bytes
+    check(wait_until(lambda: u64(pid, ca) > a0 + 300 and u64(pid, cb) > b0 + 300, 10),
+          f'counters stand still: {u64(pid, ca)} {u64(pid, cb)}')
+    with open(f'/proc/{pid}/mem', 'r+b', buffering=0) as f:
+        f.seek(scratch + 3 * PAGE)
+        f.write(b'dirtied after the backup')
+    m = c.mount(pid, ('-o', 'rw'))
+    a1, b1 = u64(pid, ca), u64(pid, cb)
+    check(pagemap(pid, scratch + 3 * PAGE, scratch + 4 * PAGE)[0], 'the dirtied page is absent')
+
+    e, why = ctl(m, f'restore {saved}\n')
+    check(e == 0, f'restore: {errno.errorcode.get(e, e)}: {why}')
+    check(why == 'none', f'last_error is {why!r} after a restore')
+    check(u64(pid, ca) == a0 and u64(pid, cb) == b0,
+          f'counters {u64(pid, ca)} {u64(pid, cb)} after the restore, saved {a0} {b0} '
+          f'(were {a1} {b1})')
+    check(peek(pid, scratch + 3 * PAGE, PAGE) == bytes(PAGE), 'the dirtied page is not zeros')
+    untouched = [i for i, p in enumerate(pagemap(pid, scratch, scratch + 16 * PAGE)) if p and i != 3]
+    check(not untouched, f'scratch pages {untouched} populated by the restore')
+    for tid in (pid, worker):
+        check(m.read('threads', str(tid), 'regs') == regs0[tid],
+              f'thread {tid}: regs read back differ from the backup')
+        check(syscall_sp_pc(pid, tid) == sys0[tid],
+              f'thread {tid}: /proc sp, pc {syscall_sp_pc(pid, tid)} vs {sys0[tid]} at the backup')
+    check(m.unmount() == 0, 'daemon exit status')
+    # it counts on from the saved values, not from a1: read at once
+    a2 = u64(pid, ca)
+    check(a0 <= a2 < a1, f'counter {a2} after the unmount: saved {a0}, {a1} before the restore')
+    check(wait_until(lambda: u64(pid, ca) > a2 + 20 and u64(pid, cb) > b0 + 20, 5),
+          'the target does not run on')
+    # its own check: each thread's local count equals the global one
+    check(t.stop() == 0, f'restoredemo exited {t.proc.returncode} (3: state torn)')
+
+
+@tap_check('ctl restore refuses another process\'s backup, a relative path, a read-only mount; '
+           'EINVAL or EROFS, the reason in ctl, nothing changed')
+def _(c):
+    other = c.target()
+    m = c.mount(other.pid, ('-o', 'rw'))
+    foreign = backup(c, m, 'other.core')
+    m.unmount()
+    t = restoredemo(c)
+    pid, ca = t.pid, t.info['counter']
+    m = c.mount(pid, ('-o', 'rw'))
+    a0 = u64(pid, ca)
+    regs0 = m.read('threads', str(pid), 'regs')
+    e, why = ctl(m, f'restore {foreign}\n')
+    check(e == errno.EINVAL, f'foreign backup: {errno.errorcode.get(e, e)}')
+    check(why.startswith('restore: mapping ') and ('not in the' in why or ' now' in why),
+          f'last_error does not name a mapping: {why!r}')
+    e, why = ctl(m, 'restore other.core\n')
+    check(e == errno.EINVAL and 'absolute' in why, f'relative path: {errno.errorcode.get(e, e)} {why!r}')
+    e, why = ctl(m, 'restore\n')
+    check(e == errno.EINVAL and 'argument' in why, f'no path: {errno.errorcode.get(e, e)} {why!r}')
+    check(u64(pid, ca) == a0, 'the counter changed')
+    check(m.read('threads', str(pid), 'regs') == regs0, 'registers changed')
+    m.unmount()
+    m = c.mount(pid)
+    own = backup(c, m, 'own.core')
+    e, why = ctl(m, f'restore {own}\n')
+    check(e == errno.EROFS and 'rw' in why, f'read-only mount: {errno.errorcode.get(e, e)} {why!r}')
+    m.unmount()
 
 
 if __name__ == '__main__':
