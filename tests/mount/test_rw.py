@@ -16,7 +16,7 @@ import struct
 import subprocess
 import sys
 
-from harness import (PAGE, Target, check, pagemap, proc_status, refusal, run,
+from harness import (PAGE, Fail, Target, check, pagemap, proc_status, refusal, run,
                      syscall_sp_pc, tap_check, tracer_pid, wait_until, writes_allowed)
 
 RWDEMO = os.environ.get('PTRACEFS_RWDEMO', '')
@@ -353,6 +353,44 @@ def _(c):
     e, why = ctl(m, f'restore {own}\n')
     check(e == errno.EROFS and 'rw' in why, f'read-only mount: {errno.errorcode.get(e, e)} {why!r}')
     m.unmount()
+
+
+def core_u64(path, addr):
+    """The 8 bytes at addr as a core file holds them (its PT_LOADs, read here)."""
+    with open(path, 'rb') as f:
+        eh = f.read(64)
+        phoff, phentsize, phnum = struct.unpack_from('<Q', eh, 32)[0], *struct.unpack_from('<HH', eh, 54)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            p_type, _, off, vaddr, _, filesz = struct.unpack('<IIQQQQ', f.read(40))
+            if p_type == 1 and vaddr <= addr and addr + 8 <= vaddr + filesz:
+                f.seek(off + addr - vaddr)
+                return struct.unpack('<Q', f.read(8))[0]
+    raise Fail(f'{path} has no bytes at {addr:#x}')
+
+
+@tap_check('ctl restore takes a gcore core of the process: counters back to the values in it')
+def _(c):
+    if not shutil.which('gcore') or not X86_64:
+        raise Exception('gcore (gdb) and x86_64 (the 64-bit ELF read here) needed')
+    t = restoredemo(c)
+    pid, ca, cb = t.pid, t.info['counter'], t.info['counter2']
+    prefix = os.path.join(c.tmp, 'g')
+    gc = f'{prefix}.{pid}'
+    c.undo.append(lambda: os.path.exists(gc) and os.unlink(gc))
+    r = subprocess.run(['gcore', '-o', prefix, str(pid)], capture_output=True, timeout=120)
+    check(r.returncode == 0 and os.path.exists(gc), f'gcore: {r.stderr.decode()[-300:]}')
+    a0, b0 = core_u64(gc, ca), core_u64(gc, cb)
+    check(wait_until(lambda: u64(pid, ca) > a0 + 100, 10), 'the target does not run on after gcore')
+    m = c.mount(pid, ('-o', 'rw'))
+    a1 = u64(pid, ca)
+    e, why = ctl(m, f'restore {gc}\n')
+    check(e == 0, f'restore: {errno.errorcode.get(e, e)}: {why}')
+    check(u64(pid, ca) == a0 and u64(pid, cb) == b0,
+          f'counters {u64(pid, ca)} {u64(pid, cb)}, gcore has {a0} {b0} (were {a1})')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: u64(pid, ca) > a0 + 20, 5), 'the target does not run on')
+    check(t.stop() == 0, f'restoredemo exited {t.proc.returncode} (3: state torn)')
 
 
 if __name__ == '__main__':
