@@ -398,6 +398,16 @@ int ptrace_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v, s
 	return tracer_call(r, setregs_fn, &a, sizeof(a), STOP_TIMEOUT_MS + 3000);
 }
 
+int reader_thread_set_regset(struct reader *r, pid_t tid, unsigned type, const void *blob,
+			     size_t len)
+{
+	struct regset_put v = { tid, type, 0, len };
+
+	if (!reader_writable(r) || !r->src->ops->put_regsets)
+		return -EROFS;
+	return r->src->ops->put_regsets(r, &v, 1, blob, len, NULL);
+}
+
 int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
 			   size_t n)
 {

@@ -268,6 +268,13 @@ ssize_t reader_mem_write(struct reader *r, const void *buf, size_t len, uint64_t
 int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
 			   size_t n);
 /*
+ * Sets one whole register set (NT_PRFPREG, NT_X86_XSTATE...) of a stopped
+ * thread with one PTRACE_SETREGSET, and captures its sets again. Errors
+ * as reader_thread_set_regs.
+ */
+int reader_thread_set_regset(struct reader *r, pid_t tid, unsigned type, const void *blob,
+			     size_t len);
+/*
  * After a write: everything made of the target's bytes or registers
  * (pagemap bits, modules, core layout, stacks, renderings keyed by the
  * generation) is dropped, as a refresh does. Takes the snapshot

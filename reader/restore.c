@@ -313,7 +313,8 @@ static int restore_locked(struct reader *r, int fd, const struct corefile *cf, b
 	    (rc = check_threads(r, cf, why, whylen)) ||
 	    (rc = gather_sets(cf, &v, &nv, &data, &datalen)))
 		goto out;
-	rc = ptrace_put_regsets(r, v, nv, data, datalen, &bad);
+	rc = r->src->ops->put_regsets ? r->src->ops->put_regsets(r, v, nv, data, datalen, &bad) :
+					 -EROFS;
 	if (rc) {
 		rc = say(rc, why, whylen, "thread %d: the kernel refused its %s from the backup (%s): nothing changed",
 			 bad < nv ? (int)v[bad].tid : 0,
