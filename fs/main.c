@@ -624,6 +624,12 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			o->live ? "live" : o->snapshot ? "snapshot" : "rw");
 		return -1;
 	}
+	/* Other users could then write another user's process. */
+	if (o->rw && o->allow_other && !o->force) {
+		fprintf(stderr, "ptracefs: -o rw with -o allow_other lets other users write process %s's memory and registers; add -o force to mean it\n",
+			o->pid);
+		return -1;
+	}
 	if (o->core)
 		return check_core(o);
 	if (mounted_at(*pid, why, sizeof(why)) == 0) {
@@ -644,8 +650,8 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 		fprintf(stderr, "ptracefs: warning: %s is not empty: its files are hidden until the unmount\n",
 			o->mountpoint);
 	if (o->allow_other)
-		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s read process %d's memory\n",
-			o->mountpoint, (int)*pid);
+		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s %s process %d's memory\n",
+			o->mountpoint, o->rw ? "read and write" : "read", (int)*pid);
 	return 0;
 }
 

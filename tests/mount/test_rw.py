@@ -82,6 +82,21 @@ def _(c):
     refusal(c, core, extra=('-o', 'rw'), want_in_msg='core file')
 
 
+@tap_check('-o rw with -o allow_other refused with one line unless -o force; with it, a warning')
+def _(c):
+    t = c.target()
+    for extra in (('-o', 'rw,allow_other'), ('-o', 'allow_other', '-o', 'rw')):
+        refusal(c, t.pid, extra=extra, want_in_msg='-o force')
+        check(tracer_pid(t.pid) == 0, f'traced after the refusal of {extra}')
+    m = c.mount(t.pid, ('-o', 'rw,allow_other,force'))
+    check('read and write' in m.stderr, f'no warning of writes: {m.stderr!r}')
+    check(os.stat(m.path('mem')).st_mode & 0o777 == 0o600, 'mem is not 0600')
+    check(m.unmount() == 0, 'daemon exit status')
+    m = c.mount(t.pid, ('-o', 'allow_other'))   # read-only: a warning, not a refusal
+    check('read process' in m.stderr, f'allow_other alone: {m.stderr!r}')
+    m.unmount()
+
+
 @tap_check('dd conv=notrunc pokes the buffer and the counter; the target runs on from it')
 def _(c):
     t = c.target()
