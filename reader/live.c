@@ -398,22 +398,47 @@ int ptrace_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v, s
 	return tracer_call(r, setregs_fn, &a, sizeof(a), STOP_TIMEOUT_MS + 3000);
 }
 
+void written_locked(struct reader *r)
+{
+	if (!reader_gone(r))
+		refresh_locked(r);
+}
+
+/*
+ * A register write replaces the thread's captured sets, which `core`'s
+ * layout and an unwinder point into while they hold the snapshot shared:
+ * so the snapshot is held exclusively for the write and the refresh after
+ * it, and no reader sees a set freed under it.
+ */
 int reader_thread_set_regset(struct reader *r, pid_t tid, unsigned type, const void *blob,
 			     size_t len)
 {
 	struct regset_put v = { tid, type, 0, len };
+	int rc;
 
 	if (!reader_writable(r) || !r->src->ops->put_regsets)
 		return -EROFS;
-	return r->src->ops->put_regsets(r, &v, 1, blob, len, NULL);
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = r->src->ops->put_regsets(r, &v, 1, blob, len, NULL);
+	if (rc == 0)
+		written_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
 }
 
 int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
 			   size_t n)
 {
+	int rc;
+
 	if (!reader_writable(r) || !r->src->ops->set_regs)
 		return -EROFS;
-	return r->src->ops->set_regs(r, tid, v, n);
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = r->src->ops->set_regs(r, tid, v, n);
+	if (rc == 0)
+		written_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
 }
 
 void reader_written(struct reader *r)

@@ -261,7 +261,9 @@ bool reader_writable(const struct reader *r);
 ssize_t reader_mem_write(struct reader *r, const void *buf, size_t len, uint64_t addr);
 /*
  * Sets registers of a stopped thread with one PTRACE_SETREGSET of its
- * NT_PRSTATUS (on the tracer thread), and captures them again. -ENOENT
+ * NT_PRSTATUS (on the tracer thread), captures them again and drops the
+ * caches, as reader_written does, all under the snapshot held
+ * exclusively: call without holding it. -ENOENT
  * for an exited thread, -EBUSY for a running one (live mode), -EINVAL
  * when the kernel refuses a value (nothing changed then).
  */

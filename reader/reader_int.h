@@ -201,6 +201,8 @@ struct regset_put {
 };
 int ptrace_put_regsets(struct reader *r, const struct regset_put *v, size_t n,
 		       const void *data, size_t datalen, size_t *bad);
+/* live.c: reader_written's refresh, snap_lock held exclusively by the caller. */
+void written_locked(struct reader *r);
 
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t now_ms(void);

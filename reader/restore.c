@@ -287,7 +287,7 @@ static int put_segment(struct reader *r, int fd, const struct corefile_seg *s, s
 	return rc;
 }
 
-/* Checked, then registers, then memory; the snapshot is held shared. */
+/* Checked, then registers, then memory; the snapshot is held exclusively. */
 static int restore_locked(struct reader *r, int fd, const struct corefile *cf, bool *changed,
 			  char *why, size_t whylen)
 {
@@ -377,11 +377,12 @@ int reader_restore(struct reader *r, const char *path, char *why, size_t whylen)
 		say(rc, why, whylen, "could not stop the process: %s", strerror(-rc));
 		goto out_elf;
 	}
-	reader_rdlock(r);
+	/* Exclusive: the registers' captured sets are replaced (live.c). */
+	pthread_rwlock_wrlock(&r->snap_lock);
 	rc = restore_locked(r, fd, &cf, &changed, why, whylen);
-	reader_unlock(r);
 	if (changed)
-		reader_written(r);
+		written_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
 	reader_release_suspend(r);
 out_elf:
 	if (parsed)
