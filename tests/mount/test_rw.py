@@ -15,6 +15,8 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
+import time
 
 from harness import (PAGE, Fail, Target, check, pagemap, proc_status, refusal, run,
                      syscall_sp_pc, tap_check, tracer_pid, wait_until, writes_allowed)
@@ -406,6 +408,145 @@ def _(c):
     check(m.unmount() == 0, 'daemon exit status')
     check(wait_until(lambda: u64(pid, ca) > a0 + 20, 5), 'the target does not run on')
     check(t.stop() == 0, f'restoredemo exited {t.proc.returncode} (3: state torn)')
+
+
+def blocked_in(pid, tid):
+    """The syscall number tid is blocked in (/proc), or None."""
+    with open(f'/proc/{pid}/task/{tid}/syscall') as f:
+        tok = f.read().split()
+    return int(tok[0]) if tok and tok[0] not in ('running', '-1') else None
+
+
+@tap_check('concurrent writers and readers: regs (r8, r9) and mem written from several threads '
+           'while others read regs, mem, core, stack; nothing fails, every read well-formed, '
+           'the last writes are what /proc shows')
+def _(c):
+    if not X86_64:
+        raise Exception('register names of x86_64')
+    t = c.target()
+    pid, buf = t.pid, t.info['buf']
+    m = c.mount(t.pid, ('-o', 'rw'))
+    # Threads blocked in calls that do not read r8 (nor r9: read, nanosleep):
+    # a restarted call finds its arguments where they were.
+    calls = {tid: blocked_in(pid, tid) for tid in map(int, os.listdir(f'/proc/{pid}/task'))}
+    r8_tids = sorted(k for k, v in calls.items() if v in (0, 35, 202, 230))
+    r9_tids = sorted(k for k, v in calls.items() if v in (0, 35, 230))
+    check(len(r8_tids) >= 3 and r9_tids, f'blocked threads: {calls}')
+    slices = [buf + 8192 * k for k in range(2)]
+    orig = {tid: dict(l.split() for l in regs(m, tid).splitlines()) for tid in r8_tids}
+    stop = threading.Event()
+    errors, last, counts = [], {}, {}
+    lock = threading.Lock()
+
+    def fail(msg):
+        with lock:
+            errors.append(msg)
+        stop.set()
+
+    def reg_writer(name, tids, base):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            for tid in tids:
+                e = write_regs(m, tid, f'{name} {base | i:#x}\n')
+                if e:
+                    return fail(f'{name} of {tid}: {errno.errorcode.get(e, e)}')
+            with lock:
+                last[name] = base | i
+                counts[name] = i
+
+    def mem_writer(k):
+        i = 0
+        fd = os.open(m.path('mem'), os.O_WRONLY)
+        try:
+            while not stop.is_set():
+                i += 1
+                data = struct.pack('<Q', 0xc0de0000_00000000 | k << 32 | i) * 512
+                if os.pwrite(fd, data, slices[k]) != len(data):
+                    return fail(f'short mem write {k}')
+                with lock:
+                    last[f'mem{k}'] = data
+                    counts[f'mem{k}'] = i
+        except OSError as e:
+            fail(f'mem write {k}: {e}')
+        finally:
+            os.close(fd)
+
+    names = set(orig[r8_tids[0]])
+
+    def reader(kind):
+        try:
+            while not stop.is_set():
+                # glibc's rwlock prefers readers: readers that never pause
+                # keep writes waiting, and an unwind (stack, ~0.1 s after
+                # each write) holds the snapshot long: writes get through
+                # between reads, as they would with people at a shell
+                time.sleep(0.25 if kind == 'stack' else 0.002)
+                if kind == 'regs':
+                    for tid in r8_tids:
+                        r = dict(l.split() for l in regs(m, tid).splitlines())
+                        if set(r) != names:
+                            return fail(f'regs of {tid}: names {sorted(set(r) ^ names)}')
+                        v = int(r['r8'], 16)
+                        if r['r8'] != orig[tid]['r8'] and v >> 32 != 0x5a5a0008:
+                            return fail(f'regs of {tid}: r8 {r["r8"]}')
+                elif kind == 'mem':
+                    with open(m.path('mem'), 'rb') as f:
+                        for k, a in enumerate(slices):
+                            words = struct.unpack('<512Q', os.pread(f.fileno(), 4096, a))
+                            bad = [w for j, w in enumerate(words)
+                                   if w != a + 8 * j and w >> 32 != 0xc0de0000 | k]
+                            if bad:
+                                return fail(f'mem slice {k}: word {bad[0]:#x}')
+                elif kind == 'core':
+                    with open(m.path('core'), 'rb') as f:
+                        head = f.read(65536)
+                    if head[:4] != b'\x7fELF':
+                        return fail('core lost its ELF header')
+                elif kind == 'stack':
+                    if b'TID' not in m.read('stack'):
+                        return fail('stack without threads')
+                with lock:
+                    counts[kind] = counts.get(kind, 0) + 1
+        except OSError as e:
+            fail(f'{kind} read: {e}')
+
+    workers = [threading.Thread(target=reg_writer, args=('r8', r8_tids, 0x5a5a0008_00000000)),
+               threading.Thread(target=reg_writer, args=('r9', r9_tids, 0x5a5a0009_00000000)),
+               threading.Thread(target=mem_writer, args=(0,)),
+               threading.Thread(target=mem_writer, args=(1,))]
+    workers += [threading.Thread(target=reader, args=(k,))
+                for k in ('regs', 'regs', 'mem', 'core', 'stack')]
+    def enough():
+        with lock:
+            return len(counts) == 8 and all(v >= (3 if k == 'stack' else 10)
+                                            for k, v in counts.items())
+    for w in workers:
+        w.start()
+    # 3 s at least; longer where a slow build (sanitizers) needs it to get
+    # enough done, at most 60 s
+    t0 = time.monotonic()
+    while not stop.wait(0.2) and (time.monotonic() - t0 < 3 or not enough()):
+        if time.monotonic() - t0 > 60:
+            break
+    stop.set()
+    for w in workers:
+        w.join(60)
+    check(not any(w.is_alive() for w in workers), 'a worker hangs')
+    check(not errors, '; '.join(errors[:3]))
+    check(enough(), f'too little done in 60 s to tell: {counts}')
+    print(f'# {counts} in {time.monotonic() - t0:.1f} s')
+    # the last write of each writer is what the kernel has
+    for tid in r8_tids:
+        with open(f'/proc/{pid}/task/{tid}/syscall') as f:
+            tok = f.read().split()
+        check(int(tok[5], 16) == last['r8'], f'thread {tid}: /proc r8 {tok[5]}, last write {last["r8"]:#x}')
+        if tid in r9_tids:
+            check(int(tok[6], 16) == last['r9'], f'thread {tid}: /proc r9 {tok[6]}, last {last["r9"]:#x}')
+    for k, a in enumerate(slices):
+        check(peek(pid, a, 4096) == last[f'mem{k}'], f'/proc/PID/mem: slice {k} is not its last write')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: t.counter_moves(), 3), 'the target does not run on')
 
 
 if __name__ == '__main__':
