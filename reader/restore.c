@@ -346,7 +346,7 @@ int reader_restore(struct reader *r, const char *path, char *why, size_t whylen)
 	if (why && whylen)
 		why[0] = '\0';
 	if (!reader_writable(r))
-		return say(-EROFS, why, whylen, "restore needs a -o rw mount");
+		return say(-EROFS, why, whylen, "needs a -o rw mount");
 	if (reader_gone(r))
 		return say(-EIO, why, whylen, "the process has exited");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
