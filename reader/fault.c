@@ -2,7 +2,8 @@
  * Fault injection for the test suite (compiled only with -Dfault_injection).
  * PTRACEFS_FAULT=point[:nth] makes the nth hit (default 1st) of that point
  * fail; points: seize, read (a memory read fails with EFAULT), snapshot
- * (the post-attach snapshot fails), sleep-attach (sleeps 2 s mid-attach).
+ * (the post-attach snapshot fails), sleep-attach (sleeps 2 s mid-attach),
+ * putsets (one SETREGSET of a batch is refused, as the kernel may: restore).
  */
 #include <stdatomic.h>
 #include <stdlib.h>
