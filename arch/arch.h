@@ -88,6 +88,16 @@ struct arch_desc {
 	unsigned fp_regset, xstate_regset;
 	int (*format_fp)(const void *fx, size_t fxlen, const void *xs,
 			 size_t xslen, struct sbuf *out);
+	/*
+	 * -o rw, fpregs written back: the lines format_fp renders (any
+	 * subset, any order) into copies of the thread's sets, fx and xs
+	 * (xs NULL/0 when the kernel gave none), changed only when every
+	 * line is good. Returns which set to write (ARCH_FP_FX; ARCH_FP_XS,
+	 * which then carries fx's changes too) or -EINVAL with why. NULL:
+	 * fpregs is read-only on this architecture.
+	 */
+	int (*parse_fp)(const char *text, size_t len, void *fx, size_t fxlen, void *xs,
+			size_t xslen, char *why, size_t whylen);
 	const struct arch_core *core;	/* core note layouts; NULL: no `core` */
 	/* gdb names of DWARF registers 0..n-1, to seed an unwinder. */
 	const char *const *dwarf_regs;
@@ -156,6 +166,13 @@ int x86_64_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
  */
 int i386_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
 		   struct sbuf *out);
+/* Their parse_fp (x86_64_fp.c). */
+#define ARCH_FP_FX 1
+#define ARCH_FP_XS 2
+int x86_64_parse_fp(const char *text, size_t len, void *fx, size_t fxlen, void *xs,
+		    size_t xslen, char *why, size_t whylen);
+int i386_parse_fp(const char *text, size_t len, void *fx, size_t fxlen, void *xs,
+		  size_t xslen, char *why, size_t whylen);
 /*
  * The other architectures have one FP regset and no extended state (xs is
  * ignored). aarch64: NT_PRFPREG (528) as v0..v31, fpsr, fpcr. arm:

@@ -63,6 +63,7 @@ const struct arch_desc arch_i386 = {
 	.fp_regset = 0x46e62b7f,	/* NT_PRXFPREG */
 	.xstate_regset = 0x202,		/* NT_X86_XSTATE */
 	.format_fp = i386_format_fp,
+	.parse_fp = i386_parse_fp,
 	.core = &i386_core,
 	.dwarf_regs = i386_dwarf_regs,
 	.ndwarf_regs = sizeof(i386_dwarf_regs) / sizeof(i386_dwarf_regs[0]),

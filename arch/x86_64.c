@@ -65,6 +65,7 @@ const struct arch_desc arch_x86_64 = {
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.xstate_regset = 0x202,		/* NT_X86_XSTATE */
 	.format_fp = x86_64_format_fp,
+	.parse_fp = x86_64_parse_fp,
 	.core = &arch_x86_64_core,
 	.dwarf_regs = x86_64_dwarf_regs,
 	.ndwarf_regs = sizeof(x86_64_dwarf_regs) / sizeof(x86_64_dwarf_regs[0]),

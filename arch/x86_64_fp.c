@@ -14,9 +14,11 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "arch/arch.h"
 
@@ -235,4 +237,294 @@ int i386_format_fp(const void *fx, size_t fxlen, const void *xs, size_t xslen,
 		   struct sbuf *out)
 {
 	return format_fx(fx, fxlen, xs, xslen, false, out);
+}
+
+/*
+ * fpregs written back (-o rw): the lines format_fx renders, any subset in
+ * any order. Every line is parsed and checked before a byte of fx or xs
+ * changes. st<i> takes its 80 bits in hex; the decimal after it, when
+ * given (a line read back and written as it was), must be the one the
+ * hex renders to, so an edit of the decimal alone is refused rather than
+ * ignored. ftw takes the full tag word and stores what FXSAVE keeps of
+ * it: empty (11) or not, per register. ymm<i> sets xmm<i> too, so the two
+ * in one write are refused.
+ */
+enum fp_field { F_FCW, F_FSW, F_FTW, F_FOP, F_FIP, F_FCS, F_FDP, F_FDS, F_MXCSR,
+		F_ST, F_XMM, F_YMM };
+
+struct fp_set {
+	enum fp_field f;
+	unsigned i;		/* st<i>, xmm<i>, ymm<i> */
+	uint8_t v[32];		/* little-endian */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int fp_refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * [s, e) into n little-endian bytes: 0x and at most 2n hex digits, or
+ * (n <= 8) a decimal that fits.
+ */
+static bool parse_bytes(const char *s, const char *e, size_t n, uint8_t *out)
+{
+	memset(out, 0, n);
+	if (e - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		if ((size_t)(e - s) > 2 * n)
+			return false;
+		for (size_t k = 0; e > s; k++) {
+			int lo = hexval(*--e), hi = e > s ? hexval(e[-1]) : 0;
+
+			if (lo < 0 || hi < 0)
+				return false;
+			if (e > s)
+				e--;
+			out[k] = (uint8_t)(hi << 4 | lo);
+		}
+		return true;
+	}
+	if (n <= 8 && s < e) {
+		uint64_t v = 0;
+
+		for (; s < e; s++) {
+			if (*s < '0' || *s > '9' || __builtin_mul_overflow(v, 10u, &v) ||
+			    __builtin_add_overflow(v, (unsigned)(*s - '0'), &v))
+				return false;
+		}
+		if (n < 8 && v >> (8 * n))
+			return false;
+		for (size_t k = 0; k < n; k++)
+			out[k] = (uint8_t)(v >> (8 * k));
+		return true;
+	}
+	return false;
+}
+
+/* A name of format_fx's, with its width in bytes; false if not one. */
+static bool fp_name(const char *s, size_t len, bool is64, bool ymm, enum fp_field *f,
+		    unsigned *i, size_t *width)
+{
+	static const struct { const char *name; enum fp_field f; size_t w; bool only64, only32; } fixed[] = {
+		{ "fcw", F_FCW, 2, false, false }, { "fsw", F_FSW, 2, false, false },
+		{ "ftw", F_FTW, 2, false, false }, { "fop", F_FOP, 2, false, false },
+		{ "fip", F_FIP, 8, true, false }, { "fdp", F_FDP, 8, true, false },
+		{ "fip", F_FIP, 4, false, true }, { "fdp", F_FDP, 4, false, true },
+		{ "fcs", F_FCS, 2, false, true }, { "fds", F_FDS, 2, false, true },
+		{ "mxcsr", F_MXCSR, 4, false, false },
+	};
+	static const struct { const char *prefix; enum fp_field f; size_t w; } vec[] = {
+		{ "st", F_ST, 10 }, { "xmm", F_XMM, 16 }, { "ymm", F_YMM, 32 },
+	};
+
+	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+		if (strlen(fixed[k].name) == len && memcmp(fixed[k].name, s, len) == 0 &&
+		    !(fixed[k].only64 && !is64) && !(fixed[k].only32 && is64)) {
+			*f = fixed[k].f;
+			*i = 0;
+			*width = fixed[k].w;
+			return true;
+		}
+	for (size_t k = 0; k < sizeof(vec) / sizeof(vec[0]); k++) {
+		size_t pl = strlen(vec[k].prefix);
+		unsigned max = vec[k].f == F_ST ? 8 : is64 ? 16 : 8, v = 0;
+
+		if (len <= pl || len > pl + 2 || memcmp(s, vec[k].prefix, pl) != 0)
+			continue;
+		if (len == pl + 2 && s[pl] == '0')
+			return false;	/* "st05" */
+		for (size_t j = pl; j < len; j++) {
+			if (s[j] < '0' || s[j] > '9')
+				return false;
+			v = v * 10 + (unsigned)(s[j] - '0');
+		}
+		if (v >= max || (vec[k].f == F_YMM && !ymm))
+			return false;
+		*f = vec[k].f;
+		*i = v;
+		*width = vec[k].w;
+		return true;
+	}
+	return false;
+}
+
+static bool fp_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static void put_le(uint8_t *p, const uint8_t *v, size_t n)
+{
+	memcpy(p, v, n);
+}
+
+static int parse_fx(const char *text, size_t len, uint8_t *fx, size_t fxlen, uint8_t *xs,
+		    size_t xslen, bool is64, char *why, size_t whylen)
+{
+	const char *p = text, *end = text + len;
+	unsigned nxmm = is64 ? 16 : 8, line = 0;
+	bool ymm = false, ymm_live;
+	struct fp_set v[64];
+	size_t n = 0;
+	bool any_ymm = false;
+
+	if (!fx || fxlen < FX_SIZE)
+		return fp_refuse(why, whylen, "no FP state to change");
+	if (xs && xslen >= XS_HEADER_END) {
+		ymm = le64(xs + XS_XCR0) & XFEATURE_AVX;
+		if (ymm && xslen < XS_YMM_HI + 16 * nxmm)
+			return fp_refuse(why, whylen, "the extended state is too short");
+	}
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *nl, *name, *ne, *val, *ve, *rest;
+		enum fp_field f;
+		unsigned idx;
+		size_t width;
+
+		if (!eol)
+			eol = end;
+		nl = eol;
+		line++;
+		while (p < eol && fp_blank(*p))
+			p++;
+		if (p == eol) {
+			p = eol + 1;
+			continue;
+		}
+		name = p;
+		while (p < eol && !fp_blank(*p))
+			p++;
+		ne = p;
+		while (p < eol && fp_blank(*p))
+			p++;
+		val = p;
+		while (p < eol && !fp_blank(*p))
+			p++;
+		ve = p;
+		while (p < eol && fp_blank(*p))
+			p++;
+		rest = p;
+		while (eol > rest && fp_blank(eol[-1]))
+			eol--;
+		if (val == ve)
+			return fp_refuse(why, whylen, "line %u: want `name value`", line);
+		if (!fp_name(name, (size_t)(ne - name), is64, ymm, &f, &idx, &width))
+			return fp_refuse(why, whylen, "line %u: no register %.*s%s", line,
+					 (int)(ne - name > 16 ? 16 : ne - name), name,
+					 !ymm && ne - name > 3 && memcmp(name, "ymm", 3) == 0 ?
+					 " (no AVX state)" : "");
+		if (n == sizeof(v) / sizeof(v[0]))
+			return fp_refuse(why, whylen, "line %u: too many lines", line);
+		if (!parse_bytes(val, ve, width, v[n].v))
+			return fp_refuse(why, whylen, "line %u: %.*s: not a %zu-bit number", line,
+					 (int)(ne - name), name, width * 8);
+		/* xmm<i> is ymm<i>'s low half: both (a whole file) if they agree. */
+		for (size_t k = 0; k < n; k++)
+			if ((v[k].f == f && v[k].i == idx) ||
+			    (v[k].i == idx && ((v[k].f == F_XMM && f == F_YMM) ||
+					       (v[k].f == F_YMM && f == F_XMM)) &&
+			     memcmp(v[k].v, v[n].v, 16) != 0))
+				return fp_refuse(why, whylen, "line %u: %.*s set twice", line,
+						 (int)(ne - name), name);
+		if (rest < eol) {
+			struct sbuf sb = SBUF_INIT;
+			bool same;
+
+			/* Only st<i>'s own "(value)", as read. */
+			if (f != F_ST)
+				return fp_refuse(why, whylen, "line %u: want `name value`", line);
+			put_st_value(&sb, v[n].v);
+			same = !sb.err && sb.len == (size_t)(eol - rest) + 1 &&
+			       memcmp(sb.buf + 1, rest, (size_t)(eol - rest)) == 0;
+			sbuf_free(&sb);
+			if (!same)
+				return fp_refuse(why, whylen,
+						 "line %u: %.*s: the value in parentheses is not the hex's; "
+						 "give the hex alone", line, (int)(ne - name), name);
+		}
+		v[n].f = f;
+		v[n].i = idx;
+		any_ymm |= f == F_YMM;
+		n++;
+		p = nl + 1;
+	}
+	if (n == 0)
+		return fp_refuse(why, whylen, "nothing to set");
+
+	/* All checked: now the bytes. */
+	ymm_live = ymm && (le64(xs + XS_XSTATE_BV) & XFEATURE_AVX);
+	if (any_ymm && !ymm_live)
+		memset(xs + XS_YMM_HI, 0, 16 * nxmm);	/* init state reads as zeros */
+	for (size_t k = 0; k < n; k++) {
+		const uint8_t *b = v[k].v;
+		unsigned i = v[k].i;
+
+		switch (v[k].f) {
+		case F_FCW: put_le(fx + FX_FCW, b, 2); break;
+		case F_FSW: put_le(fx + FX_FSW, b, 2); break;
+		case F_FOP: put_le(fx + FX_FOP, b, 2); break;
+		case F_FTW: {
+			unsigned tw = le16(b), ab = 0;
+
+			for (unsigned phys = 0; phys < 8; phys++)
+				if (((tw >> (2 * phys)) & 3) != TAG_EMPTY)
+					ab |= 1u << phys;
+			fx[FX_FTW] = (uint8_t)ab;
+			break;
+		}
+		case F_FIP: put_le(fx + FX_FIP, b, is64 ? 8 : 4); break;
+		case F_FDP: put_le(fx + FX_FDP, b, is64 ? 8 : 4); break;
+		case F_FCS: put_le(fx + FX_FIP + 4, b, 2); break;
+		case F_FDS: put_le(fx + FX_FDP + 4, b, 2); break;
+		case F_MXCSR: put_le(fx + FX_MXCSR, b, 4); break;
+		case F_ST: put_le(fx + FX_ST + 16 * i, b, 10); break;
+		case F_XMM: put_le(fx + FX_XMM + 16 * i, b, 16); break;
+		case F_YMM:
+			put_le(fx + FX_XMM + 16 * i, b, 16);
+			put_le(xs + XS_YMM_HI + 16 * i, b + 16, 16);
+			break;
+		}
+	}
+	if (!any_ymm)
+		return ARCH_FP_FX;
+	/*
+	 * The upper halves only go in through the XSAVE area, which carries
+	 * the legacy state too: fx's registers (not its reserved tail), and
+	 * x87, SSE and AVX marked as not in their init state.
+	 */
+	memcpy(xs, fx, FX_XMM + 16 * 16);
+	xs[XS_XSTATE_BV] |= 0x7;
+	return ARCH_FP_XS;
+}
+
+int x86_64_parse_fp(const char *text, size_t len, void *fx, size_t fxlen, void *xs,
+		    size_t xslen, char *why, size_t whylen)
+{
+	return parse_fx(text, len, fx, fxlen, xs, xslen, true, why, whylen);
+}
+
+int i386_parse_fp(const char *text, size_t len, void *fx, size_t fxlen, void *xs,
+		  size_t xslen, char *why, size_t whylen)
+{
+	return parse_fx(text, len, fx, fxlen, xs, xslen, false, why, whylen);
 }

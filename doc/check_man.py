@@ -251,8 +251,8 @@ def check_content(ptracefs, manpage, fsdir):
     for depth, t in terms(secs.get('THE TREE', [])):
         if depth == 0:
             under = t
-        elif under == 'ctl' and depth == 1:
-            cmds.add(t)
+        elif under == 'ctl' and depth == 1 and t.split():
+            cmds.add(t.split()[0])	# "restore PATH": the command's name
     for name in ctl_commands(os.path.join(fsdir, 'ctl_file.c')):
         if name not in cmds:
             problem(f'THE TREE has no entry "{name}" under "ctl" (a command of ctl_cmds)')

@@ -6,6 +6,7 @@
  * kept here for the user to read.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,19 +31,45 @@ struct ctl_cmd {
 	const char *name;
 	int (*run)(struct reader *r);
 	int want_live;		/* the mode it asks for; -1: leaves it */
+	/* A command with an argument (a path) runs this instead. */
+	int (*run_arg)(struct reader *r, const char *arg, char *why, size_t whylen);
 };
 
+/*
+ * restore PATH (-o rw): a core file written back, the whole process at
+ * once; see reader_restore. The daemon opens PATH itself, so it must be
+ * absolute: the daemon's working directory is not the writer's.
+ */
+static int restore(struct reader *r, const char *path, char *why, size_t whylen)
+{
+	int rc;
+
+	if (path[0] != '/') {
+		snprintf(why, whylen, "'%s' is not an absolute path", path);
+		return -EINVAL;
+	}
+	rc = reader_restore(r, path, why, whylen);
+	/* The daemon's log (stderr under -f): one line either way. */
+	if (rc)
+		fprintf(stderr, "ptracefs: restore %s refused: %s\n", path, why);
+	else
+		fprintf(stderr, "ptracefs: restored %s into process %d\n", path,
+			(int)reader_pid(r));
+	return rc;
+}
+
 static const struct ctl_cmd ctl_cmds[] = {
-	{ "suspend", reader_suspend, 0 },
-	{ "resume", reader_resume, 1 },
-	{ "refresh", reader_refresh_all, -1 },
-	{ "detach", detach, -1 },
+	{ "suspend", reader_suspend, 0, NULL },
+	{ "resume", reader_resume, 1, NULL },
+	{ "refresh", reader_refresh_all, -1, NULL },
+	{ "detach", detach, -1, NULL },
+	{ "restore", NULL, -1, restore },
 };
 static const size_t ctl_ncmds = NODE_COUNT(ctl_cmds);
 
 /* One mount, one ctl: its last refusal, until the next one. */
 static pthread_mutex_t last_mu = PTHREAD_MUTEX_INITIALIZER;
-static char last_error[128] = "none";
+static char last_error[PATH_MAX + 256] = "none";
 
 __attribute__((format(printf, 2, 3)))
 static int refuse(int rc, const char *fmt, ...)
@@ -72,7 +99,8 @@ int ctl_show(const struct node_ctx *c, struct sbuf *sb)
 
 static int ctl_run(const struct node_ctx *c, const char *buf, size_t len, int *want_live)
 {
-	char cmd[32];
+	char cmd[PATH_MAX + 16], why[PATH_MAX + 128] = "";
+	const char *arg = NULL;
 	size_t n = len;
 	int rc;
 
@@ -85,17 +113,34 @@ static int ctl_run(const struct node_ctx *c, const char *buf, size_t len, int *w
 		return refuse(-EINVAL, "command too long (%zu bytes)", len);
 	memcpy(cmd, buf, n);
 	cmd[n] = '\0';
-	for (size_t i = 0; i < ctl_ncmds; i++)
-		if (strcmp(cmd, ctl_cmds[i].name) == 0) {
-			rc = ctl_cmds[i].run(c->r);
-			if (rc == 0)
-				*want_live = ctl_cmds[i].want_live;
-			return rc ? refuse(rc, "%s: %s", cmd, strerror(-rc)) : 0;
-		}
 	/* Shown on one line of ctl: no control characters. */
 	for (char *q = cmd; *q; q++)
 		if ((unsigned char)*q < ' ' || *q == 0x7f)
 			*q = '?';
+	/* "restore /path": the name, one space, the rest is the argument. */
+	for (char *q = cmd; *q; q++)
+		if (*q == ' ' || *q == '\t') {
+			*q = '\0';
+			arg = q + 1;
+			while (*arg == ' ' || *arg == '\t')
+				arg++;
+			break;
+		}
+	for (size_t i = 0; i < ctl_ncmds; i++) {
+		const struct ctl_cmd *k = &ctl_cmds[i];
+
+		if (strcmp(cmd, k->name) != 0)
+			continue;
+		if (!k->run_arg != !arg)
+			return refuse(-EINVAL, "%s %s", cmd,
+				      arg ? "takes no argument" : "needs an argument");
+		rc = k->run_arg ? k->run_arg(c->r, arg, why, sizeof(why)) : k->run(c->r);
+		if (rc == 0)
+			*want_live = k->want_live;
+		else if (why[0])
+			return refuse(rc, "%s: %s", cmd, why);
+		return rc ? refuse(rc, "%s: %s", cmd, strerror(-rc)) : 0;
+	}
 	return refuse(-EINVAL, "unknown command '%s'", cmd);
 }
 

@@ -52,3 +52,55 @@ out:
 	free(fx);
 	return rc;
 }
+
+/* -o rw: where the architecture parses what fpregs renders. */
+bool fpregs_writable(const struct node_ctx *c)
+{
+	const struct arch_desc *a = reader_arch(c->r);
+
+	return a && a->format_fp && a->parse_fp;
+}
+
+/*
+ * One write is a set of `name value` lines as fpregs reads, parsed whole
+ * into copies of the thread's sets, then set with one PTRACE_SETREGSET:
+ * the FP set, or the extended state when a ymm line needs it (it carries
+ * the rest too). A bad line changes nothing (EINVAL).
+ */
+int fpregs_write(const struct node_ctx *c, const char *buf, size_t len)
+{
+	const struct arch_desc *a = reader_arch(c->r);
+	unsigned char *fx, *xs;
+	int fxlen, xslen = 0, rc;
+	char why[160] = "";
+
+	if (!fpregs_writable(c))
+		return -EROFS;
+	fx = malloc(2 * REGSET_MAX);
+	if (!fx)
+		return -ENOMEM;
+	xs = fx + REGSET_MAX;
+	fxlen = reader_thread_regset_copy(c->r, c->tid, a->fp_regset, fx, REGSET_MAX);
+	if (fxlen < 0) {
+		rc = fxlen == -ENOENT ? -ENOENT : -EIO;
+		goto out;
+	}
+	if (a->xstate_regset) {
+		xslen = reader_thread_regset_copy(c->r, c->tid, a->xstate_regset, xs, REGSET_MAX);
+		if (xslen == -ENODATA) {
+			xslen = 0;
+		} else if (xslen < 0) {
+			rc = xslen == -ENOENT ? -ENOENT : -EIO;
+			goto out;
+		}
+	}
+	rc = a->parse_fp(buf, len, fx, (size_t)fxlen, xslen ? xs : NULL, (size_t)xslen, why,
+			 sizeof(why));
+	if (rc == ARCH_FP_FX)
+		rc = reader_thread_set_regset(c->r, c->tid, a->fp_regset, fx, (size_t)fxlen);
+	else if (rc == ARCH_FP_XS)
+		rc = reader_thread_set_regset(c->r, c->tid, a->xstate_regset, xs, (size_t)xslen);
+out:
+	free(fx);
+	return rc;
+}

@@ -708,7 +708,8 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
  * mem (-o rw): bytes at off == address, under the snapshot like a read.
  * ctl, regs: one command (a set of registers) per write, outside the
  * snapshot lock (ctl may refresh). Whatever a write changed, the reader's
- * caches of it are dropped after (reader_written), and with them the
+ * caches of it are dropped after (reader_written; a register write does
+ * it itself, under the exclusive lock), and with them the
  * renderings keyed by the generation; and so is everything the kernel
  * cached of the tree while suspended (tree_changed: regs of the thread
  * written, its stat, a text file that shows the memory).
@@ -740,11 +741,10 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		}
 		return (int)n;
 	}
+	/* regs, fpregs: the reader drops its own caches, under its lock. */
 	rc = fs_write(&fh->ctx, buf, size);
-	if (rc == 0 && (fh->ctx.node->flags & NF_RW)) {
-		reader_written(app()->r);
+	if (rc == 0 && (fh->ctx.node->flags & NF_RW))
 		tree_changed();
-	}
 	return rc < 0 ? rc : (int)size;
 }
 

@@ -82,15 +82,19 @@ static void usage(FILE *f)
 "  -f                stay in the foreground\n"
 "  -d, -o debug      log every request (implies -f)\n"
 "  -s                serve requests on one thread\n"
-"  -o force          mount a non-dumpable process anyway\n"
+"  -o force          mount a non-dumpable process anyway; allow -o rw\n"
+"                    with -o allow_other\n"
 "  -o live           seize the threads but let them run: maps, mem and\n"
 "                    threads/ follow the process; regs stops one thread\n"
 "                    for the read; ctl switches between the modes\n"
 "  -o snapshot       stop the process only for a fork(): serve a frozen\n"
 "                    copy-on-write clone of it while it runs on\n"
-"  -o rw             writable mem and threads/<tid>/regs: a pwrite pokes\n"
-"                    memory (offset == address, read-only text too), and\n"
-"                    `name value` lines set registers (off by default)\n"
+"  -o rw             writable mem and threads/<tid>/{regs,fpregs}: a\n"
+"                    pwrite pokes memory (offset == address, read-only\n"
+"                    text too), and `name value` lines set registers\n"
+"                    (off by default);\n"
+"                    `echo \"restore /abs/app.core\" > ctl` puts a saved\n"
+"                    core back (memory and every thread's registers)\n"
 "  -o coredump_filter=MASK\n"
 "                    which mappings `core` carries bytes of (hex, as\n"
 "                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
@@ -629,6 +633,12 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			o->live ? "live" : o->snapshot ? "snapshot" : "rw");
 		return -1;
 	}
+	/* Other users could then write another user's process. */
+	if (o->rw && o->allow_other && !o->force) {
+		fprintf(stderr, "ptracefs: -o rw with -o allow_other lets other users write process %s's memory and registers; add -o force to mean it\n",
+			o->pid);
+		return -1;
+	}
 	if (o->core)
 		return check_core(o);
 	if (mounted_at(*pid, why, sizeof(why)) == 0) {
@@ -649,8 +659,8 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 		fprintf(stderr, "ptracefs: warning: %s is not empty: its files are hidden until the unmount\n",
 			o->mountpoint);
 	if (o->allow_other)
-		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s read process %d's memory\n",
-			o->mountpoint, (int)*pid);
+		fprintf(stderr, "ptracefs: warning: allow_other lets every user who can reach %s %s process %d's memory\n",
+			o->mountpoint, o->rw ? "read and write" : "read", (int)*pid);
 	return 0;
 }
 

@@ -138,7 +138,8 @@ static int stack_show(const struct node_ctx *c, struct sbuf *sb)
 /* threads/<tid>/: one row a file. */
 static const struct node thread_entries[] = {
 	TEXT("regs", 0400, regs_show, .write = regs_write, .flags = NF_RW),
-	TEXT("fpregs", 0400, fpregs_show, .present = fpregs_present),
+	TEXT("fpregs", 0400, fpregs_show, .present = fpregs_present, .write = fpregs_write,
+	     .flags = NF_RW, .can_write = fpregs_writable),
 	TEXT("stat", 0400, stat_show),
 	TEXT("stack", 0400, stack_show, .flags = NF_HOLD),
 };

@@ -145,7 +145,7 @@ bool fs_writable(const struct node_ctx *ctx)
 	const struct node *n = ctx->node;
 
 	if (n->flags & NF_RW)
-		return reader_writable(ctx->r);
+		return reader_writable(ctx->r) && (!n->can_write || n->can_write(ctx));
 	return n->write != NULL;
 }
 

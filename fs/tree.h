@@ -78,6 +78,7 @@ struct node {
 	const struct node *children;	/* static directory */
 	size_t nchildren;
 	bool (*present)(const struct node_ctx *); /* NULL: always there */
+	bool (*can_write)(const struct node_ctx *); /* NF_RW: NULL, or whether it can now */
 	int arg;			/* the row's argument to show (PROC: which file) */
 	unsigned blksize;		/* preferred I/O size, 0: the page size */
 };
@@ -143,6 +144,8 @@ int modules_gen(const struct node_ctx *, const char *, size_t, struct node_ent *
 int regions_gen(const struct node_ctx *, const char *, size_t, struct node_ent *);
 int fpregs_show(const struct node_ctx *, struct sbuf *);	/* fs/fpregs_file.c */
 bool fpregs_present(const struct node_ctx *);
+bool fpregs_writable(const struct node_ctx *);
+int fpregs_write(const struct node_ctx *, const char *buf, size_t len);
 int ctl_show(const struct node_ctx *, struct sbuf *);		/* fs/ctl_file.c */
 int ctl_write(const struct node_ctx *, const char *buf, size_t len);
 extern const struct blob_ops core_blob;				/* fs/core_file.c */

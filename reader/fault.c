@@ -4,7 +4,8 @@
  * fail; PTRACEFS_FAULT=kill:point[:nth] makes the daemon SIGKILL itself
  * there instead, as a user's kill -9 at that moment would. Points: seize,
  * read (a memory read fails with EFAULT), snapshot (the post-attach
- * snapshot fails), sleep-attach (sleeps 2 s mid-attach), and in -o
+ * snapshot fails), sleep-attach (sleeps 2 s mid-attach), putsets (one
+ * SETREGSET of a batch is refused, as the kernel may: restore), and in -o
  * snapshot (reader/snapshot.c): snap-clone-before (before the clone()
  * is injected), snap-clone-after (the clone made, the target's thread
  * still set up for it), snap-restore (putting that thread back),

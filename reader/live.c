@@ -398,12 +398,47 @@ int ptrace_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v, s
 	return tracer_call(r, setregs_fn, &a, sizeof(a), STOP_TIMEOUT_MS + 3000);
 }
 
+void written_locked(struct reader *r)
+{
+	if (!reader_gone(r))
+		refresh_locked(r);
+}
+
+/*
+ * A register write replaces the thread's captured sets, which `core`'s
+ * layout and an unwinder point into while they hold the snapshot shared:
+ * so the snapshot is held exclusively for the write and the refresh after
+ * it, and no reader sees a set freed under it.
+ */
+int reader_thread_set_regset(struct reader *r, pid_t tid, unsigned type, const void *blob,
+			     size_t len)
+{
+	struct regset_put v = { tid, type, 0, len };
+	int rc;
+
+	if (!reader_writable(r) || !r->src->ops->put_regsets)
+		return -EROFS;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = r->src->ops->put_regsets(r, &v, 1, blob, len, NULL);
+	if (rc == 0)
+		written_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
 int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
 			   size_t n)
 {
+	int rc;
+
 	if (!reader_writable(r) || !r->src->ops->set_regs)
 		return -EROFS;
-	return r->src->ops->set_regs(r, tid, v, n);
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = r->src->ops->set_regs(r, tid, v, n);
+	if (rc == 0)
+		written_locked(r);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
 }
 
 void reader_written(struct reader *r)
@@ -413,4 +448,126 @@ void reader_written(struct reader *r)
 	pthread_rwlock_wrlock(&r->snap_lock);
 	refresh_locked(r);
 	pthread_rwlock_unlock(&r->snap_lock);
+}
+
+/*
+ * A batch of whole register sets (restore, fpregs writes), packed into one
+ * block because tracer_call copies its argument: the header, then the
+ * items, then the bytes they point into.
+ */
+struct putsets_arg {
+	size_t n;
+	size_t bad;			/* out: the item the kernel refused */
+	struct regset_put v[];
+};
+
+/*
+ * On the tracer: every thread's current set of each item's type is kept,
+ * then the items are set in order; if the kernel refuses one, those
+ * already set are put back, last first, so nothing changed. Then the
+ * touched threads' sets are captured again.
+ */
+static int putsets_fn(struct reader *r, void *p)
+{
+	struct putsets_arg *a = p;
+	const unsigned char *data = (const unsigned char *)(a->v + a->n);
+	const struct arch_desc *arch = atomic_load(&r->arch);
+	struct regset *saved = calloc(a->n ? a->n : 1, sizeof(*saved));
+	unsigned char *buf = arch ? regs_buffer(arch) : NULL;
+	size_t done = 0;
+	int rc = 0;
+
+	if (!saved || !buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < a->n; i++) {
+		struct rthread *t = reader_find_thread(r, a->v[i].tid);
+		size_t max = 0;
+		struct iovec iov;
+
+		for (size_t k = 0; k < arch->nregsets; k++)
+			if (arch->regsets[k].type == a->v[i].type)
+				max = arch->regsets[k].max;
+		if (!t || atomic_load(&t->state) == RT_DEAD) {
+			rc = -ENOENT;
+		} else if (atomic_load(&t->state) != RT_STOPPED) {
+			rc = -EBUSY;
+		} else if (!max || a->v[i].len > max) {
+			rc = -EINVAL;
+		} else {
+			iov = (struct iovec){ buf, max };
+			if (ptrace(PTRACE_GETREGSET, t->tid, (void *)(long)a->v[i].type, &iov) != 0)
+				rc = errno == ESRCH ? -ENOENT : -EIO;
+			else if (!(saved[i].data = malloc(iov.iov_len ? iov.iov_len : 1)))
+				rc = -ENOMEM;
+			else {
+				memcpy(saved[i].data, buf, iov.iov_len);
+				saved[i].len = iov.iov_len;
+				saved[i].type = a->v[i].type;
+			}
+		}
+		if (rc) {
+			a->bad = i;
+			goto out;
+		}
+	}
+	for (; done < a->n; done++) {
+		struct iovec iov = { (void *)(uintptr_t)(data + a->v[done].off), a->v[done].len };
+
+		int err = fault_hit("putsets") ? EINVAL :
+			  ptrace(PTRACE_SETREGSET, a->v[done].tid, (void *)(long)a->v[done].type,
+				 &iov) != 0 ? errno : 0;
+
+		if (err) {
+			rc = err == ESRCH ? -ENOENT : -EINVAL;
+			a->bad = done;
+			break;
+		}
+	}
+	while (rc && done--) {
+		struct iovec iov = { saved[done].data, saved[done].len };
+
+		ptrace(PTRACE_SETREGSET, a->v[done].tid, (void *)(long)a->v[done].type, &iov);
+	}
+	/* What the kernel kept (it may adjust a flag or a selector). */
+	for (size_t i = 0; i < a->n; i++) {
+		struct rthread *t = reader_find_thread(r, a->v[i].tid);
+		bool again = true;
+
+		for (size_t k = 0; k < i; k++)
+			again &= a->v[k].tid != a->v[i].tid;
+		if (t && again && atomic_load(&t->state) == RT_STOPPED)
+			capture_regs(r, t, buf);
+	}
+out:
+	for (size_t i = 0; saved && i < a->n; i++)
+		free(saved[i].data);
+	free(saved);
+	free(buf);
+	return rc;
+}
+
+int ptrace_put_regsets(struct reader *r, const struct regset_put *v, size_t n,
+		       const void *data, size_t datalen, size_t *bad)
+{
+	size_t head = sizeof(struct putsets_arg) + n * sizeof(*v);
+	struct putsets_arg *a;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i].off > datalen || v[i].len > datalen - v[i].off)
+			return -EINVAL;
+	a = malloc(head + datalen);
+	if (!a)
+		return -ENOMEM;
+	a->n = n;
+	a->bad = 0;
+	memcpy(a->v, v, n * sizeof(*v));
+	memcpy((unsigned char *)a + head, data, datalen);
+	rc = tracer_call(r, putsets_fn, a, head + datalen, STOP_TIMEOUT_MS + 3000);
+	if (bad)
+		*bad = a->bad;
+	free(a);
+	return rc;
 }

@@ -262,12 +262,21 @@ bool reader_writable(const struct reader *r);
 ssize_t reader_mem_write(struct reader *r, const void *buf, size_t len, uint64_t addr);
 /*
  * Sets registers of a stopped thread with one PTRACE_SETREGSET of its
- * NT_PRSTATUS (on the tracer thread), and captures them again. -ENOENT
+ * NT_PRSTATUS (on the tracer thread), captures them again and drops the
+ * caches, as reader_written does, all under the snapshot held
+ * exclusively: call without holding it. -ENOENT
  * for an exited thread, -EBUSY for a running one (live mode), -EINVAL
  * when the kernel refuses a value (nothing changed then).
  */
 int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v,
 			   size_t n);
+/*
+ * Sets one whole register set (NT_PRFPREG, NT_X86_XSTATE...) of a stopped
+ * thread with one PTRACE_SETREGSET, and captures its sets again. Errors
+ * as reader_thread_set_regs.
+ */
+int reader_thread_set_regset(struct reader *r, pid_t tid, unsigned type, const void *blob,
+			     size_t len);
 /*
  * After a write: everything made of the target's bytes or registers
  * (pagemap bits, modules, core layout, stacks, renderings keyed by the
@@ -275,5 +284,19 @@ int reader_thread_set_regs(struct reader *r, pid_t tid, const struct arch_reg_se
  * exclusively: call without holding it.
  */
 void reader_written(struct reader *r);
+
+/*
+ * -o rw: puts a core file (ptracefs's `core`, the kernel's, gcore's) back
+ * into the process it was taken of, in one step. Refused with -EINVAL and
+ * a one-line why, nothing changed, unless the backup's mappings (range,
+ * rwx, file) and threads are the process's now. Then every thread's
+ * registers (NT_PRSTATUS and the FP sets) are set, all or none, and every
+ * segment's bytes written: the file's data as data, its holes as zeros
+ * where the process has non-zero bytes now (never-touched pages stay
+ * unpopulated); what a segment does not carry is left alone. A failure
+ * while writing memory (the process died) leaves it partly restored, and
+ * why says so.
+ */
+int reader_restore(struct reader *r, const char *path, char *why, size_t whylen);
 
 #endif

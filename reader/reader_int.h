@@ -195,6 +195,22 @@ int ptrace_regset_now(struct reader *r, pid_t tid, unsigned type, void *buf, siz
 ssize_t ptrace_mem_write(struct reader *r, size_t idx, const void *buf, size_t len,
 			 uint64_t addr);
 int ptrace_set_regs(struct reader *r, pid_t tid, const struct arch_reg_set *v, size_t n);
+/*
+ * live.c: whole register sets written at once (restore, fpregs): item i
+ * is set type of thread tid, len bytes at off in data. Every thread must
+ * be stopped. The sets are kept first and put back if the kernel refuses
+ * one, so it is all or nothing: -EINVAL (kernel refusal), -ENOENT (thread
+ * gone), -EBUSY (running), with *bad the item at fault.
+ */
+struct regset_put {
+	pid_t tid;
+	unsigned type;
+	size_t off, len;
+};
+int ptrace_put_regsets(struct reader *r, const struct regset_put *v, size_t n,
+		       const void *data, size_t datalen, size_t *bad);
+/* live.c: reader_written's refresh, snap_lock held exclusively by the caller. */
+void written_locked(struct reader *r);
 
 /* CLOCK_MONOTONIC in milliseconds, for deadlines. */
 uint64_t now_ms(void);

@@ -30,6 +30,7 @@ struct core_xfeat;
 struct corenote_set;
 struct sbuf;
 struct arch_reg_set;
+struct regset_put;
 
 struct source_ops {
 	const char *kind;		/* "ptrace", "core" */
@@ -78,6 +79,9 @@ struct source_ops {
 	ssize_t (*write)(struct reader *r, size_t idx, const void *buf, size_t len,
 			 uint64_t addr);
 	int (*set_regs)(struct reader *r, pid_t tid, const struct arch_reg_set *v, size_t n);
+	/* Whole register sets, all or none (reader_int.h, ptrace_put_regsets). */
+	int (*put_regsets)(struct reader *r, const struct regset_put *v, size_t n,
+			   const void *data, size_t datalen, size_t *bad);
 };
 
 /* A source's state begins with this (the core source embeds it). */

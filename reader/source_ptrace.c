@@ -118,6 +118,7 @@ static const struct source_ops ptrace_ops = {
 	.regset_now = ptrace_regset_now,
 	.write = ptrace_mem_write,
 	.set_regs = ptrace_set_regs,
+	.put_regsets = ptrace_put_regsets,
 };
 
 const struct source source_ptrace = { &ptrace_ops };

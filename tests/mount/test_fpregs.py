@@ -8,6 +8,7 @@ PTRACEFS_FPDEMO, the fpdemo target. ymm checks are left out when
 /proc/cpuinfo has no avx flag. gdb is a CI dependency (.ci/deps): without
 it the gdb check fails rather than skips.
 """
+import errno
 import os
 import re
 import shutil
@@ -197,6 +198,83 @@ def _(c):
         # glibc starts every thread with the default control words
         check(regs['fcw'][0] == 0x037f, f'thread {tid}: fcw {regs["fcw"][0]:#x}')
         check(regs['mxcsr'][0] & 0xffc0 == 0x1f80, f'thread {tid}: mxcsr {regs["mxcsr"][0]:#x}')
+
+
+def write_fpregs(m, tid, text):
+    """The errno of an fpregs write, 0 when it was taken."""
+    try:
+        with open(m.path('threads', str(tid), 'fpregs'), 'w') as f:
+            f.write(text)
+        return 0
+    except OSError as e:
+        return e.errno
+
+
+NEW_XMM3 = 0x00112233445566778899aabbccddeeff
+NEW_YMM5 = 0xfedcba98765432100123456789abcdef_0f1e2d3c4b5a69788796a5b4c3d2e1f0
+NEW_ST1 = 0x3fff8000000000000000    # 1.0
+
+
+@tap_check('fpregs takes writes with -o rw: xmm, ymm, st, mxcsr in one write; read back, gdb agrees')
+def _(c):
+    check(shutil.which('gdb'), 'gdb is not installed (.ci/deps installs it)')
+    t = fpdemo(c)
+    avx = bool(t.info['avx'])
+    m = c.mount(t.pid)
+    check(write_fpregs(m, t.pid, 'xmm3 0x1\n') in (errno.EACCES, errno.EROFS),
+          'a default mount took an fpregs write')
+    m.unmount()
+    m = c.mount(t.pid, ('-o', 'rw'))
+    path = m.path('threads', str(t.pid), 'fpregs')
+    check(os.stat(path).st_mode & 0o777 == 0o600, 'fpregs is not 0600 with -o rw')
+    before = read_fpregs(m, t.pid)
+    # the text as read goes back unchanged (the decimals after st<i> included)
+    e = write_fpregs(m, t.pid, before)
+    check(e == 0, f'writing fpregs back as read: {errno.errorcode.get(e, e)}')
+    check(read_fpregs(m, t.pid) == before, 'fpregs changed by writing it back as read')
+    text = f'xmm3 {NEW_XMM3:#x}\n  mxcsr 0x1f80\nst1 {NEW_ST1:#x} (1)\n'
+    if avx:
+        text += f'ymm5 {NEW_YMM5:#x}\n'
+    e = write_fpregs(m, t.pid, text)
+    check(e == 0, f'fpregs write refused: {errno.errorcode.get(e, e)}')
+    ours, _ = parse_fpregs(read_fpregs(m, t.pid))
+    want = {'xmm3': NEW_XMM3, 'mxcsr': 0x1f80, 'st1': NEW_ST1, 'xmm0': XMM[0], 'st2': WANT_ST['st2'][0]}
+    if avx:
+        want.update(ymm5=NEW_YMM5, xmm5=NEW_YMM5 & ((1 << 128) - 1),
+                    ymm3=YMM_HI[3] << 128 | NEW_XMM3, ymm0=YMM_HI[0] << 128 | XMM[0])
+    bad = [f'{k} {ours[k][0]:#x}, want {v:#x}' for k, v in want.items() if ours[k][0] != v]
+    check(not bad, 'read back: ' + '; '.join(bad))
+    check(m.unmount() == 0, 'ptracefs did not exit 0 after the unmount')
+    check(wait_until(lambda: set(task_states(t.pid).values()) == {'S'}, 5),
+          f'fpdemo is not back asleep: {task_states(t.pid)}')
+    theirs = gdb_registers(t.pid, avx)
+    bad = [f'{k} gdb {theirs[k][0]:#x}, want {v:#x}' for k, v in want.items()
+           if theirs[k][0] != v]
+    check(not bad, 'gdb after the unmount: ' + '; '.join(bad))
+
+
+@tap_check('fpregs: invalid writes (a bad line among good ones, a value the kernel refuses) '
+           'are EINVAL and change nothing')
+def _(c):
+    t = fpdemo(c)
+    avx = bool(t.info['avx'])
+    m = c.mount(t.pid, ('-o', 'rw'))
+    before = read_fpregs(m, t.pid)
+    cases = ['xmm0 0x1\nnosuch 1\n', 'xmm0 0x1\nxmm16 0x2\n', 'xmm0 0x1\nst8 0\n',
+             'fcw 0x10000\n', 'xmm0 zz\n', 'xmm0 0x1\nxmm0 0x2\n', 'xmm0\n', '\n',
+             'xmm0 0x1 2\n', f'st1 {NEW_ST1:#x} (2)\n', 'xmm0 0x1\nfcs 0x1\n',
+             'xmm0 0x1\nmxcsr 0xffffffff\n',
+             f'xmm0 0x{"1" * 33}\n']
+    if avx:
+        cases.append('xmm0 0x1\nymm0 0x2\n')     # xmm0 is ymm0's low half
+    for text in cases:
+        e = write_fpregs(m, t.pid, text)
+        check(e == errno.EINVAL, f'{text!r}: {errno.errorcode.get(e, e)}')
+    after = read_fpregs(m, t.pid)
+    check(after == before, 'fpregs changed')
+    ours, _ = parse_fpregs(after)
+    check(ours['xmm0'][0] == XMM[0] and ours['mxcsr'][0] == WANT_FIXED['mxcsr'],
+          f'xmm0 {ours["xmm0"][0]:#x} mxcsr {ours["mxcsr"][0]:#x}: not what fpdemo loaded')
 
 
 if __name__ == '__main__':

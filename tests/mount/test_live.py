@@ -365,7 +365,7 @@ def _(c):
     m = c.mount(t.pid, ('-o', 'live'))
     check(kv(m.read('ctl'))['last_error'] == 'none', 'last_error before any write')
     for bad, why in ((b'bogus\n', "unknown command 'bogus'"), (b'\n', 'empty command'),
-                     (b'x' * 100, 'command too long (100 bytes)')):
+                     (b'x' * 5000, 'command too long (5000 bytes)')):
         fd = os.open(m.path('ctl'), os.O_WRONLY)
         try:
             os.write(fd, bad)
@@ -393,7 +393,7 @@ def _(c):
     check(os.stat(m.path('ctl')).st_size == len(text), 'st_size is not the bytes read')
     check(stat.S_IMODE(os.stat(m.path('ctl')).st_mode) == 0o600, 'ctl is not 0600')
     got = kv(text)
-    check(got['commands'].split() == ['suspend', 'resume', 'refresh', 'detach'],
+    check(got['commands'].split() == ['suspend', 'resume', 'refresh', 'detach', 'restore'],
           f'commands: {got.get("commands")!r}')
     check(got['mode'] == 'suspended', f'a default mount reads {got["mode"]!r}')
     with open(m.path('ctl'), 'w') as f:

@@ -15,11 +15,14 @@ import shutil
 import struct
 import subprocess
 import sys
+import threading
+import time
 
-from harness import (Target, check, pagemap, proc_status, refusal, run, tap_check,
-                     tracer_pid, wait_until, writes_allowed)
+from harness import (PAGE, Fail, Skip, Target, check, pagemap, proc_status, refusal, run,
+                     syscall_sp_pc, tap_check, tracer_pid, wait_until, writes_allowed)
 
 RWDEMO = os.environ.get('PTRACEFS_RWDEMO', '')
+RESTOREDEMO = os.environ.get('PTRACEFS_RESTOREDEMO', '')
 X86_64 = platform.machine() == 'x86_64'
 
 
@@ -79,6 +82,21 @@ def _(c):
         shutil.copyfileobj(src, dst, 1 << 20)
     m.unmount()
     refusal(c, core, extra=('-o', 'rw'), want_in_msg='core file')
+
+
+@tap_check('-o rw with -o allow_other refused with one line unless -o force; with it, a warning')
+def _(c):
+    t = c.target()
+    for extra in (('-o', 'rw,allow_other'), ('-o', 'allow_other', '-o', 'rw')):
+        refusal(c, t.pid, extra=extra, want_in_msg='-o force')
+        check(tracer_pid(t.pid) == 0, f'traced after the refusal of {extra}')
+    m = c.mount(t.pid, ('-o', 'rw,allow_other,force'))
+    check('read and write' in m.stderr, f'no warning of writes: {m.stderr!r}')
+    check(os.stat(m.path('mem')).st_mode & 0o777 == 0o600, 'mem is not 0600')
+    check(m.unmount() == 0, 'daemon exit status')
+    m = c.mount(t.pid, ('-o', 'allow_other'))   # read-only: a warning, not a refusal
+    check('read process' in m.stderr, f'allow_other alone: {m.stderr!r}')
+    m.unmount()
 
 
 @tap_check('dd conv=notrunc pokes the buffer and the counter; the target runs on from it')
@@ -241,6 +259,331 @@ def _(c):
     check(regs(m, t.pid) == before, 'registers changed')
     check(m.unmount() == 0, 'daemon exit status')
     t.proc.kill()
+
+
+def restoredemo(c):
+    if not os.access(RESTOREDEMO, os.X_OK):
+        raise Exception(f'PTRACEFS_RESTOREDEMO={RESTOREDEMO!r} is not an executable')
+    t = Target(c.tmp, RESTOREDEMO)
+    c.undo.append(t.stop)
+    return t
+
+
+def u64(pid, addr):
+    return struct.unpack('<Q', peek(pid, addr, 8))[0]
+
+
+def ctl(m, text):
+    """The errno of a ctl write, 0 when it was taken; and ctl's last_error."""
+    e = 0
+    # one write(2): a buffered file whose flush fails at close writes again
+    # when it is collected (CPython), which would run the command twice
+    fd = os.open(m.path('ctl'), os.O_WRONLY)
+    try:
+        os.write(fd, text.encode())
+    except OSError as x:
+        e = x.errno
+    finally:
+        os.close(fd)
+    last = [l for l in m.read('ctl').decode().splitlines() if l.startswith('last_error ')]
+    return e, last[0][len('last_error '):] if last else ''
+
+
+def backup(c, m, name):
+    """cp --sparse=always of core, as README shows a backup."""
+    path = os.path.join(c.tmp, name)
+    c.undo.append(lambda: os.path.exists(path) and os.unlink(path))
+    r = subprocess.run(['cp', '--sparse=always', m.path('core'), path], capture_output=True,
+                       timeout=120)
+    check(r.returncode == 0, f'cp core: {r.stderr.decode().strip()}')
+    return path
+
+
+@tap_check('ctl restore: a backup written back takes both threads back (counters, registers, '
+           'a page dirtied since zeroed, untouched pages unpopulated); the target runs on from it')
+def _(c):
+    t = restoredemo(c)
+    pid, worker = t.pid, t.info['worker']
+    ca, cb, scratch = t.info['counter'], t.info['counter2'], t.info['scratch']
+    m = c.mount(pid, ('-o', 'rw'))
+    saved = backup(c, m, 'saved.core')
+    a0, b0 = u64(pid, ca), u64(pid, cb)
+    regs0 = {tid: m.read('threads', str(tid), 'regs') for tid in (pid, worker)}
+    sys0 = {tid: syscall_sp_pc(pid, tid) for tid in (pid, worker)}
+    check(m.unmount() == 0, 'daemon exit status')
+
+    # the target moves on; a page of scratch that was a hole gets bytes
+    check(wait_until(lambda: u64(pid, ca) > a0 + 300 and u64(pid, cb) > b0 + 300, 10),
+          f'counters stand still: {u64(pid, ca)} {u64(pid, cb)}')
+    with open(f'/proc/{pid}/mem', 'r+b', buffering=0) as f:
+        f.seek(scratch + 3 * PAGE)
+        f.write(b'dirtied after the backup')
+    m = c.mount(pid, ('-o', 'rw'))
+    a1, b1 = u64(pid, ca), u64(pid, cb)
+    check(pagemap(pid, scratch + 3 * PAGE, scratch + 4 * PAGE)[0], 'the dirtied page is absent')
+
+    e, why = ctl(m, f'restore {saved}\n')
+    check(e == 0, f'restore: {errno.errorcode.get(e, e)}: {why}')
+    check(why == 'none', f'last_error is {why!r} after a restore')
+    check(u64(pid, ca) == a0 and u64(pid, cb) == b0,
+          f'counters {u64(pid, ca)} {u64(pid, cb)} after the restore, saved {a0} {b0} '
+          f'(were {a1} {b1})')
+    check(peek(pid, scratch + 3 * PAGE, PAGE) == bytes(PAGE), 'the dirtied page is not zeros')
+    untouched = [i for i, p in enumerate(pagemap(pid, scratch, scratch + 16 * PAGE)) if p and i != 3]
+    check(not untouched, f'scratch pages {untouched} populated by the restore')
+    for tid in (pid, worker):
+        check(m.read('threads', str(tid), 'regs') == regs0[tid],
+              f'thread {tid}: regs read back differ from the backup')
+        check(syscall_sp_pc(pid, tid) == sys0[tid],
+              f'thread {tid}: /proc sp, pc {syscall_sp_pc(pid, tid)} vs {sys0[tid]} at the backup')
+    check(m.unmount() == 0, 'daemon exit status')
+    # it counts on from the saved values, not from a1: read at once
+    a2 = u64(pid, ca)
+    check(a0 <= a2 < a1, f'counter {a2} after the unmount: saved {a0}, {a1} before the restore')
+    check(wait_until(lambda: u64(pid, ca) > a2 + 20 and u64(pid, cb) > b0 + 20, 5),
+          'the target does not run on')
+    # its own check: each thread's local count equals the global one
+    check(t.stop() == 0, f'restoredemo exited {t.proc.returncode} (3: state torn)')
+
+
+@tap_check('ctl restore refuses another process\'s backup, a relative path, a read-only mount; '
+           'EINVAL or EROFS, the reason in ctl, nothing changed')
+def _(c):
+    other = c.target()
+    m = c.mount(other.pid, ('-o', 'rw'))
+    foreign = backup(c, m, 'other.core')
+    m.unmount()
+    t = restoredemo(c)
+    pid, ca = t.pid, t.info['counter']
+    m = c.mount(pid, ('-o', 'rw'))
+    a0 = u64(pid, ca)
+    regs0 = m.read('threads', str(pid), 'regs')
+    e, why = ctl(m, f'restore {foreign}\n')
+    check(e == errno.EINVAL, f'foreign backup: {errno.errorcode.get(e, e)}')
+    check(why.startswith('restore: mapping ') and ('not in the' in why or ' now' in why),
+          f'last_error does not name a mapping: {why!r}')
+    e, why = ctl(m, 'restore other.core\n')
+    check(e == errno.EINVAL and 'absolute' in why, f'relative path: {errno.errorcode.get(e, e)} {why!r}')
+    e, why = ctl(m, 'restore\n')
+    check(e == errno.EINVAL and 'argument' in why, f'no path: {errno.errorcode.get(e, e)} {why!r}')
+    check(u64(pid, ca) == a0, 'the counter changed')
+    check(m.read('threads', str(pid), 'regs') == regs0, 'registers changed')
+    m.unmount()
+    m = c.mount(pid)
+    own = backup(c, m, 'own.core')
+    e, why = ctl(m, f'restore {own}\n')
+    check(e == errno.EROFS and 'rw' in why, f'read-only mount: {errno.errorcode.get(e, e)} {why!r}')
+    m.unmount()
+
+
+def core_u64(path, addr):
+    """The 8 bytes at addr as a core file holds them (its PT_LOADs, read here)."""
+    with open(path, 'rb') as f:
+        eh = f.read(64)
+        phoff, phentsize, phnum = struct.unpack_from('<Q', eh, 32)[0], *struct.unpack_from('<HH', eh, 54)
+        for i in range(phnum):
+            f.seek(phoff + i * phentsize)
+            p_type, _, off, vaddr, _, filesz = struct.unpack('<IIQQQQ', f.read(40))
+            if p_type == 1 and vaddr <= addr and addr + 8 <= vaddr + filesz:
+                f.seek(off + addr - vaddr)
+                return struct.unpack('<Q', f.read(8))[0]
+    raise Fail(f'{path} has no bytes at {addr:#x}')
+
+
+@tap_check('ctl restore takes a gcore core of the process: counters back to the values in it')
+def _(c):
+    if not shutil.which('gcore') or not X86_64:
+        raise Exception('gcore (gdb) and x86_64 (the 64-bit ELF read here) needed')
+    t = restoredemo(c)
+    pid, ca, cb = t.pid, t.info['counter'], t.info['counter2']
+    prefix = os.path.join(c.tmp, 'g')
+    gc = f'{prefix}.{pid}'
+    c.undo.append(lambda: os.path.exists(gc) and os.unlink(gc))
+    r = subprocess.run(['gcore', '-o', prefix, str(pid)], capture_output=True, timeout=120)
+    check(r.returncode == 0 and os.path.exists(gc), f'gcore: {r.stderr.decode()[-300:]}')
+    a0, b0 = core_u64(gc, ca), core_u64(gc, cb)
+    check(wait_until(lambda: u64(pid, ca) > a0 + 100, 10), 'the target does not run on after gcore')
+    m = c.mount(pid, ('-o', 'rw'))
+    a1 = u64(pid, ca)
+    e, why = ctl(m, f'restore {gc}\n')
+    check(e == 0, f'restore: {errno.errorcode.get(e, e)}: {why}')
+    check(u64(pid, ca) == a0 and u64(pid, cb) == b0,
+          f'counters {u64(pid, ca)} {u64(pid, cb)}, gcore has {a0} {b0} (were {a1})')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: u64(pid, ca) > a0 + 20, 5), 'the target does not run on')
+    check(t.stop() == 0, f'restoredemo exited {t.proc.returncode} (3: state torn)')
+
+
+def blocked_in(pid, tid):
+    """The syscall number tid is blocked in (/proc), or None."""
+    with open(f'/proc/{pid}/task/{tid}/syscall') as f:
+        tok = f.read().split()
+    return int(tok[0]) if tok and tok[0] not in ('running', '-1') else None
+
+
+@tap_check('ctl restore: when the kernel refuses a register set midway, the sets already put '
+           'are put back and memory is untouched (fault injection)')
+def _(c):
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
+    t = restoredemo(c)
+    pid, worker, ca = t.pid, t.info['worker'], t.info['counter']
+    m = c.mount(pid, ('-o', 'rw'))
+    saved = backup(c, m, 'saved.core')
+    a0 = u64(pid, ca)
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: u64(pid, ca) > a0 + 100, 10), 'the counter stands still')
+    # the 4th SETREGSET fails: the first thread's sets (3: regs, FP, XSAVE) are in
+    os.environ['PTRACEFS_FAULT'] = 'putsets:4'
+    try:
+        m = c.mount(pid, ('-o', 'rw'))
+    finally:
+        del os.environ['PTRACEFS_FAULT']
+    a1 = u64(pid, ca)
+    regs1 = {tid: m.read('threads', str(tid), 'regs') for tid in (pid, worker)}
+    sys1 = {tid: syscall_sp_pc(pid, tid) for tid in (pid, worker)}
+    e, why = ctl(m, f'restore {saved}\n')
+    check(e == errno.EINVAL and 'nothing changed' in why, f'{errno.errorcode.get(e, e)}: {why!r}')
+    check(u64(pid, ca) == a1, f'the counter is {u64(pid, ca)}, was {a1} (saved {a0})')
+    for tid in (pid, worker):
+        check(syscall_sp_pc(pid, tid) == sys1[tid],
+              f'thread {tid}: /proc sp, pc {syscall_sp_pc(pid, tid)}, were {sys1[tid]}')
+        check(m.read('threads', str(tid), 'regs') == regs1[tid], f'thread {tid}: regs changed')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: u64(pid, ca) > a1 + 20, 5), 'the target does not run on')
+    check(t.stop() == 0, f'restoredemo exited {t.proc.returncode} (3: state torn)')
+
+
+@tap_check('concurrent writers and readers: regs (r8, r9) and mem written from several threads '
+           'while others read regs, mem, core, stack; nothing fails, every read well-formed, '
+           'the last writes are what /proc shows')
+def _(c):
+    if not X86_64:
+        raise Exception('register names of x86_64')
+    t = c.target()
+    pid, buf = t.pid, t.info['buf']
+    m = c.mount(t.pid, ('-o', 'rw'))
+    # Threads blocked in calls that do not read r8 (nor r9: read, nanosleep):
+    # a restarted call finds its arguments where they were.
+    calls = {tid: blocked_in(pid, tid) for tid in map(int, os.listdir(f'/proc/{pid}/task'))}
+    r8_tids = sorted(k for k, v in calls.items() if v in (0, 35, 202, 230))
+    r9_tids = sorted(k for k, v in calls.items() if v in (0, 35, 230))
+    check(len(r8_tids) >= 3 and r9_tids, f'blocked threads: {calls}')
+    slices = [buf + 8192 * k for k in range(2)]
+    orig = {tid: dict(l.split() for l in regs(m, tid).splitlines()) for tid in r8_tids}
+    stop = threading.Event()
+    errors, last, counts = [], {}, {}
+    lock = threading.Lock()
+
+    def fail(msg):
+        with lock:
+            errors.append(msg)
+        stop.set()
+
+    def reg_writer(name, tids, base):
+        i = 0
+        while not stop.is_set():
+            i += 1
+            for tid in tids:
+                e = write_regs(m, tid, f'{name} {base | i:#x}\n')
+                if e:
+                    return fail(f'{name} of {tid}: {errno.errorcode.get(e, e)}')
+            with lock:
+                last[name] = base | i
+                counts[name] = i
+
+    def mem_writer(k):
+        i = 0
+        fd = os.open(m.path('mem'), os.O_WRONLY)
+        try:
+            while not stop.is_set():
+                i += 1
+                data = struct.pack('<Q', 0xc0de0000_00000000 | k << 32 | i) * 512
+                if os.pwrite(fd, data, slices[k]) != len(data):
+                    return fail(f'short mem write {k}')
+                with lock:
+                    last[f'mem{k}'] = data
+                    counts[f'mem{k}'] = i
+        except OSError as e:
+            fail(f'mem write {k}: {e}')
+        finally:
+            os.close(fd)
+
+    names = set(orig[r8_tids[0]])
+
+    def reader(kind):
+        try:
+            while not stop.is_set():
+                # glibc's rwlock prefers readers: readers that never pause
+                # keep writes waiting, and an unwind (stack, ~0.1 s after
+                # each write) holds the snapshot long: writes get through
+                # between reads, as they would with people at a shell
+                time.sleep(0.25 if kind == 'stack' else 0.002)
+                if kind == 'regs':
+                    for tid in r8_tids:
+                        r = dict(l.split() for l in regs(m, tid).splitlines())
+                        if set(r) != names:
+                            return fail(f'regs of {tid}: names {sorted(set(r) ^ names)}')
+                        v = int(r['r8'], 16)
+                        if r['r8'] != orig[tid]['r8'] and v >> 32 != 0x5a5a0008:
+                            return fail(f'regs of {tid}: r8 {r["r8"]}')
+                elif kind == 'mem':
+                    with open(m.path('mem'), 'rb') as f:
+                        for k, a in enumerate(slices):
+                            words = struct.unpack('<512Q', os.pread(f.fileno(), 4096, a))
+                            bad = [w for j, w in enumerate(words)
+                                   if w != a + 8 * j and w >> 32 != 0xc0de0000 | k]
+                            if bad:
+                                return fail(f'mem slice {k}: word {bad[0]:#x}')
+                elif kind == 'core':
+                    with open(m.path('core'), 'rb') as f:
+                        head = f.read(65536)
+                    if head[:4] != b'\x7fELF':
+                        return fail('core lost its ELF header')
+                elif kind == 'stack':
+                    if b'TID' not in m.read('stack'):
+                        return fail('stack without threads')
+                with lock:
+                    counts[kind] = counts.get(kind, 0) + 1
+        except OSError as e:
+            fail(f'{kind} read: {e}')
+
+    workers = [threading.Thread(target=reg_writer, args=('r8', r8_tids, 0x5a5a0008_00000000)),
+               threading.Thread(target=reg_writer, args=('r9', r9_tids, 0x5a5a0009_00000000)),
+               threading.Thread(target=mem_writer, args=(0,)),
+               threading.Thread(target=mem_writer, args=(1,))]
+    workers += [threading.Thread(target=reader, args=(k,))
+                for k in ('regs', 'regs', 'mem', 'core', 'stack')]
+    def enough():
+        with lock:
+            return len(counts) == 8 and all(v >= (3 if k == 'stack' else 10)
+                                            for k, v in counts.items())
+    for w in workers:
+        w.start()
+    # 3 s at least; longer where a slow build (sanitizers) needs it to get
+    # enough done, at most 60 s
+    t0 = time.monotonic()
+    while not stop.wait(0.2) and (time.monotonic() - t0 < 3 or not enough()):
+        if time.monotonic() - t0 > 60:
+            break
+    stop.set()
+    for w in workers:
+        w.join(60)
+    check(not any(w.is_alive() for w in workers), 'a worker hangs')
+    check(not errors, '; '.join(errors[:3]))
+    check(enough(), f'too little done in 60 s to tell: {counts}')
+    print(f'# {counts} in {time.monotonic() - t0:.1f} s')
+    # the last write of each writer is what the kernel has
+    for tid in r8_tids:
+        with open(f'/proc/{pid}/task/{tid}/syscall') as f:
+            tok = f.read().split()
+        check(int(tok[5], 16) == last['r8'], f'thread {tid}: /proc r8 {tok[5]}, last write {last["r8"]:#x}')
+        if tid in r9_tids:
+            check(int(tok[6], 16) == last['r9'], f'thread {tid}: /proc r9 {tok[6]}, last {last["r9"]:#x}')
+    for k, a in enumerate(slices):
+        check(peek(pid, a, 4096) == last[f'mem{k}'], f'/proc/PID/mem: slice {k} is not its last write')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: t.counter_moves(), 3), 'the target does not run on')
 
 
 if __name__ == '__main__':

@@ -384,7 +384,7 @@ static void test_tree_ctl_reads_mode_commands_and_last_error(void **state)
 	(void)state;
 	text = show("/ctl");
 	assert_non_null(strstr(text, "mode suspended\n"));
-	assert_non_null(strstr(text, "commands suspend resume refresh detach\n"));
+	assert_non_null(strstr(text, "commands suspend resume refresh detach restore\n"));
 	free(text);
 
 	assert_int_equal(fs_walk(fake_reader, "/ctl", &c), 0);
@@ -400,6 +400,23 @@ static void test_tree_ctl_reads_mode_commands_and_last_error(void **state)
 	assert_int_equal(fs_write(&c, "a\nb", 3), -EINVAL);
 	text = show("/ctl");
 	assert_non_null(strstr(text, "last_error unknown command 'a?b'\n"));
+	free(text);
+	/* restore takes a path, absolute, and a -o rw mount; the others none. */
+	assert_int_equal(fs_write(&c, "restore\n", 8), -EINVAL);
+	text = show("/ctl");
+	assert_non_null(strstr(text, "last_error restore needs an argument\n"));
+	free(text);
+	assert_int_equal(fs_write(&c, "refresh now\n", 12), -EINVAL);
+	text = show("/ctl");
+	assert_non_null(strstr(text, "last_error refresh takes no argument\n"));
+	free(text);
+	assert_int_equal(fs_write(&c, "restore app.core\n", 17), -EINVAL);
+	text = show("/ctl");
+	assert_non_null(strstr(text, "last_error restore: 'app.core' is not an absolute path\n"));
+	free(text);
+	assert_int_equal(fs_write(&c, "restore  /tmp/app.core\n", 23), -EROFS);
+	text = show("/ctl");
+	assert_non_null(strstr(text, "last_error restore: needs a -o rw mount\n"));
 	free(text);
 	/* Only ctl takes writes. */
 	assert_int_equal(fs_walk(fake_reader, "/status", &c), 0);
