@@ -57,9 +57,33 @@ static int refuse(int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * -o tree: the root's ctl (no reader) runs the command on every member
+ * still attached, all of them even when one refuses (the first refusal
+ * is the answer). Its detach releases them all, then ends the mount.
+ */
+static int run_tree(const struct ctl_cmd *cmd)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < reader_tree_count(fs_ptree); i++) {
+		struct reader *r = reader_tree_member(fs_ptree, i)->r;
+		int one;
+
+		if (!r || reader_gone(r))
+			continue;
+		one = cmd->run(r);
+		if (rc == 0)
+			rc = one;
+	}
+	if (rc == 0 && cmd->run == detach && fs_on_exit)
+		fs_on_exit();
+	return rc;
+}
+
 int ctl_show(const struct node_ctx *c, struct sbuf *sb)
 {
-	sbuf_printf(sb, "mode %s\n", reader_state(c->r));
+	sbuf_printf(sb, "mode %s\n", c->r ? reader_state(c->r) : "tree");
 	sbuf_puts(sb, "commands");
 	for (size_t i = 0; i < ctl_ncmds; i++)
 		sbuf_printf(sb, " %s", ctl_cmds[i].name);
@@ -87,7 +111,7 @@ static int ctl_run(const struct node_ctx *c, const char *buf, size_t len, int *w
 	cmd[n] = '\0';
 	for (size_t i = 0; i < ctl_ncmds; i++)
 		if (strcmp(cmd, ctl_cmds[i].name) == 0) {
-			rc = ctl_cmds[i].run(c->r);
+			rc = c->r ? ctl_cmds[i].run(c->r) : run_tree(&ctl_cmds[i]);
 			if (rc == 0)
 				*want_live = ctl_cmds[i].want_live;
 			return rc ? refuse(rc, "%s: %s", cmd, strerror(-rc)) : 0;
