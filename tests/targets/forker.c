@@ -15,7 +15,8 @@
  *
  * -s FILE writes "pid N", "children N" and "ready" last, once every
  * long-lived process exists. SIGTERM, SIGINT, SIGHUP end the tree (the
- * parent kills the children it keeps).
+ * parent kills the children it keeps; every long-lived process dies with
+ * its parent, PR_SET_PDEATHSIG).
  */
 #include <getopt.h>
 #include <pthread.h>
@@ -23,6 +24,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,6 +90,10 @@ static void __attribute__((noreturn)) live(bool grandchild)
 {
 	pid_t gc = 0;
 
+	/* Dies with its parent: a test's subreaper would otherwise keep it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(0);
 	signal(SIGTERM, SIG_DFL);
 	if (grandchild && (gc = fork()) == 0)
 		live(false);
@@ -96,12 +102,6 @@ static void __attribute__((noreturn)) live(bool grandchild)
 		if (churn)
 			churn_step();
 		pause_us(churn ? 500 : 100000);
-		/* A parent that died (SIGKILL of the tree's root): end too. */
-		if (getppid() == 1) {
-			if (gc > 0)
-				kill(gc, SIGKILL);
-			_exit(0);
-		}
 	}
 }
 
