@@ -9,9 +9,9 @@
  * threads in all (default 1): the extra ones spin briefly and sleep (2 ms
  * with -c, else 20 ms), so a freeze meets threads running and blocked
  * while a tree of a thousand threads costs little CPU. With -c
- * the parent also forks a short-lived child about every 200 us (it spins
- * a little and exits; the parent reaps it), and so do the long-lived
- * children: a fork is nearly always under way somewhere.
+ * the parent also forks a short-lived child about every millisecond (it
+ * spins a little and exits; the parent reaps it), and so do the
+ * long-lived children every 2 ms: a fork is often under way somewhere.
  *
  * -s FILE writes "pid N", "children N" and "ready" last, once every
  * long-lived process exists. SIGTERM, SIGINT, SIGHUP end the tree (the
@@ -101,7 +101,7 @@ static void __attribute__((noreturn)) live(bool grandchild)
 	for (;;) {
 		if (churn)
 			churn_step();
-		pause_us(churn ? 500 : 100000);
+		pause_us(churn ? 2000 : 100000);
 	}
 }
 
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 	while (!quit) {
 		if (churn)
 			churn_step();
-		pause_us(churn ? 200 : 100000);
+		pause_us(churn ? 1000 : 100000);
 	}
 	for (unsigned i = 0; i < nchildren; i++)
 		kill(kids[i], SIGKILL);
