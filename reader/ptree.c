@@ -263,7 +263,7 @@ static int freeze_fn(struct reader *root, void *p)
 			nnew += k;
 		}
 		rc = wait_all(t, deadline, a->why, sizeof(a->why));
-		if (pass == 1 && fault_hit("sleep-attach"))
+		if (pass == 2 && fault_hit("sleep-attach"))
 			sleep(2);	/* a window for tests to kill us mid-freeze */
 		for (size_t i = 0; rc == 0 && i < t->n; i++)
 			if (t->m[i].pub.r)

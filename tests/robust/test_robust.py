@@ -581,12 +581,12 @@ def _(c):
     t = harness.Target(c.tmp, forker, ('-n', '3', '-g', '-t', '2'))
     c.undo.append(t.stop)
     m = c.mount_fg(t.pid, ('-o', 'tree'), env=env)
-    # the injected 2 s sleep comes after the first pass: the root and the
-    # children it had are seized and stopped, the rest not yet
+    # the injected 2 s sleep comes in the second pass, once the processes
+    # the first one found are stopped too
     if not wait_until(lambda: traced(t.pid) and 't' in states(t.pid).values(), 15):
         m.proc.kill()
         raise Fail(f'the daemon never stopped the root: {m.proc.communicate()[1]!r}')
-    time.sleep(0.3)
+    time.sleep(0.5)
     held = [p for p in tree_of(t.pid) if traced(p)]
     m.proc.kill()
     check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
