@@ -325,7 +325,7 @@ def _(c):
     check(wait_until(lambda: all_running(dirs[:-1]), 5), 'left stopped')
 
 
-@tap_check('-o tree refuses -o live, -o snapshot and a core file with one line')
+@tap_check('-o tree refuses -o live and -o snapshot with one line, the target untouched')
 def _(c):
     t = forker(c, '-n', '1')
     for opt in ('tree,live', 'tree,snapshot'):
