@@ -20,6 +20,9 @@
  * start after the freeze.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,7 @@ struct member {
 	struct reader_tree_member pub;
 	struct reader *r;	/* kept to free when pub.r was dropped */
 	char why[512];
+	int capture_rc;		/* snapshot_process's, after the freeze */
 };
 
 struct reader_tree {
@@ -398,6 +402,48 @@ static void free_tree(struct reader_tree *t)
 	free(t);
 }
 
+/*
+ * After the freeze, each member's maps and /proc files (snapshot_process:
+ * no ptrace, nothing shared between readers), two at a time: a hundred
+ * members take a millisecond or two each, and the whole tree stands
+ * still meanwhile.
+ */
+struct capture_work {
+	struct reader_tree *t;
+	_Atomic size_t next;
+};
+
+static void *capture_worker(void *p)
+{
+	struct capture_work *w = p;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&w->next, 1)) < w->t->n) {
+		struct member *m = &w->t->m[i];
+
+		if (m->pub.r)
+			m->capture_rc = snapshot_process(m->pub.r, m->why, sizeof(m->why));
+	}
+	return NULL;
+}
+
+static void capture_all(struct reader_tree *t)
+{
+	struct capture_work w = { .t = t };
+	sigset_t all, old;
+	pthread_t helper;
+	bool two;
+
+	atomic_init(&w.next, 0);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	two = t->n > 1 && pthread_create(&helper, NULL, capture_worker, &w) == 0;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	capture_worker(&w);
+	if (two)
+		pthread_join(helper, NULL);
+}
+
 int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
 		       struct reader_tree **out, char *why, size_t whylen)
 {
@@ -436,19 +482,18 @@ int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
 		free_tree(t);
 		return rc;
 	}
+	capture_all(t);
 	for (size_t i = 0; i < t->n; i++) {
 		struct member *m = &t->m[i];
-		char mwhy[256];
 
-		if (m->pub.r && (rc = snapshot_process(m->pub.r, mwhy, sizeof(mwhy)))) {
+		if (m->pub.r && (rc = m->capture_rc)) {
 			if (i == 0) {
-				snprintf(why, whylen, "%s", mwhy);
+				snprintf(why, whylen, "%s", m->why);
 				free_tree(t);
 				return rc;
 			}
 			tracer_call(m->pub.r, detach_fn, NULL, 0, 5000);
 			m->pub.r = NULL;
-			snprintf(m->why, sizeof(m->why), "%s", mwhy);
 		}
 		describe(m);
 	}
