@@ -270,8 +270,10 @@ static void on_reader_change(void *arg)
 /* ctl: each command is an event (and its refusal changes ctl itself). */
 static void on_ctl(int want_live)
 {
+	/* -o snapshot: resume lets the target go, the tree stays frozen. */
 	if (want_live >= 0)
-		cache_mode(fs_ptree ? !any_live() : !want_live);
+		cache_mode(fs_ptree ? !any_live() :
+			   (!want_live || strcmp(reader_state(app()->r), "snapshot") == 0));
 	tree_changed();
 }
 

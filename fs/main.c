@@ -305,6 +305,18 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	sigset_t stop, old;
 	int rc;
 
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	/*
+	 * -o snapshot: a stop signal's default action (we die) in the few
+	 * milliseconds a target's thread runs our clone() would leave that
+	 * thread to run on with the injected registers. Held until libfuse's
+	 * handlers are in, which end the mount cleanly (only SIGKILL cannot
+	 * wait: ptracefs(1), snapshot mode).
+	 */
+	pthread_sigmask(SIG_BLOCK, o->snapshot ? &stop : NULL, &old);
 	if (o->core)
 		rc = reader_open_core(o->core, &ropts, &fs->r, why, sizeof(why));
 	else if (o->tree)
@@ -322,11 +334,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	 * leaves the mount behind (fusermount3 3.14 does not undo it): a stop
 	 * signal waits until libfuse's handlers are in, which exit cleanly.
 	 */
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGINT);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &stop, &old);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	if (fuse_mount(fuse, o->mountpoint) != 0) {
 		reader_close(fs->r);
 		reader_tree_close(fs->tree);

@@ -53,6 +53,7 @@ static void snapshot_status(const struct node_ctx *c, struct sbuf *sb)
 	sbuf_printf(sb, "clone %d\n", (int)si.clone);
 	sbuf_printf(sb, "cow %llu\n", (unsigned long long)si.cow_bytes);
 	sbuf_printf(sb, "snapshots %u\n", si.count);
+	sbuf_printf(sb, "target %s\n", si.held ? "suspended" : "running");
 	if (si.notes)
 		sbuf_puts(sb, si.notes);
 }

@@ -29,15 +29,63 @@ uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * The tid index: a scan of every record per lookup made each seize pass
+ * and each walk of threads/ quadratic (a million record reads for a
+ * 1000-thread mount's first pass). 2^17 slots, filled to 3/4 at most:
+ * 512 KiB of address space, of which a mount touches a page per few
+ * threads.
+ */
+#define TID_INDEX_BITS 17
+#define TID_INDEX_SLOTS ((size_t)1 << TID_INDEX_BITS)
+#define TID_INDEX_MAX (TID_INDEX_SLOTS / 4 * 3)
+
+static size_t tid_slot(pid_t tid)
+{
+	return ((uint32_t)tid * 2654435761u) >> (32 - TID_INDEX_BITS);
+}
+
+int tid_index_init(struct reader *r)
+{
+	r->tid_index = calloc(TID_INDEX_SLOTS, sizeof(*r->tid_index));
+	return r->tid_index ? 0 : -ENOMEM;
+}
+
+/* Points tid's slot at record i (its newest). Only the tracer appends. */
+static void tid_index_put(struct reader *r, size_t i)
+{
+	pid_t tid = r->threads[i].tid;
+
+	for (size_t s = tid_slot(tid);; s = (s + 1) & (TID_INDEX_SLOTS - 1)) {
+		uint32_t v = atomic_load(&r->tid_index[s]);
+
+		if (v == 0 || r->threads[v - 1].tid == tid) {
+			atomic_store(&r->tid_index[s], (uint32_t)i + 1);
+			return;
+		}
+	}
+}
+
 /* The newest record of tid: a tid can be reused after its thread died. */
 struct rthread *reader_find_thread(const struct reader *r, pid_t tid)
 {
 	size_t n = atomic_load(&((struct reader *)r)->nthreads);
+	size_t indexed = atomic_load(&((struct reader *)r)->indexed);
 
-	while (n-- > 0)
+	/* Records past the index, newest first. */
+	while (n-- > indexed)
 		if (r->threads[n].tid == tid)
 			return &r->threads[n];
-	return NULL;
+	if (!r->tid_index || indexed == 0)
+		return NULL;
+	for (size_t s = tid_slot(tid);; s = (s + 1) & (TID_INDEX_SLOTS - 1)) {
+		uint32_t v = atomic_load(&r->tid_index[s]);
+
+		if (v == 0)
+			return NULL;
+		if (r->threads[v - 1].tid == tid)
+			return &r->threads[v - 1];
+	}
 }
 
 int attach_add_thread(struct reader *r, pid_t tid, char state_before)
@@ -53,8 +101,13 @@ int attach_add_thread(struct reader *r, pid_t tid, char state_before)
 	t->state_before = state_before;
 	pthread_mutex_init(&t->sets_mu, NULL);
 	atomic_init(&t->state, RT_SEIZED);
-	/* Published whole: readers see the entry only once it is filled in. */
+	/* Published whole: readers see the entry only once it is filled in.
+	 * Until the index has it too, lookups find it by their scan. */
 	atomic_store(&r->nthreads, n + 1);
+	if (r->tid_index && n < TID_INDEX_MAX && atomic_load(&r->indexed) == n) {
+		tid_index_put(r, n);
+		atomic_store(&r->indexed, n + 1);
+	}
 	atomic_fetch_add(&r->nalive, 1);
 	return 0;
 }
@@ -81,8 +134,12 @@ static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 	 * refresh, the same thread's again). */
 	if (old && atomic_load(&old->state) != RT_DEAD)
 		return 0;
-	if (proc_task_state(r->pid, tid, &st) == 0 && (st == 'Z' || st == 'X'))
-		return 0;	/* a zombie (e.g. the leader after pthread_exit) */
+	/*
+	 * No /proc read before the seize: it was half the cost of a first
+	 * pass. A zombie (the leader after pthread_exit) is refused with
+	 * EPERM and looked at below; the state before suspension is told by
+	 * the stop itself (tracer.c, wait_stopped).
+	 */
 	if (fault_hit("seize")) {
 		snprintf(why, whylen, "cannot seize thread %d: injected fault", (int)tid);
 		return -EPERM;
@@ -94,7 +151,7 @@ static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 		if (err == ESRCH)
 			return 0;	/* exited meanwhile */
 		if (err == EPERM && attach_traced_by_us(tid))
-			return attach_add_thread(r, tid, st) ?: 1;
+			return attach_add_thread(r, tid, 0) ?: 1;
 		/*
 		 * A dying thread (exit_state set) is refused with EPERM too,
 		 * and may be gone from /proc by the time we look.
@@ -112,7 +169,7 @@ static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 			 strerror(err));
 		return -err;
 	}
-	if (attach_add_thread(r, tid, st) < 0) {
+	if (attach_add_thread(r, tid, 0) < 0) {
 		snprintf(why, whylen, "too many threads");
 		return -ENOSPC;
 	}
@@ -143,15 +200,52 @@ static size_t count_state(const struct reader *r, int state)
 	return n;
 }
 
+/*
+ * A thread still not stopped this long after its interrupt is looked at in
+ * /proc once: one in uninterruptible sleep ('D') stops only when that
+ * ends, and 'D' is what a user debugging a hung process wants to see as
+ * its state before suspension. A quicker stop tells the rest (tracer.c).
+ */
+#define SLOW_STOP_MS 5
+
+static void note_slow_stops(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t i = 0; i < n; i++) {
+		struct rthread *t = &r->threads[i];
+		char st;
+
+		if (atomic_load(&t->state) == RT_SEIZED && t->state_before == 0 &&
+		    proc_task_state(r->pid, t->tid, &st) == 0 && st == 'D')
+			t->state_before = 'D';
+	}
+}
+
 /* Reaps events until no seized thread is still running, or the deadline. */
 static int wait_stopped(struct reader *r, uint64_t deadline)
 {
+	uint64_t slow = now_ms() + SLOW_STOP_MS;
 	unsigned us = 20;
 
-	for (;;) {
-		tracer_reap(r);
+	for (unsigned round = 0;; round++) {
+		siginfo_t si = { .si_pid = 0 };
+
+		/*
+		 * A reap asks every thread in turn (tracer.c): skip it while no
+		 * child of ours has anything to report, yet not every round, so
+		 * a tracee that vanished without a report is still met.
+		 */
+		if (round % 8 == 0 ||
+		    waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 ||
+		    si.si_pid != 0)
+			tracer_reap(r);
 		if (count_state(r, RT_SEIZED) == 0)
 			return 0;
+		if (slow && now_ms() >= slow) {
+			note_slow_stops(r);
+			slow = 0;
+		}
 		if (now_ms() >= deadline)
 			return -ETIMEDOUT;
 		usleep(us);
@@ -263,6 +357,7 @@ int stop_all(struct reader *r, unsigned timeout_ms)
 
 		if (atomic_load(&t->state) != RT_RUNNING)
 			continue;
+		t->state_before = 0;	/* told again by this stop */
 		atomic_store(&t->state, RT_SEIZED);
 		if (ptrace(PTRACE_INTERRUPT, t->tid, 0, 0) < 0 && errno == ESRCH) {
 			/* Gone: its exit event is reaped below. */

@@ -165,8 +165,8 @@ int ptrace_suspend(struct reader *r)
 {
 	int rc;
 
-	if (r->snap)	/* -o snapshot: the target is never stopped (snapshot.c) */
-		return -EOPNOTSUPP;
+	if (r->snap)	/* -o snapshot: the target held, the tree unchanged (snapshot.c) */
+		return snapshot_suspend(r);
 	pthread_mutex_lock(&r->mode_mu);
 	r->want_live = false;
 	rc = settle(r);
@@ -178,8 +178,8 @@ int ptrace_resume(struct reader *r)
 {
 	int rc;
 
-	if (r->snap)	/* -o snapshot: the target already runs (snapshot.c) */
-		return -EOPNOTSUPP;
+	if (r->snap)	/* -o snapshot: the held target let go (snapshot.c) */
+		return snapshot_resume(r);
 	pthread_mutex_lock(&r->mode_mu);
 	r->want_live = true;
 	rc = settle(r);		/* deferred while a `core` holds a stop */

@@ -142,7 +142,7 @@ void ptree_forked(struct reader *r, pid_t child)
 	/* Its first stop is waited for like any seized thread's. */
 	if (m->pub.r && (!(old = reader_find_thread(m->pub.r, child)) ||
 			 atomic_load(&old->state) == RT_DEAD))
-		attach_add_thread(m->pub.r, child, 'R');
+		attach_add_thread(m->pub.r, child, 0);
 }
 
 /* Reaps every member until no seized thread is still running. */
@@ -349,7 +349,7 @@ static void describe(struct member *m)
 	char path[64], *buf;
 	size_t len;
 	struct procstat ps;
-	struct rthread *lead;
+	struct reader_thread_info lead;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)m->pub.pid);
 	if (proc_read_file(path, &buf, &len, 1 << 16) == 0) {
@@ -367,9 +367,10 @@ static void describe(struct member *m)
 	if (!m->pub.state)
 		m->pub.state = '?';
 	m->pub.why = m->pub.r ? "" : m->why;
-	if (m->pub.r && (lead = reader_find_thread(m->pub.r, m->pub.pid)) &&
-	    lead->state_before && lead->state_before != '?')
-		m->pub.state = lead->state_before;
+	/* Stopped by us now ('t' in stat): the leader's state before (reader.c). */
+	if (m->pub.r && reader_thread_info(m->pub.r, m->pub.pid, &lead) == 0 &&
+	    lead.state && lead.state != '?')
+		m->pub.state = lead.state;
 }
 
 /* On the tracer: every member let go in one request. */

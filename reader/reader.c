@@ -131,6 +131,10 @@ void snapshot_thread_info(struct reader *r, struct rthread *t)
 			ti->syscall = nr;
 		free(buf);
 	}
+	/* Stopped by our interrupt: in a system call it slept ('S'; a 'D'
+	 * that lasted was noted at the stop), outside one it ran. */
+	if (ti->state == '?' || ti->state == 0)
+		ti->state = ti->syscall >= 0 ? 'S' : 'R';
 }
 
 static int attach_fn(struct reader *r, void *p)
@@ -373,6 +377,7 @@ void free_snapshot(struct reader *r)
 	pthread_mutex_destroy(&r->mode_mu);
 	pthread_rwlock_destroy(&r->snap_lock);
 	free(r->threads);
+	free(r->tid_index);
 }
 
 int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct reader **out)
@@ -400,7 +405,7 @@ int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct rea
 	 */
 	r->threads_cap = cap ? cap : READER_MAX_THREADS;
 	r->threads = calloc(r->threads_cap, sizeof(*r->threads));
-	if (!r->threads) {
+	if (!r->threads || tid_index_init(r)) {
 		reader_free_new(r);
 		return -ENOMEM;
 	}
@@ -435,6 +440,9 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	/* -o snapshot: refusals, and the freeze's clock starts (snapshot.c). */
 	if (r->opts.snapshot && (rc = snapshot_prepare(r, why, whylen)))
 		goto out_stop;
+	/* What a killed -o snapshot mount left: its clone's zombie (snapshot.c);
+	 * after the refusals, which stop nothing. */
+	snapshot_reap_leftovers(r);
 	rc = tracer_call(r, attach_fn, &a, sizeof(a), budget);
 	if (rc) {
 		snprintf(why, whylen, "%s", a.why[0] ? a.why : strerror(-rc));

@@ -253,6 +253,7 @@ struct reader_snapshot_info {
 	uint64_t cow_bytes;
 	unsigned count;		/* snapshots taken: 1 + refreshes */
 	const char *notes;	/* not_copied and shared_live lines, or NULL */
+	bool held;		/* ctl suspend: the target's threads held stopped */
 };
 int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out);
 

@@ -35,7 +35,7 @@ struct regset {
 struct rthread {
 	pid_t tid;
 	_Atomic int state;		/* enum rthread_state */
-	char state_before;		/* /proc state letter before the seize */
+	_Atomic char state_before;	/* state letter before the stop; 0: not told yet */
 	int group_stop_sig;		/* stop signal if it was job-control stopped */
 	pthread_mutex_t sets_mu;	/* sets are replaced by each suspension */
 	struct regset sets[ARCH_MAX_REGSETS];	/* captured at suspension */
@@ -82,6 +82,14 @@ struct reader {
 	struct rthread *threads;
 	_Atomic size_t nthreads;
 	size_t threads_cap;
+	/*
+	 * tid -> index + 1 of its newest record, open addressing, never
+	 * shrinks (attach.c). Records [0, indexed) are in it; later ones (past
+	 * its fill limit, or a source that fills threads itself and has no
+	 * index) are found by a scan. Lookups are lock-free like the array.
+	 */
+	_Atomic uint32_t *tid_index;
+	_Atomic size_t indexed;
 	_Atomic int nalive;
 	_Atomic int mode;		/* enum reader_mode */
 	_Atomic int holds;		/* reader_hold_suspend()s outstanding */
@@ -213,6 +221,8 @@ void resume_thread(struct rthread *t);
 struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
 /* Appends a seized thread to r->threads; -ENOSPC when the table is full. */
 int attach_add_thread(struct reader *r, pid_t tid, char state_before);
+int tid_index_init(struct reader *r);
+
 /* One pass over /proc/PID/task seizing what is new: *nnew threads (ptree.c). */
 int attach_seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen);
 /* Whether the kernel counts no more threads than r holds. */
@@ -263,6 +273,11 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen);
 int snapshot_start(struct reader *r, char *why, size_t whylen);
 void snapshot_release(struct reader *r);
 int snapshot_refresh(struct reader *r);
+/* ctl suspend/resume: the running target's threads held stopped, or let go. */
+int snapshot_suspend(struct reader *r);
+int snapshot_resume(struct reader *r);
+/* Reaps the zombie clones a killed ptracefs left in the target; how many. */
+int snapshot_reap_leftovers(struct reader *r);
 pid_t snapshot_proc_tid(const struct reader *r);
 void snapshot_free(struct reader *r);
 /*

@@ -36,7 +36,17 @@
  * A failed injection (seccomp, RLIMIT_NPROC, no memory) refuses the mount:
  * the injecting thread is put back and every thread detached, as for any
  * refusal. Falling back to a suspended target would stop a process whose
- * user asked that it not be stopped.
+ * user asked that it not be stopped. What /proc can tell beforehand is
+ * refused before any stop (snapshot_prepare): a pending PID or time
+ * namespace, no process slot (RLIMIT_NPROC, pids cgroup), strict
+ * overcommit without room, seccomp without CAP_SYS_ADMIN, a userfaultfd.
+ *
+ * Faults: the clone has PTRACE_O_EXITKILL from its first stop, taken
+ * during the freeze, so a daemon killed after the freeze leaves at most
+ * its zombie in the target; the next run on the pid reaps such zombies
+ * (snapshot_reap_leftovers) before it stops anything. A daemon killed
+ * while a target thread carries an injected call is the one case this
+ * cannot cover: the kernel lets that thread run on with our registers.
  */
 #include <dirent.h>
 #include <elf.h>
@@ -44,6 +54,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,6 +99,10 @@ struct snapshot {
 	struct uncopied *unc;		/* ascending idx */
 	size_t nunc;
 	char *notes;			/* status lines: not_copied, shared_live */
+	/* ctl suspend: the target's threads we hold stopped (tracer only;
+	 * nheld is read by status too, hence atomic). */
+	pid_t *held;
+	_Atomic size_t nheld;
 };
 
 /*
@@ -159,12 +174,207 @@ static bool holds_userfaultfd(pid_t pid)
 	return yes;
 }
 
+
+/*
+ * A namespace the target's next child would be born into, other than its
+ * own (after unshare(CLONE_NEWPID) or unshare(CLONE_NEWTIME), before a
+ * fork): our clone would take it. 0, or the namespace's name.
+ */
+static const char *pending_ns(pid_t pid)
+{
+	static const char *const kinds[] = { "pid", "time" };
+
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		char path[64], a[128] = "", b[128] = "";
+		ssize_t na, nb;
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kinds[k]);
+		na = readlink(path, a, sizeof(a) - 1);
+		if (na < 0 && errno == ENOENT)
+			continue;	/* a kernel without this namespace */
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s_for_children", (int)pid, kinds[k]);
+		nb = readlink(path, b, sizeof(b) - 1);
+		if (na <= 0 || nb <= 0 || strcmp(a, b) != 0)
+			return kinds[k];
+	}
+	return NULL;
+}
+
+/* One capability bit of a process's CapEff. */
+static bool has_cap(pid_t pid, int bit)
+{
+	char v[32];
+
+	return proc_status_field(pid, "CapEff", v, sizeof(v)) == 0 &&
+	       ((strtoull(v, NULL, 16) >> bit) & 1);
+}
+
+/*
+ * RLIMIT_NPROC of the target against the tasks its real uid has: the clone
+ * counts as one more of them. Root and a CAP_SYS_RESOURCE/CAP_SYS_ADMIN
+ * target are exempt, as the kernel's copy_process() has it. With fewer
+ * than two slots left the clone would take the last one (the target's own
+ * fork()s then fail while the snapshot is held): refused.
+ */
+static int nproc_room(pid_t pid, char *why, size_t whylen)
+{
+	char path[64], v[64], *text, *p;
+	unsigned long long limit;
+	unsigned uid, n = 0;
+	struct dirent *d;
+	size_t len;
+	DIR *dir;
+
+	if (proc_status_field(pid, "Uid", v, sizeof(v)) || sscanf(v, "%u", &uid) != 1)
+		return 0;
+	if (uid == 0 || has_cap(pid, 24) || has_cap(pid, 21))
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/limits", (int)pid);
+	if (proc_read_file(path, &text, &len, 1 << 16))
+		return 0;
+	p = strstr(text, "Max processes");
+	if (!p || sscanf(p + 13, "%llu", &limit) != 1) {
+		free(text);
+		return 0;	/* "unlimited" */
+	}
+	free(text);
+	dir = opendir("/proc");
+	while (dir && (d = readdir(dir))) {
+		char t[32];
+		unsigned u;
+
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		if (proc_status_field(atoi(d->d_name), "Uid", v, sizeof(v)) == 0 &&
+		    sscanf(v, "%u", &u) == 1 && u == uid &&
+		    proc_status_field(atoi(d->d_name), "Threads", t, sizeof(t)) == 0)
+			n += (unsigned)atoi(t);
+	}
+	if (dir)
+		closedir(dir);
+	if ((unsigned long long)n + 2 > limit) {
+		snprintf(why, whylen, "uid %u has %u of its %llu processes (RLIMIT_NPROC of process %d): -o snapshot needs a spare one for its clone and one for the process; refused",
+			 uid, n, limit, (int)pid);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* A number in a one-line cgroup file; -1: "max", absent or unreadable. */
+static long long cg_number(const char *dir, const char *file)
+{
+	char path[4200], *text;
+	size_t len;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (proc_read_file(path, &text, &len, 4096) == 0) {
+		if (text[0] >= '0' && text[0] <= '9')
+			v = atoll(text);
+		free(text);
+	}
+	return v;
+}
+
+/*
+ * The pids controller of the target's cgroup and of every ancestor (v1
+ * "pids" hierarchy, or v2): the clone is one more task in each. Refused
+ * with fewer than two left in any of them, as for RLIMIT_NPROC.
+ */
+static int pids_room(pid_t pid, char *why, size_t whylen)
+{
+	char path[64], *text, *line, *save = NULL, dir[4096] = "";
+	size_t len;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	if (proc_read_file(path, &text, &len, 1 << 16))
+		return 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *ctl = strchr(line, ':'), *cg = ctl ? strchr(ctl + 1, ':') : NULL;
+
+		if (!cg)
+			continue;
+		*cg++ = 0;
+		ctl++;
+		if (strcmp(ctl, "pids") == 0 || (strstr(ctl, "pids") && strchr(ctl, ','))) {
+			snprintf(dir, sizeof(dir), "/sys/fs/cgroup/%s%s", ctl, cg);
+			break;
+		}
+		if (ctl[0] == 0 && !dir[0])
+			snprintf(dir, sizeof(dir), "/sys/fs/cgroup%s", cg);
+	}
+	free(text);
+	/* From the target's cgroup up to the root (which has no pids.max). */
+	while (dir[0] && rc == 0) {
+		long long max = cg_number(dir, "pids.max"), cur = cg_number(dir, "pids.current");
+		char *slash;
+
+		if (max >= 0 && cur >= 0 && cur + 2 > max) {
+			snprintf(why, whylen, "the pids cgroup %s holds %lld of its %lld tasks: -o snapshot needs a spare one for its clone and one for process %d; refused",
+				 dir, cur, max, (int)pid);
+			rc = -EAGAIN;
+		}
+		slash = strrchr(dir, '/');
+		if (!slash || slash - dir <= (ptrdiff_t)strlen("/sys/fs/cgroup"))
+			break;
+		*slash = 0;
+	}
+	return rc;
+}
+
+/*
+ * Strict overcommit (vm.overcommit_memory 2): the fork charges every
+ * private writable mapping of the target again; refused without room for
+ * it under CommitLimit - Committed_AS.
+ */
+static int commit_room(pid_t pid, char *why, size_t whylen)
+{
+	char path[64], *text, *p;
+	unsigned long long need = 0, limit = 0, used = 0;
+	size_t len;
+	struct maps m = { 0 };
+
+	if (proc_read_file("/proc/sys/vm/overcommit_memory", &text, &len, 64))
+		return 0;
+	p = text;
+	if (atoi(p) != 2) {
+		free(text);
+		return 0;
+	}
+	free(text);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
+		return 0;
+	if (maps_parse(text, len, &m) == 0)
+		for (size_t i = 0; i < m.n; i++)
+			if ((m.v[i].perms & PERM_W) && !(m.v[i].perms & PERM_SHARED))
+				need += m.v[i].end - m.v[i].start;
+	maps_free(&m);
+	free(text);
+	if (proc_read_file("/proc/meminfo", &text, &len, 1 << 16))
+		return 0;
+	if ((p = strstr(text, "CommitLimit:")))
+		limit = strtoull(p + 12, NULL, 10) * 1024;
+	if ((p = strstr(text, "Committed_AS:")))
+		used = strtoull(p + 13, NULL, 10) * 1024;
+	free(text);
+	if (limit && (used > limit || limit - used < need)) {
+		snprintf(why, whylen, "strict overcommit (vm.overcommit_memory 2): the clone of process %d would commit %llu MiB, %llu MiB are left; -o snapshot refused",
+			 (int)pid, need >> 20, used > limit ? 0 : (limit - used) >> 20);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 {
 	const struct arch_inject *abi = arch_inject_for(r->arch);
 	struct snapshot *s;
-	char v[64], a[128] = "", b[128] = "", path[64];
+	char v[64];
+	const char *ns;
 	bool seccomp;
+	int rc;
 
 	if (!abi) {
 		snprintf(why, whylen, "-o snapshot is not supported for %s targets",
@@ -183,16 +393,16 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 		return -EPERM;
 	}
 	/* After unshare(CLONE_NEWPID) and before a fork, our clone would
-	 * become the new namespace's init, and the target could never fork. */
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)r->pid);
-	if (readlink(path, a, sizeof(a) - 1) < 0)
-		a[0] = 0;
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid_for_children", (int)r->pid);
-	if (readlink(path, b, sizeof(b) - 1) < 0 || !a[0] || strcmp(a, b) != 0) {
-		snprintf(why, whylen, "process %d has a PID namespace for children it has not forked into: -o snapshot would take its pid 1",
-			 (int)r->pid);
+	 * become the new namespace's init, and the target could never fork;
+	 * after unshare(CLONE_NEWTIME) it would take the new clocks' place. */
+	if ((ns = pending_ns(r->pid))) {
+		snprintf(why, whylen, "process %d has a %s namespace for children it has not forked into: -o snapshot would take it; refused",
+			 (int)r->pid, ns);
 		return -EINVAL;
 	}
+	if ((rc = nproc_room(r->pid, why, whylen)) || (rc = pids_room(r->pid, why, whylen)) ||
+	    (rc = commit_room(r->pid, why, whylen)))
+		return rc;
 	if (holds_userfaultfd(r->pid)) {
 		snprintf(why, whylen, "process %d holds a userfaultfd, whose fork event would wait on a stopped thread: -o snapshot refused",
 			 (int)r->pid);
@@ -245,15 +455,16 @@ static struct rthread *pick_thread(struct reader *r)
 }
 
 /* A syscall instruction already mapped executable: [vdso] first, else any. */
-static int find_insn(struct reader *r, pid_t tid, uint64_t *at)
+static int find_insn(const struct maps *maps, pid_t tid, const struct arch_inject *abi,
+		     uint64_t *at)
 {
 	size_t cap = 1 << 20;
 	unsigned char *buf = malloc(cap);
 	int rc = -ENOENT;
 
 	for (int pass = 0; pass < 2 && buf && rc; pass++)
-		for (size_t i = 0; i < r->maps.n; i++) {
-			const struct map_entry *e = &r->maps.v[i];
+		for (size_t i = 0; i < maps->n; i++) {
+			const struct map_entry *e = &maps->v[i];
 			uint64_t len = e->end - e->start;
 			struct iovec l = { buf, len < cap ? len : cap };
 			struct iovec rem = { (void *)(uintptr_t)e->start, l.iov_len };
@@ -264,7 +475,7 @@ static int find_insn(struct reader *r, pid_t tid, uint64_t *at)
 				continue;
 			got = process_vm_readv(tid, &l, 1, &rem, 1, 0);
 			if (got > 0)
-				rc = inject_find_insn(r->snap->abi, buf, (size_t)got, e->start, at);
+				rc = inject_find_insn(abi, buf, (size_t)got, e->start, at);
 		}
 	free(buf);
 	return rc;
@@ -275,8 +486,83 @@ struct fork_arg {
 };
 
 /*
+ * The pid of child in the target's pid namespace: the last entry of its
+ * NSpid at the target's depth (the same namespace: a pending one is
+ * refused). 0 if unknown.
+ */
+static pid_t ns_pid_of(pid_t target, pid_t child)
+{
+	char v[256], *save;
+	int depth = 0, k = 0;
+	pid_t out = 0;
+
+	if (proc_status_field(target, "NSpid", v, sizeof(v)))
+		return child;	/* a kernel without NSpid: one namespace */
+	for (char *p = strtok_r(v, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
+		depth++;
+	if (proc_status_field(child, "NSpid", v, sizeof(v)))
+		return 0;
+	for (char *p = strtok_r(v, " \t", &save); p; p = strtok_r(NULL, " \t", &save))
+		if (++k == depth)
+			out = (pid_t)atoi(p);
+	return out;
+}
+
+/*
+ * wait4(ns_pid, WNOHANG|__WALL) injected into tid, a thread of the target
+ * that we trace and that is in a ptrace stop: the zombie of our clone is
+ * the target's child, and only the target can reap it. true once reaped
+ * (or reaped already: ECHILD).
+ */
+static bool reap_via(struct reader *r, pid_t tid, pid_t ns_pid, uint64_t insn,
+		     unsigned long opts_after, uint64_t deadline)
+{
+	struct snapshot *s = r->snap;
+	struct inject in;
+	bool done = false;
+
+	if (ns_pid <= 0 || inject_begin(&in, r->pid, tid, s->abi, insn,
+					PTRACE_O_TRACESYSGOOD | s->seccomp_opt, opts_after,
+					deadline))
+		return false;
+	for (int k = 0; k < REAP_TRIES && !done; k++) {
+		uint64_t args[6] = { (uint64_t)ns_pid, 0, 1 /* WNOHANG */ | WALL_, 0 };
+		int64_t ret = 0;
+		pid_t child;
+
+		if (inject_call(&in, s->abi->nr_wait4, args, &ret, &child))
+			break;
+		done = ret == ns_pid || ret == -ECHILD;
+		if (!done)
+			usleep(1000);
+	}
+	if (inject_end(&in))
+		done = false;
+	return done;
+}
+
+/*
+ * The clone's first stop, and PTRACE_O_EXITKILL on it at once: from here
+ * on it dies with us, before it can run a single instruction of the
+ * target's code. Done during the freeze, the target's thread still ours.
+ */
+static int adopt_clone(struct snapshot *s, pid_t child, uint64_t deadline)
+{
+	unsigned long opts = PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | s->seccomp_opt;
+	int st, rc = inject_wait(child, &st, deadline);
+
+	if (rc == 0 && !WIFSTOPPED(st))
+		rc = -ESRCH;
+	if (rc == 0 && ptrace(PTRACE_SETOPTIONS, child, 0, (void *)opts) < 0)
+		rc = -errno;
+	return rc;
+}
+
+/*
  * On the tracer, every thread stopped: clone() in one thread, that thread
  * back as it was, every thread let go. This is the end of the freeze.
+ * A failure at any step after the clone exists kills it and reaps it in
+ * the same (still stopped) thread: a refused mount leaves no child.
  */
 static int fork_fn(struct reader *r, void *p)
 {
@@ -284,23 +570,27 @@ static int fork_fn(struct reader *r, void *p)
 	struct snapshot *s = r->snap;
 	struct rthread *t = pick_thread(r);
 	struct inject in;
-	uint64_t args[6] = { CLONE_FILES_ }, t1;
+	uint64_t args[6] = { CLONE_FILES_ }, t1, deadline = now_ms() + INJECT_TIMEOUT_MS;
 	int64_t ret = 0;
 	pid_t child = 0;
 	size_t n;
-	int rc, rc2;
+	int rc, rc2, rc3 = 0;
 
 	if (!t) {
 		snprintf(fa->why, sizeof(fa->why), "no thread to inject into (all job-stopped or in rseq critical sections)");
 		return -EAGAIN;
 	}
-	if (!s->insn && find_insn(r, t->tid, &s->insn)) {
+	if (!s->insn && find_insn(&r->maps, t->tid, s->abi, &s->insn)) {
 		snprintf(fa->why, sizeof(fa->why), "no system call instruction mapped in the process");
 		return -ENOEXEC;
 	}
+	if (fault_hit("snap-clone-before")) {
+		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: injected fault", (int)t->tid);
+		return -EIO;
+	}
 	rc = inject_begin(&in, r->pid, t->tid, s->abi, s->insn,
 			  PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD | s->seccomp_opt,
-			  PTRACE_O_TRACECLONE, now_ms() + INJECT_TIMEOUT_MS);
+			  PTRACE_O_TRACECLONE, deadline);
 	if (rc) {
 		snprintf(fa->why, sizeof(fa->why), "cannot set up thread %d: %s", (int)t->tid, strerror(-rc));
 		return rc;
@@ -308,16 +598,25 @@ static int fork_fn(struct reader *r, void *p)
 	t1 = mono_ns();
 	rc = inject_call(&in, s->abi->nr_clone, args, &ret, &child);
 	s->fork_ns = mono_ns() - t1;
-	rc2 = inject_end(&in);
+	if (child > 0)
+		rc3 = adopt_clone(s, child, deadline);
+	if (rc == 0 && fault_hit("snap-clone-after"))
+		rc = -EIO;
+	rc2 = inject_end(&in);	/* (fault point snap-restore in it) */
 	/* Made only if the kernel reported the new task and clone() returned its pid. */
 	if (rc == 0 && (child <= 0 || ret <= 0))
 		rc = ret < 0 ? (int)ret : -EIO;
+	rc = rc ?: rc3;
 	if (rc || rc2) {
 		if (child > 0) {
+			pid_t ns = rc == 0 || ret > 0 ? (pid_t)ret : ns_pid_of(r->pid, child);
 			int st;
 
 			kill(child, SIGKILL);
-			inject_wait(child, &st, now_ms() + 1000);
+			while (inject_wait(child, &st, now_ms() + 1000) == 0 && WIFSTOPPED(st))
+				;
+			/* In the same thread, still ours and stopped. */
+			reap_via(r, t->tid, ns, s->insn, PTRACE_O_TRACECLONE, now_ms() + 1000);
 		}
 		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: %s%s", (int)t->tid,
 			 strerror(-(rc ? rc : rc2)),
@@ -339,8 +638,9 @@ static int fork_fn(struct reader *r, void *p)
 }
 
 /*
- * On the tracer, the target running again: the clone's first stop, then
- * its descriptors closed, its own session, and parked inert.
+ * On the tracer, the target running again: the clone (stopped since its
+ * first stop, EXITKILL set) gets its descriptors closed, its own session,
+ * and is parked inert.
  */
 static int clone_fn(struct reader *r, void *p)
 {
@@ -351,11 +651,10 @@ static int clone_fn(struct reader *r, void *p)
 	struct inject in;
 	int64_t ret;
 	pid_t child;
-	int st, rc;
+	int rc = 0;
 
-	rc = inject_wait(s->clone, &st, now_ms() + INJECT_TIMEOUT_MS);
-	if (rc == 0 && !WIFSTOPPED(st))
-		rc = -ESRCH;
+	if (fault_hit("snap-setup"))
+		rc = -EIO;
 	rc = rc ?: inject_begin(&in, s->clone, s->clone, s->abi, s->insn, opts, opts,
 				now_ms() + INJECT_TIMEOUT_MS);
 	rc = rc ?: inject_call(&in, s->abi->nr_close_range, close_args, &ret, &child);
@@ -539,22 +838,23 @@ int snapshot_start(struct reader *r, char *why, size_t whylen)
 
 /*
  * wait4(ns_pid, WNOHANG|__WALL) injected into one thread of the running
- * target: the zombie of our clone is its child, and only it can reap it.
+ * target, stopped for that one call: the zombie of our clone is its
+ * child, and only it can reap it. true once reaped (or gone).
  */
-static void reap_in_target(struct reader *r, pid_t ns_pid)
+static bool reap_in_target(struct reader *r, pid_t ns_pid)
 {
-	struct snapshot *s = r->snap;
 	pid_t *tids;
 	size_t n;
 	bool done = false;
 
+	if (fault_hit("snap-reap"))
+		return false;	/* the next run on this pid reaps it */
 	if (proc_list_tasks(r->pid, &tids, &n))
-		return;		/* gone: init (or a subreaper) reaps it */
+		return true;	/* gone: init (or a subreaper) reaps it */
 	for (size_t i = 0; i < n && !done; i++) {
 		uint64_t deadline = now_ms() + 1000;
 		unsigned char regs[INJECT_REGS_MAX];
 		struct iovec iov = { regs, sizeof(regs) };
-		struct inject in;
 		int st, rc;
 
 		if (ptrace(PTRACE_SEIZE, tids[i], 0, (void *)(long)PTRACE_O_TRACESYSGOOD) < 0)
@@ -569,27 +869,240 @@ static void reap_in_target(struct reader *r, pid_t ns_pid)
 			continue;
 		}
 		if (ptrace(PTRACE_GETREGSET, tids[i], (void *)NT_PRSTATUS, &iov) == 0 &&
-		    !inject_in_rseq_cs(tids[i], s->abi, regs, iov.iov_len) &&
-		    inject_begin(&in, r->pid, tids[i], s->abi, s->insn,
-				 PTRACE_O_TRACESYSGOOD | s->seccomp_opt, 0, deadline) == 0) {
-			uint64_t args[6] = { (uint64_t)ns_pid, 0, 1 /* WNOHANG */ | WALL_, 0 };
-
-			for (int k = 0; k < REAP_TRIES && !done; k++) {
-				int64_t ret = 0;
-				pid_t child;
-
-				if (inject_call(&in, s->abi->nr_wait4, args, &ret, &child))
-					break;
-				/* ECHILD: reaped already (the target waits with __WALL). */
-				done = ret == ns_pid || ret == -ECHILD;
-				if (!done)
-					usleep(1000);
-			}
-			inject_end(&in);
-		}
+		    !inject_in_rseq_cs(tids[i], r->snap->abi, regs, iov.iov_len))
+			done = reap_via(r, tids[i], ns_pid, r->snap->insn, 0, deadline);
 		ptrace(PTRACE_DETACH, tids[i], 0, 0);
 	}
 	free(tids);
+	return done;
+}
+
+/*
+ * A child of pid that a killed ptracefs left: a zombie (it died with its
+ * tracer: EXITKILL) whose exit signal is 0 (/proc stat field 38), which is
+ * how our clones are made. A program's own clone(exit_signal 0) children
+ * look the same once dead: one that waits for them only with __WALL or
+ * __WCLONE would find this one gone (ptracefs(1) says so).
+ */
+/* Is child (a pid) a zombie child of pid with exit signal 0? */
+static bool leftover(pid_t pid, pid_t child)
+{
+	char path[64], *text, *p, *save;
+	size_t len;
+	int field = 2;
+	long ppid = -1, exit_sig = -1;
+	char state = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)child);
+	if (proc_read_file(path, &text, &len, 4096))
+		return false;
+	p = strrchr(text, ')');
+	/* fields after the comm: 3 state, 4 ppid, ..., 38 exit_signal */
+	for (char *f = p ? strtok_r(p + 1, " ", &save) : NULL; f;
+	     f = strtok_r(NULL, " ", &save)) {
+		field++;
+		if (field == 3)
+			state = f[0];
+		else if (field == 4)
+			ppid = atol(f);
+		else if (field == 38) {
+			exit_sig = atol(f);
+			break;
+		}
+	}
+	free(text);
+	return state == 'Z' && ppid == pid && exit_sig == 0;
+}
+
+static size_t leftovers(pid_t pid, pid_t *out, size_t cap)
+{
+	struct dirent *d;
+	pid_t *tids;
+	size_t n = 0, nt;
+	DIR *dir;
+
+	/* Each thread's children (CONFIG_PROC_CHILDREN), else all of /proc. */
+	if (proc_list_tasks(pid, &tids, &nt) == 0) {
+		bool have = true;
+
+		for (size_t i = 0; i < nt && have; i++) {
+			char path[96], *text, *save;
+			size_t len;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tids[i]);
+			if (proc_read_file(path, &text, &len, 1 << 20)) {
+				have = i > 0;	/* absent: no such file; a thread gone */
+				continue;
+			}
+			for (char *f = strtok_r(text, " \n", &save); f && n < cap;
+			     f = strtok_r(NULL, " \n", &save))
+				if (leftover(pid, (pid_t)atoi(f)))
+					out[n++] = (pid_t)atoi(f);
+			free(text);
+		}
+		free(tids);
+		if (have)
+			return n;
+		n = 0;
+	}
+	dir = opendir("/proc");
+	while (dir && n < cap && (d = readdir(dir)))
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9' &&
+		    leftover(pid, (pid_t)atoi(d->d_name)))
+			out[n++] = (pid_t)atoi(d->d_name);
+	if (dir)
+		closedir(dir);
+	return n;
+}
+
+/*
+ * On the tracer, before any thread is seized: the zombies of clones that a
+ * killed ptracefs left in the target (see leftovers) reaped by an injected
+ * wait4, as an unmount reaps them. Needs what an injection needs (an
+ * architecture row, a syscall instruction, the seccomp rule of
+ * snapshot_prepare); without it they stay, as they were.
+ */
+static int reap_leftovers_fn(struct reader *r, void *p)
+{
+	struct snapshot tmp = { 0 }, *keep = r->snap;	/* (-o snapshot's, or NULL) */
+	pid_t found[16], ns[16];
+	size_t n = leftovers(r->pid, found, 16);
+	char path[64], *text;
+	size_t len;
+	bool seccomp;
+	char v[32];
+	struct maps m = { 0 };
+	int *reaped = p;
+
+	if (n == 0)
+		return 0;
+	tmp.abi = arch_inject_for(r->arch);
+	seccomp = proc_status_field(r->pid, "Seccomp", v, sizeof(v)) == 0 && atoi(v) != 0;
+	if (!tmp.abi || (seccomp && !have_cap_sys_admin()))
+		return 0;
+	tmp.seccomp_opt = seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0;
+	for (size_t i = 0; i < n; i++)
+		ns[i] = ns_pid_of(r->pid, found[i]);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)r->pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
+		return 0;
+	if (maps_parse(text, len, &m) == 0 && find_insn(&m, r->pid, tmp.abi, &tmp.insn) == 0) {
+		r->snap = &tmp;
+		for (size_t i = 0; i < n; i++)
+			if (ns[i] > 0 && reap_in_target(r, ns[i]))
+				++*reaped;
+		r->snap = keep;
+	}
+	maps_free(&m);
+	free(text);
+	return 0;
+}
+
+int snapshot_reap_leftovers(struct reader *r)
+{
+	int reaped = 0;
+
+	tracer_call(r, reap_leftovers_fn, &reaped, sizeof(reaped), 20000);
+	if (r->snap)	/* -o snapshot: the freeze starts now, not before the reap */
+		r->snap->t0_ns = mono_ns();
+	return reaped;
+}
+
+/*
+ * ctl suspend, -o snapshot: every thread of the running target stopped
+ * (seized and interrupted, in passes over /proc/PID/task until one finds
+ * no new thread), and held so until resume. The tree stays the snapshot:
+ * these stops change no file of it (threads/ is the snapshot's threads).
+ * A signal on its way is delivered first; a job-control stop stays one.
+ */
+static int hold_fn(struct reader *r, void *p)
+{
+	struct snapshot *s = r->snap;
+	size_t n = atomic_load(&s->nheld);
+	bool added = true;
+
+	(void)p;
+	for (int pass = 0; added && pass < 64; pass++) {
+		pid_t *tids;
+		size_t nt;
+
+		added = false;
+		if (proc_list_tasks(r->pid, &tids, &nt))
+			break;
+		for (size_t i = 0; i < nt; i++) {
+			uint64_t deadline = now_ms() + 2000;
+			bool known = false;
+			pid_t *nv;
+			int st, rc;
+
+			for (size_t k = 0; k < n && !known; k++)
+				known = s->held[k] == tids[i];
+			if (known || ptrace(PTRACE_SEIZE, tids[i], 0, 0) < 0)
+				continue;
+			ptrace(PTRACE_INTERRUPT, tids[i], 0, 0);
+			while ((rc = inject_wait(tids[i], &st, deadline)) == 0 && WIFSTOPPED(st) &&
+			       st >> 16 != PTRACE_EVENT_STOP)
+				ptrace(PTRACE_CONT, tids[i], 0, (void *)(long)WSTOPSIG(st));
+			if (rc == 0 && !WIFSTOPPED(st))
+				continue;	/* exited meanwhile */
+			nv = realloc(s->held, (n + 1) * sizeof(*nv));
+			if (!nv) {
+				ptrace(PTRACE_DETACH, tids[i], 0, 0);
+				continue;
+			}
+			s->held = nv;
+			s->held[n++] = tids[i];
+			atomic_store(&s->nheld, n);
+			added = true;
+		}
+		free(tids);
+	}
+	return 0;
+}
+
+/* ctl resume (and unmount, and refresh): the held threads let go. */
+static void unhold(struct snapshot *s)
+{
+	size_t n = atomic_load(&s->nheld);
+
+	for (size_t i = 0; i < n; i++) {
+		int st;
+
+		if (ptrace(PTRACE_DETACH, s->held[i], 0, 0) < 0)
+			waitpid(s->held[i], &st, __WALL | WNOHANG);	/* died held */
+	}
+	free(s->held);
+	s->held = NULL;
+	atomic_store(&s->nheld, 0);
+}
+
+static int unhold_fn(struct reader *r, void *p)
+{
+	(void)p;
+	unhold(r->snap);
+	return 0;
+}
+
+int snapshot_suspend(struct reader *r)
+{
+	int rc;
+
+	if (reader_gone(r))
+		return -ESRCH;
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = tracer_call(r, hold_fn, NULL, 0, 20000);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
+}
+
+int snapshot_resume(struct reader *r)
+{
+	int rc;
+
+	pthread_rwlock_wrlock(&r->snap_lock);
+	rc = tracer_call(r, unhold_fn, NULL, 0, 5000);
+	pthread_rwlock_unlock(&r->snap_lock);
+	return rc;
 }
 
 /* On the tracer (detach_all): the clone killed and reaped, the threads let go. */
@@ -600,6 +1113,7 @@ void snapshot_release(struct reader *r)
 
 	if (!s)
 		return;
+	unhold(s);	/* (the reap seizes a thread of its own) */
 	if (s->clone > 0) {
 		uint64_t deadline = now_ms() + 2000;
 		int st;
@@ -608,7 +1122,7 @@ void snapshot_release(struct reader *r)
 		while (inject_wait(s->clone, &st, deadline) == 0 && WIFSTOPPED(st))
 			;	/* a stop that raced with the kill: the kill follows */
 		s->clone = 0;
-		reap_in_target(r, s->clone_ns);
+		(void)reap_in_target(r, s->clone_ns);
 	}
 	n = atomic_load(&r->nthreads);
 	for (size_t i = 0; i < n; i++)
@@ -665,6 +1179,7 @@ int snapshot_refresh(struct reader *r)
 	struct snapshot *s = r->snap;
 	struct fork_arg fa = { "" };
 	char why[256];
+	bool held = atomic_load(&s->nheld) > 0;
 	int rc;
 
 	if (reader_gone(r))
@@ -685,6 +1200,9 @@ int snapshot_refresh(struct reader *r)
 	}
 	if (rc)
 		boost(r, false);	/* (snapshot_start has, if it ran) */
+	/* Suspended before: suspended after (it ran for the new freeze). */
+	if (rc == 0 && held)
+		tracer_call(r, hold_fn, NULL, 0, 20000);
 	atomic_fetch_add(&r->generation, 1);
 	pthread_rwlock_unlock(&r->snap_lock);
 	return rc;
@@ -697,8 +1215,10 @@ pid_t snapshot_proc_tid(const struct reader *r)
 
 void snapshot_free(struct reader *r)
 {
-	if (r->snap)
+	if (r->snap) {
 		forget_uncopied(r->snap);
+		free(r->snap->held);
+	}
 	free(r->snap);
 	r->snap = NULL;
 }
@@ -717,6 +1237,7 @@ int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out)
 	out->clone = atomic_load(&s->clone);
 	out->count = s->count;
 	out->notes = s->notes;
+	out->held = atomic_load(&s->nheld) > 0;
 	if (out->clone <= 0)
 		return 0;
 	/* What only the clone maps now: the pages the target has copied on

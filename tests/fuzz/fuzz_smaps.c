@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (e->rss_kb > UINT64_MAX / 1024 || e->anon_kb > UINT64_MAX / 1024 ||
 		    e->swap_kb > UINT64_MAX / 1024)
 			abort();
-		if (e->vmflags >> 7)
+		if (e->vmflags & ~(unsigned)((VMF_WF << 1) - 1))
 			abort();
 		if (smaps_find(&s, e->start, e->end) != e)
 			abort();

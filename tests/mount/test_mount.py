@@ -451,6 +451,37 @@ def _(c):
     assert_undisturbed(t)
 
 
+def thread_stat_state(m, tid):
+    for line in m.read('threads', str(tid), 'stat').decode().splitlines():
+        k, _, v = line.partition(' ')
+        if k == 'state':
+            return v.split()[0]
+    raise Fail(f'threads/{tid}/stat has no state line')
+
+
+@tap_check('threads/<tid>/stat: the state before suspension (R spinning, S asleep, T stopped, D in vfork)')
+def _(c):
+    # each process in a known state by /proc before the mount, one at a time
+    spin = subprocess.Popen(['sh', '-c', 'while :; do :; done'])
+    c.undo.append(lambda: (spin.kill(), spin.wait()))
+    check(wait_until(lambda: all_states(spin.pid, 'R'), 5), f'spinner: {task_states(spin.pid)}')
+    sleeper = c.sleeper()
+    stopped = c.sleeper()
+    os.kill(stopped.pid, signal.SIGSTOP)
+    check(wait_until(lambda: all_states(stopped.pid, 'T'), 2), f'SIGSTOP: {task_states(stopped.pid)}')
+    vf = subprocess.Popen([os.environ['PTRACEFS_VFORKER']], stdout=subprocess.PIPE)
+    c.undo.append(lambda: (vf.kill(), vf.wait()))
+    check(vf.stdout.readline() == b'ready\n', 'vforker did not start')
+    check(wait_until(lambda: task_states(vf.pid).get(vf.pid) == 'D', 5),
+          f'vforker never in D: {task_states(vf.pid)}')
+    for pid, want in ((spin.pid, 'R'), (sleeper.pid, 'S'), (stopped.pid, 'T'), (vf.pid, 'D')):
+        m = c.mount(pid)
+        got = thread_stat_state(m, pid)
+        check(got == want, f'process {pid}: state {got}, /proc said {want} before the mount')
+        check(m.unmount() == 0, 'daemon did not exit 0')
+    os.kill(stopped.pid, signal.SIGCONT)
+
+
 @tap_check('churning target: every thread stopped, threads/ complete, churns after unmount')
 def _(c):
     t = c.target(CHURN)

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import (check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
+from harness import (PTRACEFS, Skip, check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
                      tracer_pid, wait_until)
 
 # The main thread blocks in read(2) on a pipe, called through ctypes so
@@ -199,23 +199,37 @@ def _(c):
     released(t, clone, maps_before, sig_before)
 
 
-@tap_check('snapshot: ctl refresh takes a new snapshot; suspend and resume are refused')
+def ctl(m, cmd):
+    with open(m.path('ctl'), 'w') as f:
+        f.write(cmd + '\n')
+
+
+def held_by(pid, daemon_tids):
+    """Every thread of pid in a ptrace stop (t) with one of ours as its tracer."""
+    st = task_states(pid)
+    if not st or any(s != 't' for s in st.values()):
+        return False
+    for tid in st:
+        with open(f'/proc/{pid}/task/{tid}/status') as f:
+            tracer = int(dict(l.split(':', 1) for l in f)['TracerPid'])
+        if tracer not in daemon_tids:
+            return False
+    return True
+
+
+def daemon_tids(m):
+    """The daemon's thread ids (a TracerPid names the tracing thread)."""
+    return {int(t) for t in os.listdir(f'/proc/{m.daemon}/task')}
+
+
+@tap_check('snapshot: ctl refresh takes a new snapshot, the old clone killed and reaped')
 def _(c):
     t = Snap(c)
     m = c.mount(t.pid, ('-o', 'snapshot'))
     old = int(kv(m.read('status'))['clone'])
     before = t.counter(m.path('mem'))
-    for cmd in ('suspend', 'resume'):
-        try:
-            with open(m.path('ctl'), 'w') as f:
-                f.write(cmd + '\n')
-            check(False, f'{cmd} was accepted')
-        except OSError as e:
-            check(e.errno == errno.EOPNOTSUPP, f'{cmd}: {e}')
-        check(none_stopped(t.pid), f'{cmd} stopped the target')
     time.sleep(0.2)
-    with open(m.path('ctl'), 'w') as f:
-        f.write('refresh\n')
+    ctl(m, 'refresh')
     st = kv(m.read('status'))
     new = int(st['clone'])
     check(st['snapshots'] == '2' and new != old, f'after refresh: {st}')
@@ -224,8 +238,54 @@ def _(c):
     after = t.counter(m.path('mem'))
     check(after > before, f'the refreshed mem still says {after} (was {before})')
     check(t.counter_moves(), 'counter stands still after the refresh')
+    check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the refresh left the target held')
     check(m.unmount() == 0, 'daemon exit status')
     check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
+
+
+@tap_check('snapshot: ctl suspend holds every thread of the target, resume lets it go; '
+           'the tree stays the snapshot throughout; a refresh while suspended stays suspended')
+def _(c):
+    t = Snap(c, idle=3)
+    m = c.mount(t.pid, ('-o', 'snapshot'))
+    ours = daemon_tids(m)
+    clone = int(kv(m.read('status'))['clone'])
+    frozen = t.counter(m.path('mem'))
+    check(kv(m.read('status'))['target'] == 'running', 'status: target not running')
+    ctl(m, 'suspend')
+    check(held_by(t.pid, ours), f'after suspend: {task_states(t.pid)}')
+    check(not t.counter_moves(0.3), 'the counter moves while suspended')
+    st = kv(m.read('status'))
+    check(st['target'] == 'suspended' and st['state'] == 'snapshot', f'status: {st}')
+    check(int(st['clone']) == clone and t.counter(m.path('mem')) == frozen,
+          'suspend changed the snapshot')
+    check(children(t.pid) == {clone: 't'}, f'children: {children(t.pid)}')
+    ctl(m, 'resume')
+    check(wait_until(lambda: tracer_pid(t.pid) == 0 and none_stopped(t.pid), 2),
+          f'after resume: {task_states(t.pid)}')
+    check(t.counter_moves(), 'the counter stands still after resume')
+    check(kv(m.read('status'))['target'] == 'running', 'status after resume')
+    check(t.counter(m.path('mem')) == frozen, 'resume changed the snapshot')
+    # the read(2) the suspension interrupted restarted unharmed
+    check(t.said(0.3) is None, 'read(2) returned without data')
+    # suspended, refreshed: a new clone, the old one gone, still held
+    ctl(m, 'suspend')
+    ctl(m, 'refresh')
+    st = kv(m.read('status'))
+    new = int(st['clone'])
+    check(new != clone and not os.path.exists(f'/proc/{clone}'), f'refresh: {st}')
+    check(children(t.pid) == {new: 't'}, f'children after refresh: {children(t.pid)}')
+    check(held_by(t.pid, ours), f'after a refresh while suspended: {task_states(t.pid)}')
+    check(t.counter(m.path('mem')) > frozen, 'the refresh took no new snapshot')
+    # unmount while suspended: the target runs, no child, no tracer
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
+    check(wait_until(lambda: tracer_pid(t.pid) == 0 and none_stopped(t.pid), 2),
+          f'after unmount: {task_states(t.pid)}')
+    check(t.counter_moves(), 'counter stands still after the unmount')
+    with open(f'/proc/{t.pid}/fd/{t.wfd}', 'wb', buffering=0) as w:
+        w.write(b'x')
+    check(t.said(5) == ['read', '1', '0'], 'read(2) after suspend, resume, refresh')
 
 
 # What a fork does not copy: a small DONTFORK range and a WIPEONFORK range
@@ -318,6 +378,239 @@ def _(c):
     t = Snap(c)
     refusal(c, t.pid, extra=('-o', 'snapshot,live'), want_in_msg='exclude')
     check(tracer_pid(t.pid) == 0, 'traced after the refusal')
+
+
+# Refusals before any stop (issue 14). The oracle of "no stop": a thread
+# blocked in epoll_wait(2) returns EINTR once for each stop of it (see
+# signal(7)); the target counts those in memory we read through /proc.
+# Its argument first puts it in a state a snapshot must refuse.
+EINTR_TARGET = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+what = sys.argv[1]
+if what == 'time':
+    assert libc.unshare(0x80) == 0, ctypes.get_errno()          # CLONE_NEWTIME
+elif what == 'pid':
+    assert libc.unshare(0x20000000) == 0, ctypes.get_errno()    # CLONE_NEWPID
+elif what == 'uffd':
+    assert libc.syscall(323, 0o2000000) >= 0, ctypes.get_errno()  # userfaultfd(O_CLOEXEC), x86_64
+elif what.startswith('seccomp-'):
+    # clone (56) -> kill the process, or fail with EPERM; the rest allowed
+    ret = {'seccomp-kill': 0x80000000, 'seccomp-errno': 0x00050001}[what]
+    class F(ctypes.Structure):
+        _fields_ = [('code', ctypes.c_uint16), ('jt', ctypes.c_uint8), ('jf', ctypes.c_uint8),
+                    ('k', ctypes.c_uint32)]
+    class P(ctypes.Structure):
+        _fields_ = [('len', ctypes.c_ushort), ('filter', ctypes.POINTER(F))]
+    prog = (F * 4)(F(0x20, 0, 0, 0), F(0x15, 0, 1, 56), F(0x06, 0, 0, ret),
+                   F(0x06, 0, 0, 0x7fff0000))
+    assert libc.prctl(38, 1, 0, 0, 0) == 0                        # PR_SET_NO_NEW_PRIVS
+    assert libc.prctl(22, 2, ctypes.byref(P(4, prog)), 0, 0) == 0, ctypes.get_errno()
+eintr = ctypes.c_uint64(0)
+ep = libc.epoll_create1(0)
+ev = ctypes.create_string_buffer(64)
+print("eintr", hex(ctypes.addressof(eintr)), flush=True)
+while True:
+    if libc.epoll_wait(ep, ev, 4, -1) < 0 and ctypes.get_errno() == 4:
+        eintr.value += 1
+"""
+
+
+class Quiet:
+    """EINTR_TARGET, started with argv prefix pre (setpriv, prlimit)."""
+
+    def __init__(self, c, what='none', pre=()):
+        self.proc = subprocess.Popen([*pre, sys.executable, '-c', EINTR_TARGET, what],
+                                     stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        c.undo.append(self.stop)
+        line = self.proc.stdout.readline().split()
+        check(line and line[0] == 'eintr', f'target said {line} (exit {self.proc.poll()})')
+        self.addr = int(line[1], 16)
+        check(wait_until(lambda: task_states(self.pid).get(self.pid) == 'S', 5),
+              'target never blocked in epoll_wait')
+
+    def eintr(self):
+        with open(f'/proc/{self.pid}/mem', 'rb') as f:
+            return struct.unpack('<Q', os.pread(f.fileno(), 8, self.addr))[0]
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def untouched(t):
+    time.sleep(0.2)
+    check(t.eintr() == 0, f'the target was stopped {t.eintr()} time(s)')
+    check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the target is held')
+    check(not children(t.pid), f'the target has children: {children(t.pid)}')
+
+
+@tap_check('snapshot refusals: the no-stop oracle works (a plain mount makes epoll_wait say EINTR)')
+def _(c):
+    t = Quiet(c)
+    m = c.mount(t.pid, ('-o', 'snapshot'))
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: t.eintr() >= 1, 2), 'a snapshot stopped the target unseen by the oracle')
+
+
+@tap_check('snapshot refused before any stop: a pending time namespace (unshare without fork)')
+def _(c):
+    if os.geteuid() != 0 or not os.path.exists('/proc/self/ns/time_for_children'):
+        raise Skip('needs root and time namespaces')
+    t = Quiet(c, 'time')
+    check(os.readlink(f'/proc/{t.pid}/ns/time') != os.readlink(f'/proc/{t.pid}/ns/time_for_children'),
+          'unshare(CLONE_NEWTIME) left no pending namespace')
+    refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='time namespace')
+    untouched(t)
+
+
+@tap_check('snapshot refused before any stop: a pending PID namespace (unshare without fork)')
+def _(c):
+    if os.geteuid() != 0:
+        raise Skip('needs root')
+    t = Quiet(c, 'pid')
+    refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='pid namespace')
+    untouched(t)
+
+
+def uid_tasks(uid):
+    n = 0
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                st = dict(l.split(':', 1) for l in open(f'/proc/{d}/status'))
+            except (OSError, ValueError):
+                continue
+            if int(st['Uid'].split()[0]) == uid:
+                n += int(st['Threads'])
+    return n
+
+
+@tap_check('snapshot refused before any stop: RLIMIT_NPROC with one slot left; two slots mount')
+def _(c):
+    if os.geteuid() != 0 or not shutil.which('setpriv') or not shutil.which('prlimit'):
+        raise Skip('needs root, setpriv and prlimit')
+    nobody = 65534
+    drop = ['setpriv', f'--reuid={nobody}', f'--regid={nobody}', '--clear-groups', '--']
+    for spare, refused in ((1, True), (2, False)):
+        # the target is one more task of its uid: limit = all of them + spare
+        limit = uid_tasks(nobody) + 1 + spare
+        t = Quiet(c, pre=['prlimit', f'--nproc={limit}:{limit}', *drop])
+        check(uid_tasks(nobody) + spare == limit, 'another process of uid nobody came or went')
+        if refused:
+            refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='RLIMIT_NPROC')
+            untouched(t)
+        else:
+            m = c.mount(t.pid, ('-o', 'snapshot'))
+            check(m.unmount() == 0, 'daemon exit status')
+            check(wait_until(lambda: not children(t.pid), 2), f'children: {children(t.pid)}')
+        t.stop()
+
+
+def pids_cgroup_root():
+    for d in ('/sys/fs/cgroup/pids', '/sys/fs/cgroup'):
+        if os.path.exists(os.path.join(d, 'cgroup.procs')) and (
+                d.endswith('pids') or 'pids' in open(os.path.join(d, 'cgroup.controllers')).read()):
+            return d
+    return None
+
+
+@tap_check('snapshot refused before any stop: pids cgroup with one task left; two left mount')
+def _(c):
+    root = pids_cgroup_root()
+    if os.geteuid() != 0 or not root or not os.access(root, os.W_OK):
+        raise Skip('no writable pids cgroup')
+    for spare, refused in ((1, True), (2, False)):
+        t = Quiet(c)
+        cg = os.path.join(root, f'ptracefs-test-{t.pid}')
+        os.mkdir(cg)
+        try:
+            with open(os.path.join(cg, 'cgroup.procs'), 'w') as f:
+                f.write(str(t.pid))
+            cur = int(open(os.path.join(cg, 'pids.current')).read())
+            with open(os.path.join(cg, 'pids.max'), 'w') as f:
+                f.write(str(cur + spare))
+            if refused:
+                refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='pids cgroup')
+                untouched(t)
+            else:
+                m = c.mount(t.pid, ('-o', 'snapshot'))
+                check(m.unmount() == 0, 'daemon exit status')
+                check(wait_until(lambda: not children(t.pid), 2), f'children: {children(t.pid)}')
+        finally:
+            t.stop()
+            wait_until(lambda: int(open(os.path.join(cg, 'pids.current')).read()) == 0, 2)
+            os.rmdir(cg)
+
+
+@tap_check('snapshot refused before any stop: a userfaultfd')
+def _(c):
+    t = Quiet(c, 'uffd')
+    refusal(c, t.pid, extra=('-o', 'snapshot'), want_in_msg='userfaultfd')
+    untouched(t)
+
+
+@tap_check('snapshot under a seccomp filter that kills (or fails) clone(): with CAP_SYS_ADMIN '
+           'the filter is suspended and the target lives; without it, refused before any stop')
+def _(c):
+    if os.geteuid() != 0 or not shutil.which('setpriv'):
+        raise Skip('needs root and setpriv')
+    with open('/proc/self/status') as f:
+        caps = int(dict(l.split(':', 1) for l in f)['CapEff'], 16)
+    if not caps >> 21 & 1:
+        raise Skip('no CAP_SYS_ADMIN to suspend the filter with')
+    for what in ('seccomp-kill', 'seccomp-errno'):
+        t = Quiet(c, what)
+        with open(f'/proc/{t.pid}/status') as f:
+            check(dict(l.split(':', 1) for l in f)['Seccomp'].strip() == '2', 'no filter')
+        # without CAP_SYS_ADMIN (dropped from the bounding set): refused
+        mnt = os.path.join(c.tmp, f'nocap-{t.pid}')
+        os.mkdir(mnt)
+        r = subprocess.run(['setpriv', '--bounding-set=-sys_admin', '--', PTRACEFS, '-o',
+                            'snapshot', str(t.pid), mnt], capture_output=True, timeout=30)
+        err = r.stderr.decode(errors='replace').strip()
+        check(r.returncode != 0 and len(err.splitlines()) == 1 and 'seccomp' in err,
+              f'{what} without CAP_SYS_ADMIN: exit {r.returncode}, {err!r}')
+        check(not os.path.ismount(mnt), 'a mount was left behind')
+        untouched(t)
+        # with it: the clone is made under PTRACE_O_SUSPEND_SECCOMP
+        m = c.mount(t.pid, ('-o', 'snapshot'))
+        clone = int(kv(m.read('status'))['clone'])
+        check(t.proc.poll() is None, f'{what}: the target died: {t.proc.returncode}')
+        check(children(t.pid) == {clone: 't'}, f'{what}: children {children(t.pid)}')
+        check(m.unmount() == 0, 'daemon exit status')
+        check(wait_until(lambda: not children(t.pid), 3), f'children left: {children(t.pid)}')
+        time.sleep(0.2)
+        check(t.proc.poll() is None, f'{what}: the target died after: {t.proc.returncode}')
+        check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the target is held')
+        t.stop()
+
+
+@tap_check('snapshot: a run reaps only zombies with exit signal 0; the target\'s own zombie stays its own')
+def _(c):
+    # the target forks a child that exits at once and is never waited for:
+    # a zombie with exit signal SIGCHLD, which is the target's to reap
+    p = subprocess.Popen([sys.executable, '-c',
+                          'import os, sys, time\n'
+                          'pid = os.fork()\n'
+                          'if pid == 0: os._exit(7)\n'
+                          'print(pid, flush=True)\n'
+                          'sys.stdin.readline()\n'
+                          'print(os.waitpid(pid, 0)[1] >> 8, flush=True)\n'
+                          'time.sleep(1e6)\n'],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    kid = int(p.stdout.readline())
+    check(wait_until(lambda: children(p.pid) == {kid: 'Z'}, 2), f'children {children(p.pid)}')
+    for extra in ((), ('-o', 'snapshot')):
+        m = c.mount(p.pid, extra)
+        check(m.unmount() == 0, 'daemon exit status')
+        check(wait_until(lambda: children(p.pid) == {kid: 'Z'}, 2),
+              f'after a mount {extra}: children {children(p.pid)}')
+    p.stdin.write('\n')
+    p.stdin.flush()
+    check(p.stdout.readline().split() == ['7'], 'the target could not reap its own child')
 
 
 if __name__ == '__main__':

@@ -1563,6 +1563,127 @@ for _point, _threads, _must in (('seize:1', 3, True), ('seize:3', 4, True),
         fault_check(_point, _threads, _must))
 
 
+# ==== -o snapshot: the daemon killed, and the next run ====
+# (issue 14) The clone is the target's child, made with exit signal 0 and
+# PTRACE_O_EXITKILL: a daemon killed with it held leaves a zombie in the
+# target (state Z, /proc stat field 38 = 0), never a running copy; the
+# next ptracefs run on the pid reaps it by an injected wait4.
+
+def children(pid):
+    """{pid: (state letter, exit_signal)} of the processes whose parent is pid."""
+    out = {}
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            f = read_text(f'/proc/{d}/stat').rsplit(')', 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(f[1]) == pid:
+            out[int(d)] = (f[0], int(f[35]))   # field 3 is f[0]: 38 is f[35]
+    return out
+
+
+def zombie_clones_only(pid):
+    """Every child of pid a zombie with exit signal 0 (what our clones leave)."""
+    return all(s == 'Z' and sig == 0 for s, sig in children(pid).values())
+
+
+def next_run_reaps(c, t, before):
+    """A plain mount of t, then its unmount: no child left, t undisturbed."""
+    m = c.mount(t.pid)
+    check(not children(t.pid), f'the next run left the children {children(t.pid)}')
+    check(m.unmount() == 0, 'the next run: daemon did not exit 0')
+    check(not children(t.pid), f'children after the next run: {children(t.pid)}')
+    assert_undisturbed(t, before)
+
+
+def snap_clone(m):
+    for line in m.read('status').decode().splitlines():
+        if line.startswith('clone '):
+            return int(line.split()[1])
+    raise Fail('status has no clone line')
+
+
+@tap_check('3 snapshot: SIGKILL of the daemon while mounted: the target runs, the clone '
+           'dies with it (a zombie), the next run reaps it')
+def _(c):
+    t = c.target('-t', '3')
+    before = states(t.pid)
+    m = c.mount(t.pid, ('-o', 'snapshot'))
+    clone = snap_clone(m)
+    check(children(t.pid) == {clone: ('t', 0)}, f'children while mounted: {children(t.pid)}')
+    os.kill(m.daemon, signal.SIGKILL)
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    check(wait_until(lambda: children(t.pid) == {clone: ('Z', 0)}, 2),
+          f'the clone did not die with the daemon: {children(t.pid)}')
+    assert_undisturbed(t, before)
+    check(wait_until(lambda: not mounted(m.mnt), 2), 'auto_unmount left the mount')
+    next_run_reaps(c, t, before)
+
+
+@tap_check('3 snapshot: the next run in snapshot mode reaps the old zombie, keeps only its clone')
+def _(c):
+    t = c.target('-t', '2')
+    before = states(t.pid)
+    m = c.mount(t.pid, ('-o', 'snapshot'))
+    old = snap_clone(m)
+    os.kill(m.daemon, signal.SIGKILL)
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    check(wait_until(lambda: children(t.pid) == {old: ('Z', 0)}, 2), f'{children(t.pid)}')
+    check(wait_until(lambda: not mounted(m.mnt), 2), 'auto_unmount left the mount')
+    m2 = c.mount(t.pid, ('-o', 'snapshot'))
+    new = snap_clone(m2)
+    check(children(t.pid) == {new: ('t', 0)}, f'children of the second mount: {children(t.pid)}')
+    check(m2.unmount() == 0, 'daemon did not exit 0')
+    check(wait_until(lambda: not children(t.pid), 2), f'children left: {children(t.pid)}')
+    assert_undisturbed(t, before)
+
+
+def snap_fault_check(point):
+    """PTRACEFS_FAULT=point on a -o snapshot mount, then its unmount: the
+    mount fails cleanly (or the daemon dies: kill:), the target is left
+    running with no stopped or traced thread and at most a zombie clone,
+    and after the next run it has no child at all."""
+    def fn(c):
+        t = c.target('-t', '3')
+        before = states(t.pid)
+        m = Mount(c, t.pid)
+        c.undo.append(m.cleanup)
+        m.start(('-o', 'snapshot'), env=fault_env(point), must=False)
+        if m.rc != 0:
+            refused(m.rc, m.stderr, m.mnt)
+            print(f'# {point}: {m.stderr.strip()}')
+            if not point.startswith('kill:'):
+                # a refusal undoes everything: its clone killed and reaped
+                check(not children(t.pid), f'{point}: the refusal left {children(t.pid)}')
+        else:
+            check(point.endswith('snap-reap'), f'{point}: mounted despite the fault')
+            clone = snap_clone(m)
+            st = m.unmount()
+            check(st == (-signal.SIGKILL if point.startswith('kill:') else 0) or
+                  (point.startswith('kill:') and st is not None),
+                  f'{point}: daemon exit status {st}')
+            check(wait_until(lambda: children(t.pid) == {clone: ('Z', 0)}, 2),
+                  f'{point}: the unreaped clone is not a zombie: {children(t.pid)}')
+        check(wait_until(lambda: zombie_clones_only(t.pid), 2),
+              f'{point}: children of the target: {children(t.pid)}')
+        assert_undisturbed(t, before)
+        print(f'# {point}: children before the next run {children(t.pid)}')
+        next_run_reaps(c, t, before)
+    return fn
+
+
+# Each step of the injection fails; the daemon dies at each step outside
+# the window in which a target thread carries the clone() call's registers
+# (kill:snap-clone-after and kill:snap-restore fall inside it: a SIGKILL
+# there leaves that thread to run on with them, ptracefs(1) says so).
+for _point in ('snap-clone-before', 'snap-clone-after', 'snap-restore', 'snap-setup',
+               'snap-reap', 'kill:snap-clone-before', 'kill:snap-setup', 'kill:snap-reap'):
+    tap_check(f'fault {_point} (-o snapshot): a clean failure or a dead daemon; the target '
+              f'runs, no child after the next run')(snap_fault_check(_point))
+
+
 # ==== runner ====
 
 def on_timeout(name):
