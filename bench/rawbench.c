@@ -12,6 +12,7 @@
  *                                    process_vm_readv, pwritten at
  *                                    offset == address into OUT      -> bytes
  *   seize PID                        SEIZE+INTERRUPT every thread
+ *   seize-tree PID                   the same for PID and its descendants
  *                                    (rescan until stable), wait for
  *                                    every stop                      -> ms
  *   regs PID                         attach as above, then time one
@@ -212,11 +213,8 @@ static int seen(pid_t t)
 	return 0;
 }
 
-/*
- * The least an attach can do: list the tasks, SEIZE + INTERRUPT each new
- * one, rescan until a pass finds nothing new, then collect every stop.
- */
-static void seize_all(pid_t pid)
+/* SEIZE + INTERRUPT every task of pid not yet seen, until a pass finds none. */
+static void seize_tasks(pid_t pid)
 {
 	char path[64];
 
@@ -247,12 +245,74 @@ static void seize_all(pid_t pid)
 		}
 		closedir(d);
 	}
+}
+
+static void wait_stops(void)
+{
 	for (size_t i = 0; i < ntids; i++) {
 		int st;
 
 		if (waitpid(tids[i], &st, __WALL) < 0)
 			die("waitpid");
 	}
+}
+
+/*
+ * The least an attach can do: list the tasks, SEIZE + INTERRUPT each new
+ * one, rescan until a pass finds nothing new, then collect every stop.
+ */
+static void seize_all(pid_t pid)
+{
+	seize_tasks(pid);
+	wait_stops();
+}
+
+/*
+ * The same over a process and its descendants (a -o tree baseline): each
+ * process met is seized, then its threads' children files name the next
+ * ones; one pass, no rescans, then every stop. Returns the processes.
+ */
+static size_t seize_tree(pid_t root)
+{
+	pid_t *procs = malloc(sizeof(*procs));
+	size_t nprocs = 1, cap = 1;
+
+	if (!procs)
+		die("malloc");
+	procs[0] = root;
+	for (size_t i = 0; i < nprocs; i++) {
+		size_t from = ntids;
+
+		seize_tasks(procs[i]);
+		for (size_t k = from; k < ntids; k++) {
+			char path[96], buf[4096], *p, *end;
+			ssize_t n;
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)procs[i], (int)tids[k]);
+			if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+				continue;
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+			buf[n > 0 ? n : 0] = 0;
+			for (p = buf;; p = end) {
+				long c = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				if (nprocs == cap) {
+					cap *= 2;
+					procs = realloc(procs, cap * sizeof(*procs));
+					if (!procs)
+						die("realloc");
+				}
+				procs[nprocs++] = (pid_t)c;
+			}
+		}
+	}
+	wait_stops();
+	free(procs);
+	return nprocs;
 }
 
 static int regs(pid_t pid)
@@ -412,6 +472,13 @@ int main(int argc, char **argv)
 		printf("%.3f %zu\n", (now() - t0) * 1e3, ntids);
 		return 0;	/* exit detaches every tracee */
 	}
+	if (!strcmp(cmd, "seize-tree") && argc == 3) {
+		double t0 = now();
+		size_t nprocs = seize_tree((pid_t)num(argv[2]));
+
+		printf("%.3f %zu %zu\n", (now() - t0) * 1e3, ntids, nprocs);
+		return 0;	/* exit detaches every tracee */
+	}
 	if (!strcmp(cmd, "regs") && argc == 3)
 		return regs((pid_t)num(argv[2]));
 	if (!strcmp(cmd, "cat-regs") && argc == 3)
@@ -420,6 +487,6 @@ int main(int argc, char **argv)
 		return watch((pid_t)num(argv[2]));
 	if (!strcmp(cmd, "cycles") && argc == 3)
 		return cycles(num(argv[2]));
-	fprintf(stderr, "usage: rawbench seq-vm|seq-procmem|seq-file|rand-vm|rand-file|copy-vm|seize|regs|cat-regs|watch|cycles ARGS (see the source)\n");
+	fprintf(stderr, "usage: rawbench seq-vm|seq-procmem|seq-file|rand-vm|rand-file|copy-vm|seize|seize-tree|regs|cat-regs|watch|cycles ARGS (see the source)\n");
 	return 2;
 }

@@ -84,9 +84,33 @@ static int refuse(int rc, const char *fmt, ...)
 	return rc;
 }
 
+/*
+ * -o tree: the root's ctl (no reader) runs the command on every member
+ * still attached, all of them even when one refuses (the first refusal
+ * is the answer). Its detach releases them all, then ends the mount.
+ */
+static int run_tree(const struct ctl_cmd *cmd)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < reader_tree_count(fs_ptree); i++) {
+		struct reader *r = reader_tree_member(fs_ptree, i)->r;
+		int one;
+
+		if (!r || reader_gone(r))
+			continue;
+		one = cmd->run(r);
+		if (rc == 0)
+			rc = one;
+	}
+	if (rc == 0 && cmd->run == detach && fs_on_exit)
+		fs_on_exit();
+	return rc;
+}
+
 int ctl_show(const struct node_ctx *c, struct sbuf *sb)
 {
-	sbuf_printf(sb, "mode %s\n", reader_state(c->r));
+	sbuf_printf(sb, "mode %s\n", c->r ? reader_state(c->r) : "tree");
 	sbuf_puts(sb, "commands");
 	for (size_t i = 0; i < ctl_ncmds; i++)
 		sbuf_printf(sb, " %s", ctl_cmds[i].name);
@@ -134,7 +158,11 @@ static int ctl_run(const struct node_ctx *c, const char *buf, size_t len, int *w
 		if (!k->run_arg != !arg)
 			return refuse(-EINVAL, "%s %s", cmd,
 				      arg ? "takes no argument" : "needs an argument");
-		rc = k->run_arg ? k->run_arg(c->r, arg, why, sizeof(why)) : k->run(c->r);
+		/* -o tree: a restore names one process's core, so a member's ctl. */
+		if (k->run_arg && !c->r)
+			return refuse(-EINVAL, "%s: write it to a member's ctl (MOUNTPOINT/PID/ctl)", cmd);
+		rc = k->run_arg ? k->run_arg(c->r, arg, why, sizeof(why)) :
+		     c->r ? k->run(c->r) : run_tree(k);
 		if (rc == 0)
 			*want_live = k->want_live;
 		else if (why[0])

@@ -164,6 +164,42 @@ static struct ptracefs *app(void)
 }
 
 /*
+ * The reader a path is about: the mount's, or with -o tree the member's
+ * whose directory the path is in (NULL for the tree's own files, which no
+ * snapshot holds, and for anything that is no member).
+ */
+static struct reader *path_reader(const char *path)
+{
+	char *end;
+	long pid;
+
+	if (!fs_ptree)
+		return app()->r;
+	while (*path == '/')
+		path++;
+	if (*path < '1' || *path > '9')
+		return NULL;
+	pid = strtol(path, &end, 10);
+	if ((*end && *end != '/') || pid > 0x7fffffff)
+		return NULL;
+	return reader_tree_reader(fs_ptree, (pid_t)pid);
+}
+
+/* -o tree: whether any member runs (ctl resume): nothing may be cached then. */
+static bool any_live(void)
+{
+	if (!fs_ptree)
+		return reader_is_live(app()->r);
+	for (size_t i = 0; i < reader_tree_count(fs_ptree); i++) {
+		struct reader *r = reader_tree_member(fs_ptree, i)->r;
+
+		if (r && !reader_gone(r) && reader_is_live(r))
+			return true;
+	}
+	return false;
+}
+
+/*
  * Kernel caching while the target is suspended. The tree cannot change
  * then but for a few events, so names, attributes and text files are
  * trusted for FROZEN_TIMEOUT_S and every event that changes the tree
@@ -236,7 +272,8 @@ static void on_ctl(int want_live)
 {
 	/* -o snapshot: resume lets the target go, the tree stays frozen. */
 	if (want_live >= 0)
-		cache_mode(!want_live || strcmp(reader_state(app()->r), "snapshot") == 0);
+		cache_mode(fs_ptree ? !any_live() :
+			   (!want_live || strcmp(reader_state(app()->r), "snapshot") == 0));
 	tree_changed();
 }
 
@@ -249,7 +286,8 @@ static struct timespec tree_mtime(void)
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 	static unsigned seen;
 	static struct timespec at;
-	unsigned v = reader_generation(app()->r) + atomic_load(&tree_version);
+	/* -o tree: every refresh of a member comes with a tree_changed. */
+	unsigned v = (app()->r ? reader_generation(app()->r) : 0) + atomic_load(&tree_version);
 	struct timespec now;
 
 	pthread_mutex_lock(&mu);
@@ -285,9 +323,8 @@ static struct timespec tree_mtime(void)
  */
 static _Atomic uint64_t last_outsider;	/* generation << 32 | pid */
 
-static bool caller_is_target(void)
+static bool caller_is_target(struct reader *r)
 {
-	struct reader *r = app()->r;
 	pid_t caller = fuse_get_context()->pid;
 	uint64_t key = (uint64_t)reader_generation(r) << 32 | (uint32_t)caller;
 	bool live = reader_is_live(r);
@@ -303,9 +340,10 @@ static bool caller_is_target(void)
 	return false;
 }
 
-static int walk(const char *path, struct node_ctx *ctx)
+/* The tree's own files (-o tree) need no reader: r NULL. */
+static int walk(struct reader *r, const char *path, struct node_ctx *ctx)
 {
-	if (caller_is_target())
+	if (r && caller_is_target(r))
 		return -EDEADLK;
 	return fs_walk(app()->r, path, ctx);
 }
@@ -319,12 +357,19 @@ static int walk(const char *path, struct node_ctx *ctx)
 static int enter(const char *path, struct fs_fh *fh, struct node_ctx *ctx,
 		 bool *held, bool fresh)
 {
-	struct reader *r = app()->r;
+	struct reader *r = fh ? fh->ctx.r : path_reader(path);
 	int rc;
 
 	*held = false;
 	if (atomic_load(&app()->released))
 		return -EIO;
+	/* -o tree: processes, ctl, the root itself; ctx->r stays NULL. */
+	if (!r) {
+		if (!fh)
+			return walk(NULL, path, ctx);
+		*ctx = fh->ctx;
+		return 0;
+	}
 	/* Opens in live mode first catch up with a changed address space. */
 	if (fresh)
 		reader_refresh_if_changed(r);
@@ -335,7 +380,7 @@ static int enter(const char *path, struct fs_fh *fh, struct node_ctx *ctx,
 			rc = 0;
 		} else {
 			/* A refresh since the open: indexes into maps moved. */
-			rc = walk(fh ? fh->path : path, ctx);
+			rc = walk(r, fh ? fh->path : path, ctx);
 		}
 		if (rc == 0 && (!(ctx->node->flags & NF_HOLD) || *held || !reader_is_live(r)))
 			return 0;
@@ -352,11 +397,14 @@ static int enter(const char *path, struct fs_fh *fh, struct node_ctx *ctx,
 	}
 }
 
-static void leave(bool held)
+/* After enter: r is the ctx->r it gave. */
+static void leave(struct reader *r, bool held)
 {
-	reader_unlock(app()->r);
+	if (!r)
+		return;
+	reader_unlock(r);
 	if (held)
-		reader_release_suspend(app()->r);
+		reader_release_suspend(r);
 }
 
 static void *exit_soon(void *arg)
@@ -398,9 +446,18 @@ static void *op_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	conn->want &= ~FUSE_CAP_SPLICE_READ;
 	if (conn->proto_major > 7 || (conn->proto_major == 7 && conn->proto_minor >= 44))
 		notify_fd = fuse_session_fd(fuse_get_session(f));
-	cache_mode(!reader_is_live(app()->r));
-	reader_on_change(app()->r, on_reader_change, NULL);
-	fs_on_detach = request_exit;
+	cache_mode(!any_live());
+	if (fs_ptree) {
+		for (size_t i = 0; i < reader_tree_count(fs_ptree); i++)
+			if (reader_tree_member(fs_ptree, i)->r)
+				reader_on_change(reader_tree_member(fs_ptree, i)->r,
+						 on_reader_change, NULL);
+	} else {
+		reader_on_change(app()->r, on_reader_change, NULL);
+	}
+	/* -o tree: a member's detach leaves the others mounted. */
+	fs_on_detach = fs_ptree ? tree_changed : request_exit;
+	fs_on_exit = request_exit;
 	fs_on_ctl = on_ctl;
 	return app();
 }
@@ -453,7 +510,7 @@ static int fh_text(struct fs_fh *fh)
 	if (!fh->text && !(fh->text = render_take(fh->path, fh->ctx.gen, &fh->len))) {
 		if ((rc = enter(NULL, fh, &ctx, &held, false)) == 0) {
 			rc = fs_show(&ctx, &sb);
-			leave(held);
+			leave(ctx.r, held);
 		}
 		fh->text = rc ? NULL : sbuf_detach(&sb, &fh->len);
 		if (!rc && !fh->text && !(fh->text = strdup("")))
@@ -478,7 +535,9 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		text_attr(&fh->ctx, fh->len, st);
 		rc = 0;
 		held = false;
-		reader_rdlock(app()->r);
+		ctx = fh->ctx;
+		if (ctx.r)
+			reader_rdlock(ctx.r);
 	} else {
 		if ((rc = enter(path, fh, &ctx, &held, false)))
 			return rc;
@@ -487,7 +546,7 @@ static int op_getattr(const char *path, struct stat *st, struct fuse_file_info *
 		else
 			rc = fs_stat(&ctx, st);
 	}
-	leave(held);
+	leave(ctx.r, held);
 	if (rc)
 		return rc;
 	st->st_uid = getuid();
@@ -551,7 +610,7 @@ static int op_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t
 		rc = fill_one(&fc, "..");
 	if (rc == 0)
 		rc = fs_list(&ctx, fill_one, &fc);
-	leave(held);
+	leave(ctx.r, held);
 	return rc == -ENOBUFS ? 0 : rc;
 }
 
@@ -598,7 +657,7 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 		fh->held = true;
 		held = false;
 	}
-	leave(held);
+	leave(ctx.r, held);
 	if (rc) {
 		if (fh) {
 			if (fh->path)
@@ -673,7 +732,7 @@ static int op_read(const char *path, char *buf, size_t len, off_t off,
 	if ((rc = enter(NULL, fh, &ctx, &held, false)))
 		return rc == -ENOENT ? -EIO : rc;
 	n = fs_read(&ctx, buf, len, (uint64_t)off);
-	leave(held);
+	leave(ctx.r, held);
 	return (int)n;
 }
 
@@ -700,7 +759,7 @@ static off_t op_lseek(const char *path, off_t off, int whence, struct fuse_file_
 	if ((rc = enter(NULL, fh, &ctx, &held, false)))
 		return rc == -ENOENT ? -EIO : rc;
 	rc = fs_seek(&ctx, (uint64_t)off, whence, &out);
-	leave(held);
+	leave(ctx.r, held);
 	return rc ? rc : (off_t)out;
 }
 
@@ -734,9 +793,9 @@ static int op_write(const char *path, const char *buf, size_t size, off_t off,
 		if ((rc = enter(NULL, fh, &ctx, &held, false)))
 			return rc == -ENOENT ? -EIO : rc;
 		n = fs_pwrite(&ctx, buf, size, (uint64_t)off);
-		leave(held);
-		if (n > 0) {
-			reader_written(app()->r);
+		leave(ctx.r, held);
+		if (n > 0 && fh->ctx.r) {
+			reader_written(fh->ctx.r);
 			tree_changed();
 		}
 		return (int)n;
@@ -758,7 +817,7 @@ static int op_readlink(const char *path, char *buf, size_t size)
 	if ((rc = enter(path, NULL, &ctx, &held, false)))
 		return rc;
 	rc = fs_link(&ctx, &sb);
-	leave(held);
+	leave(ctx.r, held);
 	if (rc == 0 && size) {
 		size_t n = sb.len < size - 1 ? sb.len : size - 1;
 
@@ -779,7 +838,7 @@ static int op_opendir(const char *path, struct fuse_file_info *fi)
 	if ((rc = enter(path, NULL, &ctx, &held, true)))
 		return rc;
 	rc = ctx.node->kind == NODE_DIR ? 0 : -ENOTDIR;
-	leave(held);
+	leave(ctx.r, held);
 	return rc;
 }
 
@@ -810,7 +869,7 @@ static int ro_truncate(const char *p, off_t o, struct fuse_file_info *fi)
 		rc = -EROFS;
 	else
 		rc = ctx.node->kind == NODE_TEXT && o == 0 ? 0 : -EPERM;
-	leave(held);
+	leave(ctx.r, held);
 	return rc;
 }
 static int ro_create(const char *p, mode_t m, struct fuse_file_info *fi) { (void)p; (void)m; (void)fi; return -EROFS; }

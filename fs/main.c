@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "fs/ptracefs.h"
+#include "fs/tree.h"
 #include "fs/watch.h"
 
 struct options {
@@ -35,7 +36,7 @@ struct options {
 	const char *core;	/* set when it is a core file */
 	const char *mountpoint;
 	int nargs;
-	int help, version, foreground, debug, single, force, allow_other, live, snapshot, rw;
+	int help, version, foreground, debug, single, force, allow_other, live, snapshot, rw, tree;
 	char *coredump_filter;
 	int64_t filter;		/* parsed coredump_filter, -1 if none */
 };
@@ -58,6 +59,7 @@ static const struct fuse_opt spec[] = {
 	OPT("live", live, 1),
 	OPT("snapshot", snapshot, 1),
 	OPT("rw", rw, 1),
+	OPT("tree", tree, 1),
 	OPT("coredump_filter=%s", coredump_filter, 0),
 	FUSE_OPT_END
 };
@@ -95,6 +97,10 @@ static void usage(FILE *f)
 "                    (off by default);\n"
 "                    `echo \"restore /abs/app.core\" > ctl` puts a saved\n"
 "                    core back (memory and every thread's registers)\n"
+"  -o tree           PID and every descendant, frozen together as one\n"
+"                    instant: MOUNTPOINT/processes lists them, ctl acts on\n"
+"                    all, MOUNTPOINT/<pid>/ is each one's tree (not with\n"
+"                    -o live or -o snapshot)\n"
 "  -o coredump_filter=MASK\n"
 "                    which mappings `core` carries bytes of (hex, as\n"
 "                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
@@ -267,7 +273,10 @@ static void on_unmounted(void *arg)
 	struct ptracefs *fs = arg;
 
 	atomic_store(&fs->released, true);
-	reader_detach(fs->r);
+	if (fs->tree)
+		reader_tree_detach(fs->tree);
+	else
+		reader_detach(fs->r);
 	ptracefs_tree_changed();	/* what the kernel cached must fail too */
 }
 
@@ -314,8 +323,11 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	pthread_sigmask(SIG_BLOCK, o->snapshot ? &stop : NULL, &old);
 	if (o->core)
 		rc = reader_open_core(o->core, &ropts, &fs->r, why, sizeof(why));
+	else if (o->tree)
+		rc = reader_tree_attach(pid, &ropts, &fs->tree, why, sizeof(why));
 	else
 		rc = reader_attach(pid, &ropts, &fs->r, why, sizeof(why));
+	fs_ptree = fs->tree;
 	if (rc) {
 		tell(report_fd, why[0] ? why : strerror(-rc));
 		return 1;
@@ -329,6 +341,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	if (fuse_mount(fuse, o->mountpoint) != 0) {
 		reader_close(fs->r);
+		reader_tree_close(fs->tree);
 		snprintf(why, sizeof(why), "cannot mount on %s", o->mountpoint);
 		tell(report_fd, why);
 		return 1;
@@ -337,6 +350,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
 		fuse_unmount(fuse);
 		reader_close(fs->r);
+		reader_tree_close(fs->tree);
 		tell(report_fd, "cannot install signal handlers");
 		return 1;
 	}
@@ -373,6 +387,9 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	/* Unmount, SIGINT, SIGTERM, SIGHUP: every thread detached, target runs. */
 	reader_close(fs->r);
 	fs->r = NULL;
+	reader_tree_close(fs->tree);
+	fs->tree = NULL;
+	fs_ptree = NULL;
 	return rc < 0 ? 1 : 0;
 }
 
@@ -624,13 +641,22 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			o->mountpoint, (int)other, daemon_note(other, note, sizeof(note)));
 		return -1;
 	}
+	/*
+	 * -o tree: one freeze for all; a live tree or one clone a member
+	 * would each need a mode of their own (see ptracefs(1)).
+	 */
+	if (o->tree && (o->live || o->snapshot)) {
+		fprintf(stderr, "ptracefs: -o tree and -o %s exclude each other: a tree is mounted suspended, as one instant\n",
+			o->live ? "live" : "snapshot");
+		return -1;
+	}
 	if (o->rw && o->snapshot) {
 		fprintf(stderr, "ptracefs: -o rw and -o snapshot exclude each other: a snapshot's memory is a clone's, not the process's\n");
 		return -1;
 	}
-	if (o->core && (o->live || o->snapshot || o->rw)) {
+	if (o->core && (o->live || o->snapshot || o->rw || o->tree)) {
 		fprintf(stderr, "ptracefs: -o %s needs a running process, not a core file\n",
-			o->live ? "live" : o->snapshot ? "snapshot" : "rw");
+			o->live ? "live" : o->snapshot ? "snapshot" : o->rw ? "rw" : "tree");
 		return -1;
 	}
 	/* Other users could then write another user's process. */

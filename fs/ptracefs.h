@@ -9,7 +9,8 @@
 #include "reader/reader.h"
 
 struct ptracefs {
-	struct reader *r;
+	struct reader *r;		/* NULL with -o tree: */
+	struct reader_tree *tree;	/* one reader a member (fs/ptree_files.c) */
 	bool debug;
 	struct timespec suspended;	/* every file's times: the snapshot's */
 	/* Lazily unmounted (fs/watch.c): the target is let go and every

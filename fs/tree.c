@@ -7,6 +7,7 @@
 #include "fs/tree.h"
 
 void (*fs_on_detach)(void);
+void (*fs_on_exit)(void);
 void (*fs_on_ctl)(int want_live);
 
 int fs_table_gen(const struct node_ctx *dir, const char *name, size_t i,
@@ -46,8 +47,15 @@ static int dir_gen(const struct node_ctx *dir, const char *name, size_t i,
 
 int fs_walk(struct reader *r, const char *path, struct node_ctx *out)
 {
-	struct node_ctx ctx = { .node = &fs_root, .r = r, .gen = reader_generation(r) };
+	struct node_ctx ctx = { .node = &fs_root, .r = r };
 	const char *p = path;
+
+	if (r)
+		ctx.gen = reader_generation(r);
+	else if (fs_ptree)
+		ctx.node = &fs_tree_root;	/* members bind their reader */
+	else
+		return -ENOENT;
 
 	while (*p) {
 		struct node_ent ent;

@@ -102,8 +102,15 @@ struct node {
 
 /* The root of the tree. */
 extern const struct node fs_root;
+/*
+ * -o tree (fs/ptree_files.c): the mounted processes, set before the mount,
+ * NULL otherwise; and the root above their directories, where a walk
+ * starts when it is given no reader.
+ */
+extern struct reader_tree *fs_ptree;
+extern const struct node fs_tree_root;
 
-/* Resolves "/a/b" from the root. -ENOENT, -ENOTDIR. */
+/* Resolves "/a/b" from the root (-o tree: r NULL). -ENOENT, -ENOTDIR. */
 int fs_walk(struct reader *r, const char *path, struct node_ctx *out);
 /* Lists a directory's entries (without . and ..). */
 int fs_list(const struct node_ctx *ctx, node_fill_fn fill, void *cookie);
@@ -131,8 +138,10 @@ int fs_table_gen(const struct node_ctx *dir, const char *name, size_t i,
 /* PROC rows: the reader_file named by the row's arg. */
 int fs_proc_show(const struct node_ctx *c, struct sbuf *sb);
 
-/* ctl's "detach": set by the FUSE glue to end the mount. */
+/* ctl's "detach": set by the FUSE glue to end the mount (-o tree: of one
+ * member, which leaves it mounted: fs_on_exit ends it, after the root's). */
 extern void (*fs_on_detach)(void);
+extern void (*fs_on_exit)(void);
 /* After every ctl write, done or refused: the mode asked for (1 live,
  * 0 suspended, -1 unchanged). Set by the FUSE glue, which drops caches. */
 extern void (*fs_on_ctl)(int want_live);

@@ -116,7 +116,7 @@ int attach_add_thread(struct reader *r, pid_t tid, char state_before)
  * Is tid already ours (a TRACECLONE child we have not met)? TracerPid names
  * the tracing thread, and this runs on it.
  */
-static bool traced_by_us(pid_t tid)
+bool attach_traced_by_us(pid_t tid)
 {
 	char v[32];
 
@@ -144,12 +144,13 @@ static int seize_one(struct reader *r, pid_t tid, char *why, size_t whylen)
 		snprintf(why, whylen, "cannot seize thread %d: injected fault", (int)tid);
 		return -EPERM;
 	}
-	if (ptrace(PTRACE_SEIZE, tid, 0, (void *)(long)PTRACE_O_TRACECLONE) < 0) {
+	if (ptrace(PTRACE_SEIZE, tid, 0,
+		   (void *)(r->seize_opts ? r->seize_opts : PTRACE_O_TRACECLONE)) < 0) {
 		int err = errno;
 
 		if (err == ESRCH)
 			return 0;	/* exited meanwhile */
-		if (err == EPERM && traced_by_us(tid))
+		if (err == EPERM && attach_traced_by_us(tid))
 			return attach_add_thread(r, tid, 0) ?: 1;
 		/*
 		 * A dying thread (exit_state set) is refused with EPERM too,
@@ -260,7 +261,7 @@ static int wait_stopped(struct reader *r, uint64_t deadline)
  * entries, and a thread that exits as we seize it may leave an untraced
  * successor behind. More threads than we hold means one got past us.
  */
-static bool all_accounted(struct reader *r)
+bool attach_accounted(struct reader *r)
 {
 	size_t ours = count_state(r, RT_SEIZED) + count_state(r, RT_STOPPED) +
 		      count_state(r, RT_RUNNING);
@@ -274,7 +275,7 @@ static bool all_accounted(struct reader *r)
 	return strtoul(v, NULL, 10) <= ours;
 }
 
-static int seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen)
+int attach_seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen)
 {
 	pid_t *tids;
 	size_t n;
@@ -313,7 +314,7 @@ int attach_all(struct reader *r, char *why, size_t whylen)
 				 pass - 1);
 			return -EAGAIN;
 		}
-		rc = seize_pass(r, &nnew, why, whylen);
+		rc = attach_seize_pass(r, &nnew, why, whylen);
 		if (rc)
 			return rc;
 		if (fault_hit("sleep-attach"))
@@ -337,7 +338,7 @@ int attach_all(struct reader *r, char *why, size_t whylen)
 				 (int)r->pid);
 			return -ESRCH;
 		}
-		quiet = nnew || !all_accounted(r) ? 0 : quiet + 1;
+		quiet = nnew || !attach_accounted(r) ? 0 : quiet + 1;
 	}
 	return 0;
 }

@@ -337,6 +337,7 @@ static int detach_now_fn(struct reader *r, void *p)
 {
 	(void)p;
 	detach_all(r);
+	atomic_store(&r->detached, true);
 	return 0;
 }
 

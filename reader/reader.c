@@ -79,7 +79,7 @@ uint64_t reader_page_size(void)
 	return page > 0 ? (uint64_t)page : 4096;
 }
 
-static int snapshot_regs(struct reader *r)
+int snapshot_regs(struct reader *r)
 {
 	size_t n = atomic_load(&r->nthreads);
 	unsigned char *buf;
@@ -344,7 +344,7 @@ void forget_thread_infos(struct reader *r)
 	}
 }
 
-static int snapshot_process(struct reader *r, char *why, size_t whylen)
+int snapshot_process(struct reader *r, char *why, size_t whylen)
 {
 	int rc;
 
@@ -380,13 +380,9 @@ void free_snapshot(struct reader *r)
 	free(r->tid_index);
 }
 
-int reader_attach(pid_t pid, const struct reader_opts *opts,
-		  struct reader **out, char *why, size_t whylen)
+int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct reader **out)
 {
 	struct reader *r = calloc(1, sizeof(*r));
-	struct attach_arg a = { "" };
-	unsigned budget;
-	int rc;
 
 	if (!r)
 		return -ENOMEM;
@@ -407,12 +403,33 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	 * entries never move (see struct reader). Untouched, it costs only
 	 * address space.
 	 */
-	r->threads_cap = READER_MAX_THREADS;
+	r->threads_cap = cap ? cap : READER_MAX_THREADS;
 	r->threads = calloc(r->threads_cap, sizeof(*r->threads));
 	if (!r->threads || tid_index_init(r)) {
-		rc = -ENOMEM;
-		goto out_free;
+		reader_free_new(r);
+		return -ENOMEM;
 	}
+	*out = r;
+	return 0;
+}
+
+void reader_free_new(struct reader *r)
+{
+	free_snapshot(r);
+	free(r);
+}
+
+int reader_attach(pid_t pid, const struct reader_opts *opts,
+		  struct reader **out, char *why, size_t whylen)
+{
+	struct reader *r;
+	struct attach_arg a = { "" };
+	unsigned budget;
+	int rc;
+
+	rc = reader_new(pid, opts, 0, &r);
+	if (rc)
+		return rc;
 	budget = (r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000) + 5000;
 
 	rc = tracer_start(r);
@@ -445,8 +462,7 @@ out_detach:
 out_stop:
 	tracer_stop(r);
 out_free:
-	free_snapshot(r);
-	free(r);
+	reader_free_new(r);
 	return rc;
 }
 
@@ -479,7 +495,7 @@ const char *reader_state(const struct reader *r)
 	if (!r->src->ops->set_live)
 		return r->src->ops->kind;	/* a core: never ran under us */
 	if (reader_gone(r))
-		return "exited";
+		return atomic_load(&((struct reader *)r)->detached) ? "detached" : "exited";
 	if (r->snap)	/* -o snapshot */
 		return "snapshot";
 	return atomic_load(&((struct reader *)r)->mode) == MODE_LIVE ? "live" : "suspended";

@@ -53,6 +53,34 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
  */
 int reader_open_core(const char *path, const struct reader_opts *opts,
 		     struct reader **out, char *why, size_t whylen);
+/*
+ * -o tree (reader/ptree.c): pid and every descendant, frozen as one
+ * instant (every thread of every process stopped before any state is
+ * taken), one reader each. A descendant that cannot be traced (another
+ * user's, non-dumpable, traced already, a zombie) is a member without a
+ * reader, with the reason; its own descendants are not followed. Fails
+ * only when pid itself cannot be mounted. Members are in the order met:
+ * every one after the member that forked it.
+ */
+struct reader_tree;
+struct reader_tree_member {
+	pid_t pid, ppid, pgid, sid;	/* /proc/PID/stat at the freeze */
+	char comm[64];
+	char state;			/* its state letter before the freeze */
+	struct reader *r;		/* NULL: listed only, for why */
+	const char *why;		/* "" when it has a reader */
+};
+int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
+		       struct reader_tree **out, char *why, size_t whylen);
+size_t reader_tree_count(const struct reader_tree *t);
+const struct reader_tree_member *reader_tree_member(const struct reader_tree *t, size_t i);
+/* The reader of member pid, or NULL (not a member, or listed only). */
+struct reader *reader_tree_reader(const struct reader_tree *t, pid_t pid);
+/* Every member let go (a lazy unmount); the readers stay, exited. */
+void reader_tree_detach(struct reader_tree *t);
+/* Every member let go and every reader freed. */
+void reader_tree_close(struct reader_tree *t);
+
 /* Lets go of the source (a process: every thread detached, it runs on) and frees the reader. */
 void reader_close(struct reader *r);
 

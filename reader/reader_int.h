@@ -123,6 +123,12 @@ struct reader {
 	struct state_cache *state;
 	/* -o snapshot: the clone mem_pid names, and the freeze (snapshot.c) */
 	struct snapshot *snap;
+	/* -o tree: the tree this reader is a member of (ptree.c), or NULL */
+	struct reader_tree *tree;
+	/* PTRACE_SEIZE's options (attach.c); 0: PTRACE_O_TRACECLONE */
+	unsigned long seize_opts;
+	/* ctl detach let go of every thread: state says so, not "exited" */
+	_Atomic bool detached;
 };
 
 /*
@@ -154,6 +160,14 @@ int tracer_start(struct reader *r);
 int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
 		unsigned timeout_ms);
 void tracer_stop(struct reader *r);
+/*
+ * -o tree (ptree.c): r's tracees are held by owner's tracer thread too,
+ * which reaps them and runs r's requests. On the tracer thread only.
+ * tracer_stop(r) then leaves the thread to the others; the last stops it.
+ */
+int tracer_share(struct reader *owner, struct reader *r);
+/* ptree.c, on the tracer thread: a member forked child (PTRACE_EVENT_FORK). */
+void ptree_forked(struct reader *r, pid_t child);
 /* Consumes pending wait events for our tracees (tracer thread only). */
 void tracer_reap(struct reader *r);
 
@@ -224,6 +238,25 @@ struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
 /* Appends a seized thread to r->threads; -ENOSPC when the table is full. */
 int attach_add_thread(struct reader *r, pid_t tid, char state_before);
 int tid_index_init(struct reader *r);
+
+/* One pass over /proc/PID/task seizing what is new: *nnew threads (ptree.c). */
+int attach_seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen);
+/* Whether the kernel counts no more threads than r holds. */
+bool attach_accounted(struct reader *r);
+/* Is tid traced by the calling (tracer) thread already? */
+bool attach_traced_by_us(pid_t tid);
+
+/*
+ * reader.c: a reader for pid, nothing seized yet (reader_attach's first
+ * half; ptree.c makes one per member), room for cap threads (0: the
+ * default); the registers of every stopped thread (tracer thread); the
+ * process's snapshot once they are (maps, /proc files, identity); and
+ * the undoing of reader_new.
+ */
+int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct reader **out);
+int snapshot_regs(struct reader *r);
+int snapshot_process(struct reader *r, char *why, size_t whylen);
+void reader_free_new(struct reader *r);
 
 /*
  * mem.c: a direct read of target memory (process_vm_readv, else

@@ -22,6 +22,7 @@
 
 struct treq {
 	struct treq *next;
+	struct reader *r;	/* whose request: a shared tracer serves several */
 	tracer_fn fn;
 	int rc;
 	bool done, abandoned;
@@ -37,6 +38,14 @@ struct tracer {
 	int efd;		/* posted when a request is queued */
 	int sfd;		/* SIGCHLD, when the process has it blocked */
 	bool stop;
+	/*
+	 * The readers whose tracees this thread holds: one, or every member
+	 * of a -o tree mount (ptree.c), which shares the thread that froze
+	 * them all. Touched only on this thread; refs (under mu) counts them.
+	 */
+	struct reader **rs;
+	size_t nrs, caprs;
+	int refs;
 };
 
 static bool is_stop_signal(int sig)
@@ -78,6 +87,13 @@ static void tracer_handle_stop(struct reader *r, struct rthread *t, int status)
 		    attach_add_thread(r, (pid_t)child, 'R') == 0 &&
 		    atomic_load(&r->mode) == MODE_LIVE)
 			atomic_store(&reader_find_thread(r, (pid_t)child)->state, RT_RUNNING);
+	}
+	/* -o tree: a fork's child is auto-attached (TRACEFORK): a new member. */
+	if (event == PTRACE_EVENT_FORK || event == PTRACE_EVENT_VFORK) {
+		unsigned long child = 0;
+
+		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &child) == 0 && child > 0)
+			ptree_forked(r, (pid_t)child);
 	}
 	if (event == PTRACE_EVENT_STOP && is_stop_signal(sig)) {
 		t->group_stop_sig = sig;
@@ -181,8 +197,7 @@ static void drain(int fd)
 
 static void *tracer_main(void *p)
 {
-	struct reader *r = p;
-	struct tracer *t = r->tracer;
+	struct tracer *t = p;
 	unsigned idle = 0;
 
 	for (;;) {
@@ -211,7 +226,8 @@ static void *tracer_main(void *p)
 		if (woken != 0 || ++idle <= 5 || idle % 25 == 0 ||
 		    waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 ||
 		    si.si_pid != 0)
-			tracer_reap(r);
+			for (size_t i = 0; i < t->nrs; i++)
+				tracer_reap(t->rs[i]);
 
 		pthread_mutex_lock(&t->mu);
 		while ((q = t->head)) {
@@ -219,7 +235,7 @@ static void *tracer_main(void *p)
 			if (!t->head)
 				t->tail = NULL;
 			pthread_mutex_unlock(&t->mu);
-			q->rc = q->fn(r, q->arg);
+			q->rc = q->fn(q->r, q->arg);
 			pthread_mutex_lock(&t->mu);
 			q->done = true;
 			if (q->abandoned)
@@ -259,6 +275,17 @@ int tracer_start(struct reader *r)
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	t->sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	t->rs = malloc(sizeof(*t->rs));
+	if (!t->rs) {
+		close(t->efd);
+		if (t->sfd >= 0)
+			close(t->sfd);
+		free(t);
+		return -ENOMEM;
+	}
+	t->rs[0] = r;
+	t->nrs = t->caprs = 1;
+	t->refs = 1;
 	r->tracer = t;
 
 	/*
@@ -267,9 +294,10 @@ int tracer_start(struct reader *r)
 	 */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&t->thread, NULL, tracer_main, r);
+	rc = pthread_create(&t->thread, NULL, tracer_main, t);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
+		free(t->rs);
 		close(t->efd);
 		if (t->sfd >= 0)
 			close(t->sfd);
@@ -294,6 +322,7 @@ int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
 	q = calloc(1, sizeof(*q) + argsize);
 	if (!q)
 		return -ENOMEM;
+	q->r = r;
 	q->fn = fn;
 	q->argsize = argsize;
 	if (argsize)
@@ -339,13 +368,62 @@ int tracer_call(struct reader *r, tracer_fn fn, void *arg, size_t argsize,
 	return rc;
 }
 
+int tracer_share(struct reader *owner, struct reader *r)
+{
+	struct tracer *t = owner->tracer;
+
+	if (t->nrs == t->caprs) {
+		size_t cap = t->caprs * 2;
+		struct reader **rs = realloc(t->rs, cap * sizeof(*rs));
+
+		if (!rs)
+			return -ENOMEM;
+		t->rs = rs;
+		t->caprs = cap;
+	}
+	t->rs[t->nrs++] = r;
+	pthread_mutex_lock(&t->mu);
+	t->refs++;
+	pthread_mutex_unlock(&t->mu);
+	r->tracer = t;
+	return 0;
+}
+
+/* On the tracer: r's tracees are no longer reaped here (it is closing). */
+static int unshare_fn(struct reader *r, void *arg)
+{
+	struct tracer *t = r->tracer;
+
+	(void)arg;
+	for (size_t i = 0; i < t->nrs; i++)
+		if (t->rs[i] == r) {
+			memmove(&t->rs[i], &t->rs[i + 1], (t->nrs - i - 1) * sizeof(*t->rs));
+			t->nrs--;
+			break;
+		}
+	return 0;
+}
+
 void tracer_stop(struct reader *r)
 {
 	struct tracer *t = r->tracer;
 	uint64_t one = 1;
+	bool last;
 
 	if (!t)
 		return;
+	pthread_mutex_lock(&t->mu);
+	last = t->refs == 1;
+	pthread_mutex_unlock(&t->mu);
+	if (!last) {
+		/* Others still use the thread: just leave it (ptree.c). */
+		tracer_call(r, unshare_fn, NULL, 0, 5000);
+		pthread_mutex_lock(&t->mu);
+		t->refs--;
+		pthread_mutex_unlock(&t->mu);
+		r->tracer = NULL;
+		return;
+	}
 	pthread_mutex_lock(&t->mu);
 	t->stop = true;
 	pthread_mutex_unlock(&t->mu);
@@ -358,6 +436,7 @@ void tracer_stop(struct reader *r)
 		close(t->sfd);
 	pthread_mutex_destroy(&t->mu);
 	pthread_cond_destroy(&t->cv);
+	free(t->rs);
 	free(t);
 	r->tracer = NULL;
 }

@@ -553,6 +553,52 @@ def _(c):
     check(not mounted(m.mnt), 'a mount appeared')
 
 
+def tree_of(pid):
+    """pid and every process whose ppid chain reaches it, from /proc now."""
+    parent = {}
+    for d in os.listdir('/proc'):
+        try:
+            with open(f'/proc/{d}/stat') as f:
+                parent[int(d)] = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (ValueError, OSError):
+            pass
+    out = {pid}
+    for p in parent:
+        q, n = p, 0
+        while q in parent and q != pid and n < 4096:
+            q, n = parent[q], n + 1
+        if q == pid:
+            out.add(p)
+    return out
+
+
+@tap_check('3 SIGKILL of a -o tree daemon mid-freeze: every process of the tree runs on')
+def _(c):
+    forker = os.environ.get('PTRACEFS_FORKER', '')
+    if not os.access(forker, os.X_OK):
+        raise Skip('PTRACEFS_FORKER is not set')
+    env = fault_env('sleep-attach')
+    t = harness.Target(c.tmp, forker, ('-n', '3', '-g', '-t', '2'))
+    c.undo.append(t.stop)
+    m = c.mount_fg(t.pid, ('-o', 'tree'), env=env)
+    # the injected 2 s sleep comes in the second pass, once the processes
+    # the first one found are stopped too
+    if not wait_until(lambda: traced(t.pid) and 't' in states(t.pid).values(), 15):
+        m.proc.kill()
+        raise Fail(f'the daemon never stopped the root: {m.proc.communicate()[1]!r}')
+    time.sleep(0.5)
+    held = [p for p in tree_of(t.pid) if traced(p)]
+    m.proc.kill()
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    check(not mounted(m.mnt), 'a mount appeared')
+
+    def running():
+        return [p for p in held if p in tree_of(t.pid) and
+                (traced(p) or any(s in 'tT' for s in states(p).values()))]
+    check(len(held) >= 2, f'only {held} held when the daemon died')
+    check(wait_until(lambda: not running(), 2), f'still traced or stopped: {running()}')
+
+
 @tap_check('3 SIGKILL of the daemon while suspended: undisturbed within 1 s, auto_unmount')
 def _(c):
     t = c.target('-t', '3')
