@@ -225,34 +225,49 @@ struct peek_arg {
  * capture its registers, let it go again (PTRACE_CONT, or PTRACE_LISTEN
  * if it is in a job-control stop).
  */
+/* On the tracer, live mode: one running thread stopped; 0 once it is. */
+static int stop_one(struct reader *r, struct rthread *t)
+{
+	uint64_t deadline = now_ms() + STOP_TIMEOUT_MS;
+
+	if (atomic_load(&t->state) != RT_RUNNING)
+		return 0;
+	atomic_store(&t->state, RT_SEIZED);
+	ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+	while (atomic_load(&t->state) == RT_SEIZED && now_ms() < deadline) {
+		tracer_reap(r);
+		if (atomic_load(&t->state) == RT_SEIZED)
+			usleep(50);
+	}
+	if (atomic_load(&t->state) == RT_DEAD)
+		return -ENOENT;
+	if (atomic_load(&t->state) != RT_STOPPED)
+		return -EIO;	/* it would not stop (state D, say) */
+	return 0;
+}
+
+/* After stop_one: let it go again unless live mode is holding it. */
+static void let_go(struct reader *r, struct rthread *t)
+{
+	if (reader_is_live(r) && atomic_load(&r->holds) == 0)
+		resume_thread(t);
+}
+
 static int peek_fn(struct reader *r, void *p)
 {
 	struct peek_arg *a = p;
 	struct rthread *t = reader_find_thread(r, a->tid);
-	uint64_t deadline = now_ms() + STOP_TIMEOUT_MS;
 	unsigned char *buf;
 	int rc;
 
 	if (!t || atomic_load(&t->state) == RT_DEAD)
 		return -ENOENT;
-	if (atomic_load(&t->state) == RT_RUNNING) {
-		atomic_store(&t->state, RT_SEIZED);
-		ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
-		while (atomic_load(&t->state) == RT_SEIZED && now_ms() < deadline) {
-			tracer_reap(r);
-			if (atomic_load(&t->state) == RT_SEIZED)
-				usleep(50);
-		}
-		if (atomic_load(&t->state) == RT_DEAD)
-			return -ENOENT;
-		if (atomic_load(&t->state) != RT_STOPPED)
-			return -EIO;	/* it would not stop (state D, say) */
-	}
+	if ((rc = stop_one(r, t)))
+		return rc;
 	buf = regs_buffer(r->arch);
 	rc = buf ? capture_regs(r, t, buf) : -ENOMEM;
 	free(buf);
-	if (reader_is_live(r) && atomic_load(&r->holds) == 0)
-		resume_thread(t);
+	let_go(r, t);
 	return rc;
 }
 
@@ -365,14 +380,22 @@ static int setregs_fn(struct reader *r, void *p)
 	const struct arch_desc *arch = atomic_load(&r->arch);
 	unsigned char *buf;
 	struct iovec iov;
+	bool was_running;
 	int rc = 0;
 
 	if (!t || atomic_load(&t->state) == RT_DEAD)
 		return -ENOENT;
+	/* Live mode: the thread stops for the write, as for a read. */
+	was_running = atomic_load(&t->state) == RT_RUNNING;
+	if ((rc = stop_one(r, t)))
+		return rc;
 	if (atomic_load(&t->state) != RT_STOPPED)
-		return -EBUSY;	/* live mode: running; ctl suspend first */
-	if (!arch || !(buf = regs_buffer(arch)))
+		return -EBUSY;
+	if (!arch || !(buf = regs_buffer(arch))) {
+		if (was_running)
+			let_go(r, t);
 		return -ENOMEM;
+	}
 	iov = (struct iovec){ buf, arch->regsets[0].max };
 	if (ptrace(PTRACE_GETREGSET, t->tid, (void *)(long)NT_PRSTATUS, &iov) != 0)
 		rc = errno == ESRCH ? -ENOENT : -EIO;
@@ -386,6 +409,8 @@ static int setregs_fn(struct reader *r, void *p)
 	if (rc == 0)
 		rc = capture_regs(r, t, buf);
 	free(buf);
+	if (was_running)
+		let_go(r, t);
 	return rc;
 }
 
@@ -474,11 +499,13 @@ static int putsets_fn(struct reader *r, void *p)
 	const unsigned char *data = (const unsigned char *)(a->v + a->n);
 	const struct arch_desc *arch = atomic_load(&r->arch);
 	struct regset *saved = calloc(a->n ? a->n : 1, sizeof(*saved));
+	/* live mode: the threads this write stopped, let go after it */
+	struct rthread **stopped = calloc(a->n ? a->n : 1, sizeof(*stopped));
 	unsigned char *buf = arch ? regs_buffer(arch) : NULL;
-	size_t done = 0;
+	size_t done = 0, nstopped = 0;
 	int rc = 0;
 
-	if (!saved || !buf) {
+	if (!saved || !stopped || !buf) {
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -486,6 +513,14 @@ static int putsets_fn(struct reader *r, void *p)
 		struct rthread *t = reader_find_thread(r, a->v[i].tid);
 		size_t max = 0;
 		struct iovec iov;
+
+		if (t && atomic_load(&t->state) == RT_RUNNING) {
+			if ((rc = stop_one(r, t))) {
+				a->bad = i;
+				goto out;
+			}
+			stopped[nstopped++] = t;
+		}
 
 		for (size_t k = 0; k < arch->nregsets; k++)
 			if (arch->regsets[k].type == a->v[i].type)
@@ -542,6 +577,9 @@ static int putsets_fn(struct reader *r, void *p)
 			capture_regs(r, t, buf);
 	}
 out:
+	for (size_t i = 0; i < nstopped; i++)
+		let_go(r, stopped[i]);
+	free(stopped);
 	for (size_t i = 0; saved && i < a->n; i++)
 		free(saved[i].data);
 	free(saved);

@@ -244,6 +244,26 @@ def _(c):
     check(res['buf'] == 'buf-initial', f'buf is {res["buf"]!r}')
 
 
+@tap_check('-o rw,live: a regs write stops the one thread for the write; its read(2) returns at once')
+def _(c):
+    if not X86_64:
+        raise Exception('register names of x86_64')
+    t = demo(c)
+    m = c.mount(t.pid, ('-o', 'rw,live'))
+    check(wait_until(lambda: proc_status(t.pid)['State'].startswith('S'), 2),
+          f'not running under -o live: {proc_status(t.pid)["State"]}')
+    with open(f'/proc/{t.pid}/task/{t.pid}/syscall') as f:
+        check(f.read().split()[0] == '0', 'rwdemo is not in read(2)')
+    err = write_regs(m, t.pid, 'rax 0x2a\n')
+    check(err == 0, f'regs write refused: {os.strerror(err)}; ctl: {m.read("ctl").decode()!r}')
+    # let go after the write, with rax no longer -ERESTARTSYS: the read
+    # returns 42 while the mount stays, as a debugger's "return 42" does
+    res = result(t)
+    check(res['read'] == '42', f'read(2) returned {res["read"]}, not 42')
+    check(os.path.ismount(m.mnt), 'the mount went with the write')
+    check(m.unmount() == 0, 'daemon exit status')
+
+
 @tap_check('regs: invalid writes are EINVAL and change nothing')
 def _(c):
     if not X86_64:
