@@ -569,9 +569,22 @@ static int run_ptracefs_opt(const char *ptracefs, pid_t pid, const char *mnt, co
 	return c > 0 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int run_ptracefs(const char *ptracefs, pid_t pid, const char *mnt)
+/* Writes text to path in one write(2); 0 or -1 (errno set). */
+static int write_file(const char *path, const char *text)
 {
-	return run_ptracefs_opt(ptracefs, pid, mnt, NULL);
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, text, len);
+	close(fd);
+	if (n == (ssize_t)len)
+		return 0;
+	if (n >= 0)
+		errno = EIO;
+	return -1;
 }
 
 /* The number of "name 0x..." lines of a regs text. */
@@ -748,8 +761,9 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 	sleep_ms(200);
 
 	mkdir(mnt, 0755);
-	rc = run_ptracefs(ptracefs, pid, mnt);
-	check(rc == 0, "ptracefs %d %s exited %d", pid, mnt, rc);
+	/* -o rw: reads are the same; one register write is checked below. */
+	rc = run_ptracefs_opt(ptracefs, pid, mnt, "rw");
+	check(rc == 0, "ptracefs -o rw %d %s exited %d", pid, mnt, rc);
 	if (rc != 0)
 		goto out;
 
@@ -780,6 +794,35 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 			      "thread %d: %s is not the read count %#" PRIx64, tids[i], a->arg2,
 			      counts[i]);
 		free(regs);
+	}
+
+	/*
+	 * -o rw: a register write on this architecture, checked by the
+	 * kernel: the reader thread's stack pointer as
+	 * /proc/PID/task/TID/syscall shows it (shown in and out of a system
+	 * call: arm64 forgets the call at an interrupted stop), then put back
+	 * before the thread runs again.
+	 */
+	{
+		uint64_t sp0 = 0, sp1 = 0, pc = 0, v = 0, poke;
+		char line[64], *regs;
+
+		check(proc_sp_pc(pid, r.reader_tid, &sp0, &pc) == 0, "no sp in /proc syscall");
+		poke = sp0 - 256;
+		snprintf(path, sizeof(path), "%s/threads/%d/regs", mnt, r.reader_tid);
+		snprintf(line, sizeof(line), "%s %#" PRIx64 "\n", a->sp, poke);
+		check(write_file(path, line) == 0, "write '%s %#" PRIx64 "' to %s: %s", a->sp,
+		      poke, path, strerror(errno));
+		check(proc_sp_pc(pid, r.reader_tid, &sp1, &pc) == 0 && sp1 == poke,
+		      "after the write /proc says sp %#" PRIx64 ", want %#" PRIx64, sp1, poke);
+		regs = slurp(path, NULL);
+		check(regs && reg_value(regs, a->sp, &v) == 0 && v == poke,
+		      "regs reads %s %#" PRIx64 " after the write, want %#" PRIx64, a->sp, v, poke);
+		free(regs);
+		snprintf(line, sizeof(line), "%s %#" PRIx64 "\n", a->sp, sp0);
+		check(write_file(path, line) == 0 &&
+		      proc_sp_pc(pid, r.reader_tid, &sp1, &pc) == 0 && sp1 == sp0,
+		      "sp not put back: /proc says %#" PRIx64 ", want %#" PRIx64, sp1, sp0);
 	}
 
 	/* fpregs of the spinner */
