@@ -66,6 +66,7 @@ const struct arch_desc arch_aarch64 = {
 	.nsyscalls = GENERIC_NSYSCALLS,
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.format_fp = aarch64_format_fp,
+	.parse_fp = aarch64_parse_fp,
 	.core = &aarch64_core,
 	.dwarf_regs = aarch64_dwarf_regs,
 	.ndwarf_regs = sizeof(aarch64_dwarf_regs) / sizeof(aarch64_dwarf_regs[0]),

@@ -188,5 +188,14 @@ int riscv64_format_fp(const void *fp, size_t len, const void *xs, size_t xslen,
 		      struct sbuf *out);
 int loongarch64_format_fp(const void *fp, size_t len, const void *xs, size_t xslen,
 			  struct sbuf *out);
+/* Their parse_fp: the lines those render, into the one FP set (ARCH_FP_FX). */
+int aarch64_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		     size_t xslen, char *why, size_t whylen);
+int arm_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		 size_t xslen, char *why, size_t whylen);
+int riscv64_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		     size_t xslen, char *why, size_t whylen);
+int loongarch64_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+			 size_t xslen, char *why, size_t whylen);
 
 #endif

@@ -52,6 +52,7 @@ const struct arch_desc arch_arm = {
 	.nsyscalls = ARM_NSYSCALLS,
 	.fp_regset = 0x400,		/* NT_ARM_VFP */
 	.format_fp = arm_format_fp,
+	.parse_fp = arm_parse_fp,
 	.core = &arm_core,
 	.dwarf_regs = arm_dwarf_regs,
 	.ndwarf_regs = sizeof(arm_dwarf_regs) / sizeof(arm_dwarf_regs[0]),

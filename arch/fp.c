@@ -7,7 +7,11 @@
  * time, so the text does not depend on the host.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "arch/arch.h"
 
@@ -63,6 +67,161 @@ static int format_flat(const struct fp_layout *l, const void *blob, size_t len,
 		sbuf_puts(out, "\n");
 	}
 	return out->err;
+}
+
+/* ---- written back (-o rw) ---- */
+
+__attribute__((format(printf, 3, 4)))
+static int refuse(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why && whylen) {
+		va_start(ap, fmt);
+		vsnprintf(why, whylen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+static bool blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+static int hexdigit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * [s, e) as n little-endian bytes: 0x and 1 to 2n hex digits (as
+ * format_flat writes, or shorter), or a decimal that fits when n <= 8.
+ */
+static bool value_bytes(const char *s, const char *e, size_t n, uint8_t *out)
+{
+	memset(out, 0, n);
+	if (e - s > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		s += 2;
+		if ((size_t)(e - s) > 2 * n)
+			return false;
+		for (size_t k = 0; e > s; k++) {
+			int lo = hexdigit(*--e), hi = 0;
+
+			if (e > s)
+				hi = hexdigit(*--e);
+			if (lo < 0 || hi < 0)
+				return false;
+			out[k] = (uint8_t)(hi << 4 | lo);
+		}
+		return true;
+	}
+	if (n <= 8 && s < e) {
+		uint64_t v = 0;
+
+		for (; s < e; s++)
+			if (*s < '0' || *s > '9' || __builtin_mul_overflow(v, 10u, &v) ||
+			    __builtin_add_overflow(v, (unsigned)(*s - '0'), &v))
+				return false;
+		if (n < 8 && v >> (8 * n))
+			return false;
+		for (size_t k = 0; k < n; k++)
+			out[k] = (uint8_t)(v >> (8 * k));
+		return true;
+	}
+	return false;
+}
+
+/* The slot of a name format_flat writes: 0..count-1 the bank, then words. */
+static int flat_slot(const struct fp_layout *l, const char *s, size_t len)
+{
+	for (unsigned i = 0; i < l->count; i++) {
+		char name[16];
+
+		if (l->names)
+			snprintf(name, sizeof(name), "%s", l->names[i]);
+		else
+			snprintf(name, sizeof(name), "%s%u", l->prefix, i);
+		if (strlen(name) == len && memcmp(name, s, len) == 0)
+			return (int)i;
+	}
+	for (size_t k = 0; k < l->nwords; k++)
+		if (strlen(l->words[k].name) == len && memcmp(l->words[k].name, s, len) == 0)
+			return (int)(l->count + k);
+	return -1;
+}
+
+/*
+ * fpregs written back on a flat layout: `name value` lines as
+ * format_flat renders them, any subset in any order, each name once;
+ * applied to a copy, and to fp only when every line is good.
+ */
+static int parse_flat(const struct fp_layout *l, const char *text, size_t len, void *fp,
+		      size_t fplen, char *why, size_t whylen)
+{
+	const char *p = text, *end = text + len;
+	uint8_t copy[1024], seen[64] = { 0 };
+	unsigned line = 0, n = 0;
+
+	if (!fp || fplen < l->min_len || fplen > sizeof(copy))
+		return refuse(why, whylen, "no FP state to change");
+	memcpy(copy, fp, fplen);
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p)), *name, *ne, *val, *ve;
+		uint8_t v[32];
+		size_t width, off;
+		int slot;
+
+		if (!eol)
+			eol = end;
+		line++;
+		while (p < eol && blank(*p))
+			p++;
+		if (p == eol) {
+			p = eol + 1;
+			continue;
+		}
+		for (name = p; p < eol && !blank(*p); p++)
+			;
+		ne = p;
+		while (p < eol && blank(*p))
+			p++;
+		for (val = p; p < eol && !blank(*p); p++)
+			;
+		ve = p;
+		while (p < eol && blank(*p))
+			p++;
+		if (val == ve || p != eol)
+			return refuse(why, whylen, "line %u: want `name value`", line);
+		slot = flat_slot(l, name, (size_t)(ne - name));
+		if (slot < 0)
+			return refuse(why, whylen, "line %u: no such FP register", line);
+		if (seen[slot])
+			return refuse(why, whylen, "line %u: a register named twice", line);
+		seen[slot] = 1;
+		if (slot < l->count) {
+			width = l->width;
+			off = l->bank + (size_t)l->width * (size_t)slot;
+		} else {
+			width = l->words[slot - l->count].size;
+			off = l->words[slot - l->count].offset;
+		}
+		if (width > sizeof(v) || !value_bytes(val, ve, width, v))
+			return refuse(why, whylen, "line %u: not a value of %zu bytes", line, width);
+		memcpy(copy + off, v, width);
+		n++;
+		p = eol + 1;
+	}
+	if (n == 0)
+		return refuse(why, whylen, "nothing to set");
+	memcpy(fp, copy, fplen);
+	return ARCH_FP_FX;
 }
 
 #define NWORDS(w) (sizeof(w) / sizeof(w[0]))
@@ -141,4 +300,32 @@ int loongarch64_format_fp(const void *fp, size_t len, const void *xs, size_t xsl
 {
 	(void)xs, (void)xslen;
 	return format_flat(&loongarch64_fp, fp, len, out);
+}
+
+int aarch64_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		size_t xslen, char *why, size_t whylen)
+{
+	(void)xs, (void)xslen;
+	return parse_flat(&aarch64_fp, text, len, fp, fplen, why, whylen);
+}
+
+int arm_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		size_t xslen, char *why, size_t whylen)
+{
+	(void)xs, (void)xslen;
+	return parse_flat(&arm_fp, text, len, fp, fplen, why, whylen);
+}
+
+int riscv64_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		size_t xslen, char *why, size_t whylen)
+{
+	(void)xs, (void)xslen;
+	return parse_flat(&riscv64_fp, text, len, fp, fplen, why, whylen);
+}
+
+int loongarch64_parse_fp(const char *text, size_t len, void *fp, size_t fplen, void *xs,
+		size_t xslen, char *why, size_t whylen)
+{
+	(void)xs, (void)xslen;
+	return parse_flat(&loongarch64_fp, text, len, fp, fplen, why, whylen);
 }

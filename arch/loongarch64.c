@@ -60,6 +60,7 @@ const struct arch_desc arch_loongarch64 = {
 	.nsyscall_delta = LOONGARCH64_NSYSCALL_DELTA,
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.format_fp = loongarch64_format_fp,
+	.parse_fp = loongarch64_parse_fp,
 	.core = &loongarch64_core,
 	.dwarf_regs = loongarch64_dwarf_regs,
 	.ndwarf_regs = sizeof(loongarch64_dwarf_regs) / sizeof(loongarch64_dwarf_regs[0]),

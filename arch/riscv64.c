@@ -52,6 +52,7 @@ const struct arch_desc arch_riscv64 = {
 	.nsyscall_delta = RISCV64_NSYSCALL_DELTA,
 	.fp_regset = 2,			/* NT_PRFPREG */
 	.format_fp = riscv64_format_fp,
+	.parse_fp = riscv64_parse_fp,
 	.core = &riscv64_core,
 	.dwarf_regs = riscv64_dwarf_regs,
 	.ndwarf_regs = sizeof(riscv64_dwarf_regs) / sizeof(riscv64_dwarf_regs[0]),

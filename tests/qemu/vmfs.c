@@ -835,6 +835,34 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 		check(fp && reg_text(fp, a->fp_reg, got, sizeof(got)) == 0 && strcmp(got, want) == 0,
 		      "spinner's fpregs %s is not 0x%s", a->fp_reg, want);
 		free(fp);
+
+		/*
+		 * -o rw: the register written through fpregs reads back as
+		 * the kernel kept it (the sets are captured again after the
+		 * SETREGSET), then goes back to pi: the core's FP note and gdb
+		 * reading it (check_cores.py) then show the put-back value.
+		 */
+		char poke[40], line[80];
+
+		if (a->fp_width == 16)
+			snprintf(poke, sizeof(poke), "%016" PRIx64 "%016" PRIx64,
+				 UINT64_C(0x0123456789abcdef), UINT64_C(0x0fedcba987654321));
+		else
+			snprintf(poke, sizeof(poke), "%016" PRIx64, UINT64_C(0x0fedcba987654321));
+		snprintf(line, sizeof(line), "%s 0x%s\n", a->fp_reg, poke);
+		check(write_file(path, line) == 0, "write '%s 0x%s' to %s: %s", a->fp_reg, poke,
+		      path, strerror(errno));
+		fp = slurp(path, NULL);
+		check(fp && reg_text(fp, a->fp_reg, got, sizeof(got)) == 0 && strcmp(got, poke) == 0,
+		      "spinner's %s reads 0x%s after the write, want 0x%s", a->fp_reg,
+		      fp ? got : "?", poke);
+		free(fp);
+		snprintf(line, sizeof(line), "%s 0x%s\n", a->fp_reg, want);
+		check(write_file(path, line) == 0, "put %s back: %s", a->fp_reg, strerror(errno));
+		fp = slurp(path, NULL);
+		check(fp && reg_text(fp, a->fp_reg, got, sizeof(got)) == 0 && strcmp(got, want) == 0,
+		      "spinner's %s is not back to 0x%s", a->fp_reg, want);
+		free(fp);
 	}
 
 	/* maps and mem against /proc */
