@@ -556,7 +556,14 @@ def _(c):
     check(n1 != n0, f'mem still reads counter {n0}')
     check(m.read('status') == status0 or kv(m.read('status'))['state'] == 'suspended',
           'status after suspend')
-    check(m.read('threads', spin, 'regs') != regs0, 'regs of the spinner did not change')
+    # the spinner may sit in the same futex wait for the GIL at both
+    # suspensions: its regs must be what /proc says now, not what was cached
+    regs1 = dict(line.split()[:2] for line in m.read('threads', spin, 'regs').decode().splitlines())
+    old = dict(line.split()[:2] for line in regs0.decode().splitlines())
+    sp, pc = syscall_sp_pc(t.pid, t.spinner)
+    check((int(regs1['rip'], 16), int(regs1['rsp'], 16)) == (pc, sp),
+          f'regs rip {regs1["rip"]} rsp {regs1["rsp"]}, /proc pc {pc:#x} sp {sp:#x} '
+          f'(before the resume: rip {old["rip"]} rsp {old["rsp"]})')
     check(m.read('threads', spin, 'stat') != stat0, 'stat of the spinner did not change')
     check(os.stat(m.path('threads', spin, 'regs')).st_size ==
           len(m.read('threads', spin, 'regs')), 'regs st_size is not the bytes read')

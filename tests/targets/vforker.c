@@ -1,7 +1,8 @@
 /*
  * A process that spends its time in uninterruptible sleep ('D'): it vforks
  * in a loop, and a vfork parent waits in a killable, not interruptible,
- * sleep until its child exits. Each child sleeps 300 ms first. The mount
+ * sleep until its child exits. Each child sleeps 3 s first, so a
+ * mount that found the parent in 'D' meets it there, not as it wakes. The mount
  * suite checks that threads/<tid>/stat tells 'D' as the state before
  * suspension. Prints "ready" once the loop runs.
  */
@@ -12,7 +13,7 @@
 
 int main(void)
 {
-	const struct timespec nap = { 0, 300 * 1000 * 1000 };
+	const struct timespec nap = { 3, 0 };
 
 	printf("ready\n");
 	fflush(stdout);
