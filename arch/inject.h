@@ -16,13 +16,21 @@ struct arch_inject {
 	const struct arch_desc *arch;
 	uint8_t insn[4];		/* the syscall instruction's bytes */
 	uint8_t insn_len;
+	uint8_t insn_align;		/* the pc it runs at is a multiple of this */
 	const char *pc, *nr, *ret;	/* register names in arch->regs */
 	/*
 	 * The register the kernel keeps the interrupted call's number in;
 	 * -1 there means "not in a system call", so the kernel's restart of
 	 * an interrupted call (ERESTARTSYS, ...) does not rewind onto ours.
 	 */
-	const char *orig_nr;
+	const char *orig_nr;		/* NULL: the arch forgets the call at a signal stop */
+	/*
+	 * A register whose mode bits the instruction needs, cleared then set
+	 * in the injected registers (arm: cpsr's IT bits cleared and its T
+	 * bit set, for a Thumb "svc #0"); the saved value goes back after.
+	 */
+	const char *mode;
+	uint64_t mode_clear, mode_set;
 	const char *args[6];
 	long nr_clone, nr_close_range, nr_setsid, nr_exit_group, nr_wait4;
 };

@@ -62,35 +62,50 @@ int inject_wait(pid_t tid, int *status, uint64_t deadline_ms)
 	}
 }
 
-static int reg_at(const struct inject *in, const char *name, size_t *off)
+/* Where name is in the regset, and its width (4 or 8 bytes). */
+static int reg_at(const struct inject *in, const char *name, size_t *off, unsigned *size)
 {
-	int i = arch_reg_index(in->abi->arch, name);
+	int i = name ? arch_reg_index(in->abi->arch, name) : -1;
 
-	if (i < 0 || in->abi->arch->regs[i].size != 8 ||
-	    in->abi->arch->regs[i].offset + 8u > in->saved_len)
+	if (i < 0)
 		return -EINVAL;
+	*size = in->abi->arch->regs[i].size;
 	*off = in->abi->arch->regs[i].offset;
+	if ((*size != 4 && *size != 8) || *off + *size > in->saved_len)
+		return -EINVAL;
 	return 0;
 }
 
+/* v truncated to the register's width (-1 stays all ones). */
 static int set_reg(const struct inject *in, unsigned char *blob, const char *name, uint64_t v)
 {
 	size_t off;
-	int rc = reg_at(in, name, &off);
+	unsigned size;
+	int rc = reg_at(in, name, &off, &size);
+	uint32_t v32 = (uint32_t)v;
 
 	if (rc == 0)
-		memcpy(blob + off, &v, 8);
+		memcpy(blob + off, size == 4 ? (void *)&v32 : (void *)&v, size);
 	return rc;
 }
 
-static uint64_t get_reg(const struct inject *in, const unsigned char *blob, const char *name)
+/* Zero-extended from a 4-byte register; signed says sign-extended. */
+static uint64_t get_reg(const struct inject *in, const unsigned char *blob, const char *name,
+			bool is_signed)
 {
 	size_t off;
+	unsigned size;
 	uint64_t v = 0;
+	uint32_t v32;
 
-	if (reg_at(in, name, &off) == 0)
+	if (reg_at(in, name, &off, &size))
+		return 0;
+	if (size == 8) {
 		memcpy(&v, blob + off, 8);
-	return v;
+		return v;
+	}
+	memcpy(&v32, blob + off, 4);
+	return is_signed ? (uint64_t)(int64_t)(int32_t)v32 : v32;
 }
 
 static int get_regs(pid_t tid, unsigned char *buf, size_t *len)
@@ -111,7 +126,7 @@ static int set_regs(pid_t tid, const unsigned char *buf, size_t len)
 }
 
 int inject_begin(struct inject *in, pid_t tgid, pid_t tid, const struct arch_inject *abi,
-		 uint64_t insn, unsigned long opts_during, unsigned long opts_after,
+		 const uint64_t insn[2], unsigned long opts_during, unsigned long opts_after,
 		 uint64_t deadline_ms)
 {
 	uint64_t mask = ~0ULL;
@@ -121,13 +136,15 @@ int inject_begin(struct inject *in, pid_t tgid, pid_t tid, const struct arch_inj
 	in->tgid = tgid;
 	in->tid = tid;
 	in->abi = abi;
-	in->insn = insn;
 	in->deadline_ms = deadline_ms;
 	in->opts_after = opts_after;
 	if ((rc = get_regs(tid, in->saved, &in->saved_len)))
 		return rc;
 	if (in->saved_len < abi->arch->regs_size)
 		return -EIO;
+	in->insn = insn[0];
+	if (get_reg(in, in->saved, abi->pc, false) == insn[0] && insn[1])
+		in->insn = insn[1];
 	if (ptrace(PTRACE_GETSIGMASK, tid, (void *)sizeof(in->saved_mask), &in->saved_mask) < 0)
 		return -errno;
 	mask &= ~(1ULL << (SIGTRAP - 1));
@@ -151,7 +168,12 @@ static int load_call(struct inject *in, long nr, const uint64_t args[6])
 	memcpy(regs, in->saved, in->saved_len);
 	rc = set_reg(in, regs, in->abi->pc, in->insn);
 	rc = rc ?: set_reg(in, regs, in->abi->nr, (uint64_t)nr);
-	rc = rc ?: set_reg(in, regs, in->abi->orig_nr, UINT64_MAX);
+	if (in->abi->orig_nr)
+		rc = rc ?: set_reg(in, regs, in->abi->orig_nr, UINT64_MAX);
+	if (in->abi->mode)
+		rc = rc ?: set_reg(in, regs, in->abi->mode,
+				   (get_reg(in, regs, in->abi->mode, false) & ~in->abi->mode_clear) |
+				   in->abi->mode_set);
 	for (int k = 0; k < 6 && rc == 0; k++)
 		rc = set_reg(in, regs, in->abi->args[k], args[k]);
 	return rc ?: set_regs(in->tid, regs, in->saved_len);
@@ -184,7 +206,7 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret
 
 				if ((rc = get_regs(in->tid, regs, &len)))
 					return rc;
-				*ret = (int64_t)get_reg(in, regs, in->abi->ret);
+				*ret = (int64_t)get_reg(in, regs, in->abi->ret, true);
 				return 0;
 			}
 		} else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
@@ -244,14 +266,25 @@ int inject_park(struct inject *in, long nr, const uint64_t args[6])
 }
 
 int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
-		     uint64_t base, uint64_t *at)
+		     uint64_t base, uint64_t *at, size_t max)
 {
-	for (size_t i = 0; i + abi->insn_len <= len; i++)
-		if (memcmp(buf + i, abi->insn, abi->insn_len) == 0) {
-			*at = base + i;
-			return 0;
-		}
-	return -ENOENT;
+	size_t n = 0;
+
+	for (size_t i = 0; i + abi->insn_len <= len && n < max; i++)
+		if ((base + i) % abi->insn_align == 0 &&
+		    memcmp(buf + i, abi->insn, abi->insn_len) == 0)
+			at[n++] = base + i;
+	return n ? (int)n : -ENOENT;
+}
+
+bool inject_in_syscall(const struct arch_inject *abi, const void *regs, size_t len)
+{
+	struct inject in = { .abi = abi, .saved_len = len };
+
+	if (!abi->orig_nr || len > INJECT_REGS_MAX)
+		return false;
+	memcpy(in.saved, regs, len);
+	return get_reg(&in, in.saved, abi->orig_nr, true) != UINT64_MAX;
 }
 
 /* struct ptrace_rseq_configuration and struct rseq_cs, as the kernel lays them out. */
@@ -270,7 +303,7 @@ bool inject_in_rseq_cs(pid_t tid, const struct arch_inject *abi, const void *reg
 	if (len > INJECT_REGS_MAX)
 		return true;
 	memcpy(in.saved, regs, len);
-	pc = get_reg(&in, in.saved, abi->pc);
+	pc = get_reg(&in, in.saved, abi->pc, false);
 	if (ptrace(PTRACE_GET_RSEQ_CONFIGURATION, tid, (void *)sizeof(conf), &conf) <= 0 ||
 	    conf.abi_pointer == 0)
 		return false;	/* no rseq registered (or an old kernel) */

@@ -31,7 +31,7 @@
 struct inject {
 	pid_t tgid, tid;
 	const struct arch_inject *abi;
-	uint64_t insn;			/* address of abi->insn in the tracee */
+	uint64_t insn;			/* address of abi->insn in the tracee, the one used */
 	uint64_t deadline_ms;		/* CLOCK_MONOTONIC; every wait ends by it */
 	unsigned char saved[INJECT_REGS_MAX];	/* NT_PRSTATUS at begin */
 	size_t saved_len;
@@ -40,8 +40,14 @@ struct inject {
 	int held_sig;			/* a signal stopped on meanwhile: raised again at end */
 };
 
+/*
+ * insn: two addresses of abi->insn (the second 0 if there is no other).
+ * The first is used unless the thread stopped at it: native arm restarts
+ * an interrupted call inside the kernel, with the call's old number, when
+ * the pc left at the stop is where the call restarts.
+ */
 int inject_begin(struct inject *in, pid_t tgid, pid_t tid, const struct arch_inject *abi,
-		 uint64_t insn, unsigned long opts_during, unsigned long opts_after,
+		 const uint64_t insn[2], unsigned long opts_during, unsigned long opts_after,
 		 uint64_t deadline_ms);
 /* *ret: the call's return value; *child: the pid a clone event reported, else 0. */
 int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret,
@@ -52,9 +58,18 @@ int inject_park(struct inject *in, long nr, const uint64_t args[6]);
 /* waitpid(tid, __WALL) until deadline_ms: 0 and *status, or -ETIMEDOUT. */
 int inject_wait(pid_t tid, int *status, uint64_t deadline_ms);
 
-/* The first copy of abi->insn in buf (len bytes read from base): 0 and *at, or -ENOENT. */
+/*
+ * The first copies (up to max) of abi->insn in buf (len bytes read from
+ * base) where a pc may point: their number in at[], or -ENOENT.
+ */
 int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
-		     uint64_t base, uint64_t *at);
+		     uint64_t base, uint64_t *at, size_t max);
+
+/*
+ * The thread was stopped inside a system call (regs: NT_PRSTATUS at an
+ * interrupt stop). false where the architecture cannot tell (no orig_nr).
+ */
+bool inject_in_syscall(const struct arch_inject *abi, const void *regs, size_t len);
 
 /* rip inside the critical section the thread's rseq area names (regs: NT_PRSTATUS). */
 bool inject_in_rseq_cs(pid_t tid, const struct arch_inject *abi, const void *regs, size_t len);

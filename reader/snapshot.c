@@ -89,7 +89,7 @@ struct snapshot {
 	unsigned long seccomp_opt;	/* PTRACE_O_SUSPEND_SECCOMP, or 0 */
 	uint64_t t0_ns, fork_ns;	/* CLOCK_MONOTONIC: freeze began; fork took */
 	double freeze_ms, fork_ms;
-	uint64_t insn;			/* a syscall instruction in the target, 0: look */
+	uint64_t insn[2];		/* syscall instructions in the target (inject.h), 0: look */
 	pid_t tid;			/* target thread the state files read (the old mem_pid) */
 	/* The clone: our pid for it (atomic: the tracer clears it at a
 	 * detach while status reads it), and the target's pid for it. */
@@ -441,12 +441,10 @@ static struct rthread *pick_thread(struct reader *r)
 	for (size_t i = 0; i < n; i++) {
 		struct rthread *t = &r->threads[i];
 		const struct regset *rs;
-		int k;
 
 		if (atomic_load(&t->state) != RT_STOPPED || t->group_stop_sig || !(rs = prstatus(t)))
 			continue;
-		k = arch_reg_index(r->arch, r->snap->abi->orig_nr);
-		if (k >= 0 && arch_reg_value(r->arch, rs->data, rs->len, (size_t)k) != UINT64_MAX)
+		if (inject_in_syscall(r->snap->abi, rs->data, rs->len))
 			return t;
 		if (!fallback && !inject_in_rseq_cs(t->tid, r->snap->abi, rs->data, rs->len))
 			fallback = t;
@@ -454,31 +452,36 @@ static struct rthread *pick_thread(struct reader *r)
 	return fallback;
 }
 
-/* A syscall instruction already mapped executable: [vdso] first, else any. */
+/*
+ * Two syscall instructions already mapped executable, [vdso] first, then
+ * any mapping (the second 0 if there is only one): 0, or -ENOENT.
+ */
 static int find_insn(const struct maps *maps, pid_t tid, const struct arch_inject *abi,
-		     uint64_t *at)
+		     uint64_t at[2])
 {
-	size_t cap = 1 << 20;
+	size_t cap = 1 << 20, n = 0;
 	unsigned char *buf = malloc(cap);
-	int rc = -ENOENT;
 
-	for (int pass = 0; pass < 2 && buf && rc; pass++)
-		for (size_t i = 0; i < maps->n; i++) {
+	at[0] = at[1] = 0;
+	for (int pass = 0; pass < 2 && buf && n < 2; pass++)
+		for (size_t i = 0; i < maps->n && n < 2; i++) {
 			const struct map_entry *e = &maps->v[i];
 			uint64_t len = e->end - e->start;
 			struct iovec l = { buf, len < cap ? len : cap };
 			struct iovec rem = { (void *)(uintptr_t)e->start, l.iov_len };
 			ssize_t got;
+			int k;
 
-			if (rc == 0 || !(e->perms & PERM_X) || !(e->perms & PERM_R) ||
+			if (!(e->perms & PERM_X) || !(e->perms & PERM_R) ||
 			    (pass == 0) != (strcmp(e->path, "[vdso]") == 0))
 				continue;
 			got = process_vm_readv(tid, &l, 1, &rem, 1, 0);
-			if (got > 0)
-				rc = inject_find_insn(abi, buf, (size_t)got, e->start, at);
+			if (got > 0 && (k = inject_find_insn(abi, buf, (size_t)got, e->start,
+							     at + n, 2 - n)) > 0)
+				n += (size_t)k;
 		}
 	free(buf);
-	return rc;
+	return n ? 0 : -ENOENT;
 }
 
 struct fork_arg {
@@ -514,7 +517,7 @@ static pid_t ns_pid_of(pid_t target, pid_t child)
  * the target's child, and only the target can reap it. true once reaped
  * (or reaped already: ECHILD).
  */
-static bool reap_via(struct reader *r, pid_t tid, pid_t ns_pid, uint64_t insn,
+static bool reap_via(struct reader *r, pid_t tid, pid_t ns_pid, const uint64_t insn[2],
 		     unsigned long opts_after, uint64_t deadline)
 {
 	struct snapshot *s = r->snap;
@@ -580,7 +583,7 @@ static int fork_fn(struct reader *r, void *p)
 		snprintf(fa->why, sizeof(fa->why), "no thread to inject into (all job-stopped or in rseq critical sections)");
 		return -EAGAIN;
 	}
-	if (!s->insn && find_insn(&r->maps, t->tid, s->abi, &s->insn)) {
+	if (!s->insn[0] && find_insn(&r->maps, t->tid, s->abi, s->insn)) {
 		snprintf(fa->why, sizeof(fa->why), "no system call instruction mapped in the process");
 		return -ENOEXEC;
 	}
@@ -986,7 +989,7 @@ static int reap_leftovers_fn(struct reader *r, void *p)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)r->pid);
 	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
 		return 0;
-	if (maps_parse(text, len, &m) == 0 && find_insn(&m, r->pid, tmp.abi, &tmp.insn) == 0) {
+	if (maps_parse(text, len, &m) == 0 && find_insn(&m, r->pid, tmp.abi, tmp.insn) == 0) {
 		r->snap = &tmp;
 		for (size_t i = 0; i < n; i++)
 			if (ns[i] > 0 && reap_in_target(r, ns[i]))

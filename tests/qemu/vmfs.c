@@ -30,9 +30,14 @@
  *     AT_NULL), and a
  *     PT_LOAD holding the page;
  *   - stack: frame #0 of the reader is at its pc;
- *   - after umount the target runs again (no thread left traced).
+ *   - after umount the target runs again (no thread left traced);
+ *   - then a new target under -o snapshot (run_snapshot): the threads
+ *     run while mounted and are back in the calls they were in, the
+ *     clone is the target's child and gone after umount, and the mount's
+ *     mem keeps the snapshot's bytes while the target's change.
  *
- * Prints "vmtest fs_ARCH: N passed, M failed" (ARCH of the target).
+ * Prints "vmtest fs_ARCH: N passed, M failed" and "vmtest snap_ARCH: ..."
+ * (ARCH of the target).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -971,6 +976,210 @@ out:
 	fflush(stdout);
 }
 
+/* /proc/PID/task/TID/syscall ("nr args... sp pc"), without its newline. */
+static int proc_syscall_line(pid_t pid, pid_t tid, char *out, size_t len)
+{
+	char path[96], *text, *nl;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", (int)pid, (int)tid);
+	text = slurp(path, NULL);
+	if (!text)
+		return -1;
+	if ((nl = strchr(text, '\n')))
+		*nl = '\0';
+	snprintf(out, len, "%s", text);
+	free(text);
+	return 0;
+}
+
+/* The pids in /proc/PID/task/TID/children of the n tids: their count, -1 on error. */
+static int count_children(pid_t pid, const pid_t *tids, int n)
+{
+	char path[96], *text, *p;
+	int count = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tids[i]);
+		if (!(text = slurp(path, NULL)))
+			return -1;
+		for (p = text; *p; p++)
+			count += (*p >= '0' && *p <= '9') && (p[1] < '0' || p[1] > '9');
+		free(text);
+	}
+	return count;
+}
+
+/* Field k (1-based, as proc(5) counts) of /proc/PID/stat; -1 if unreadable. */
+static long long stat_field(pid_t pid, int k)
+{
+	char path[64], *text, *p;
+	long long v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (!(text = slurp(path, NULL)))
+		return -1;
+	p = strrchr(text, ')');
+	for (int f = 2; p && f < k; f++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		v = strtoll(p + 1, NULL, 10);
+	free(text);
+	return v;
+}
+
+/*
+ * -o snapshot on this architecture (the row in arch/inject.c): ptracefs
+ * stops the target, injects clone() into one of its threads through a
+ * syscall instruction already mapped, puts that thread back and lets the
+ * target run while the mount reads the clone. Checked with the kernel's
+ * view only: every thread runs again while mounted; the two threads
+ * blocked in read(2) are back in that same call with the same arguments,
+ * sp and pc (/proc/PID/task/TID/syscall before and after, whichever
+ * thread carried the clone); the clone is the target's child with exit
+ * signal 0; a page changed in the target after the mount (through
+ * /proc/PID/mem) still reads as before in the mount's mem; after umount
+ * the target has no child left and runs.
+ */
+static void run_snapshot(const char *ptracefs, const char *mnt, const char *prog)
+{
+	const struct abi *a = abi_of(prog);
+	struct report r;
+	char path[512], before[3][160], after[160], *status, *text;
+	unsigned char want[4096], got[4096];
+	pid_t pid, clone = 0, tids[3];
+	int p[2], rc, fd, n;
+
+	passed = failed = 0;
+	if (!a)
+		return;
+	snprintf(label, sizeof(label), "snap_%s", a->name);
+	if (pipe(p) != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		char sfd[16];
+
+		close(p[0]);
+		snprintf(sfd, sizeof(sfd), "%d", p[1]);
+		execl(prog, prog, "target", sfd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	rc = (int)read(p[0], &r, sizeof(r));
+	close(p[0]);
+	if (rc != (int)sizeof(r)) {
+		check(0, "target %s did not start", prog);
+		goto out;
+	}
+	tids[0] = r.main_tid;
+	tids[1] = r.reader_tid;
+	tids[2] = r.spinner_tid;
+	sleep_ms(200);
+	for (int i = 0; i < 2; i++)
+		check(proc_syscall_line(pid, tids[i], before[i], sizeof(before[i])) == 0,
+		      "no /proc syscall line for %d", tids[i]);
+	for (size_t i = 0; i < sizeof(want); i++)
+		want[i] = (unsigned char)(i * 7 + (unsigned)pid);
+
+	mkdir(mnt, 0755);
+	rc = run_ptracefs_opt(ptracefs, pid, mnt, "snapshot");
+	check(rc == 0, "ptracefs -o snapshot %d %s exited %d", pid, mnt, rc);
+	if (rc != 0)
+		goto out;
+
+	/* The target runs while mounted: the spinner spins, the others wait in read. */
+	{
+		char st[3] = { '?', '?', '?' };
+		const char runs[3] = { 'S', 'S', 'R' };
+
+		for (int k = 0; k < 100; k++) {
+			for (int i = 0; i < 3; i++)
+				st[i] = thread_state(pid, tids[i]);
+			if (memcmp(st, runs, 3) == 0)
+				break;
+			sleep_ms(50);
+		}
+		for (int i = 0; i < 3; i++)
+			check(st[i] == runs[i], "thread %d is '%c' while snapshot-mounted, want '%c'",
+			      tids[i], st[i], runs[i]);
+	}
+	/* Back in the same call, same arguments, same sp and pc. */
+	for (int i = 0; i < 2; i++) {
+		check(proc_syscall_line(pid, tids[i], after, sizeof(after)) == 0 &&
+		      strcmp(after, before[i]) == 0,
+		      "thread %d: /proc syscall '%s' after the snapshot, '%s' before", tids[i],
+		      after, before[i]);
+	}
+	/*
+	 * regs: as taken at the freeze, the sp the kernel shows now and its
+	 * pc, or (arm, aarch64, riscv64: the restart is set up before the
+	 * stop) the pc of the call's instruction, 2 or 4 bytes back.
+	 */
+	for (int i = 0; i < 2; i++) {
+		uint64_t sp = 0, pc = 0, v = 0, rsp = 0;
+		char *regs;
+		int rewound = a->machine != EM_X86_64 && a->machine != EM_386;
+
+		snprintf(path, sizeof(path), "%s/threads/%d/regs", mnt, tids[i]);
+		regs = slurp(path, NULL);
+		check(proc_sp_pc(pid, tids[i], &sp, &pc) == 0 && regs &&
+		      reg_value(regs, a->pc, &v) == 0 &&
+		      (v == pc || (rewound && (v == pc - 4 || v == pc - 2))),
+		      "thread %d: %s %#" PRIx64 " in regs, /proc says %#" PRIx64, tids[i], a->pc,
+		      v, pc);
+		check(regs && reg_value(regs, a->sp, &rsp) == 0 && rsp == sp,
+		      "thread %d: %s %#" PRIx64 " in regs, /proc says %#" PRIx64, tids[i], a->sp,
+		      rsp, sp);
+		free(regs);
+	}
+	snprintf(path, sizeof(path), "%s/status", mnt);
+	status = slurp(path, NULL);
+	check(status && strstr(status, "\nstate snapshot\n"), "status has no 'state snapshot'");
+	if (status && (text = strstr(status, "\nclone ")))
+		clone = (pid_t)atoi(text + 7);
+	free(status);
+	check(clone > 0, "status names no clone");
+	check(clone > 0 && stat_field(clone, 4) == pid, "clone %d's parent is %lld, not %d",
+	      clone, clone > 0 ? stat_field(clone, 4) : -1, pid);
+	check(clone > 0 && stat_field(clone, 38) == 0, "clone %d's exit signal is %lld, not 0",
+	      clone, clone > 0 ? stat_field(clone, 38) : -1);
+
+	/* One instant: the target's page changes; the mount's does not. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDWR);
+	memset(got, 0x5a, sizeof(got));
+	check(fd >= 0 && pwrite(fd, got, sizeof(got), (off_t)r.page) == (ssize_t)sizeof(got),
+	      "write the target's page through %s: %s", path, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	snprintf(path, sizeof(path), "%s/mem", mnt);
+	fd = open(path, O_RDONLY);
+	rc = fd >= 0 ? preadall(fd, got, sizeof(got), r.page) : -1;
+	if (fd >= 0)
+		close(fd);
+	check(rc == 0 && memcmp(got, want, sizeof(want)) == 0,
+	      "mem at %#" PRIx64 " is not the page as it was at the snapshot", r.page);
+
+	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
+	/* The daemon kills the clone and has the target reap it. */
+	for (int k = 0; k < 100 && (n = count_children(pid, tids, 3)) != 0; k++)
+		sleep_ms(50);
+	check(n == 0, "the target has %d children after umount", n);
+	for (int i = 0; i < 2; i++)
+		check(proc_syscall_line(pid, tids[i], after, sizeof(after)) == 0 &&
+		      strcmp(after, before[i]) == 0,
+		      "thread %d: /proc syscall '%s' after umount, '%s' before", tids[i], after,
+		      before[i]);
+	check(thread_state(pid, tids[2]) == 'R', "the spinner is '%c' after umount",
+	      thread_state(pid, tids[2]));
+out:
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	printf("vmtest %s: %d passed, %d failed\n", label, passed, failed);
+	fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "target") == 0) {
@@ -992,5 +1201,8 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	run(argv[1], argv[2], argc == 4 ? argv[3] : "/proc/self/exe", emit);
-	return failed ? 1 : 0;
+	int fs_failed = failed;
+
+	run_snapshot(argv[1], argv[2], argc == 4 ? argv[3] : "/proc/self/exe");
+	return failed || fs_failed ? 1 : 0;
 }
