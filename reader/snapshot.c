@@ -724,8 +724,10 @@ static int fork_fn(struct reader *r, void *p)
 			kill(child, SIGKILL);
 			while (inject_wait(child, &st, now_ms() + 1000) == 0 && WIFSTOPPED(st))
 				;
-			/* In the same thread, still ours and stopped. */
-			reap_via(r, t->tid, ns, s->insn, PTRACE_O_TRACECLONE, now_ms() + 1000);
+			/* In the same thread, still ours and stopped; a zombie
+			 * left is not "untouched" (the next run reaps it). */
+			if (!reap_via(r, t->tid, ns, s->insn, PTRACE_O_TRACECLONE, now_ms() + 1000))
+				s->late = false;
 		}
 		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: %s%s", (int)t->tid,
 			 strerror(-(rc ? rc : rc2)),

@@ -689,6 +689,38 @@ for _point in ('sleep-attach', 'snap-slow', 'snap-slow-clone'):
               f'the next mount works')(freeze_timeout_check(_point))
 
 
+@tap_check('snapshot: a ctl refresh past freeze_timeout (snap-slow at the refresh) fails with '
+           'ETIMEDOUT; the target runs, untraced, with no child')
+def _(c):
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
+    t = Snap(c)
+    sig_before = signal_state(t.pid)
+    os.environ['PTRACEFS_FAULT'] = 'snap-slow:2'   # the mount's freeze is the 1st
+    try:
+        m = c.mount(t.pid, ('-o', 'snapshot,freeze_timeout=500'))
+    finally:
+        del os.environ['PTRACEFS_FAULT']
+    old = int(kv(m.read('status'))['clone'])
+    fd = os.open(m.path('ctl'), os.O_WRONLY)
+    try:
+        os.write(fd, b'refresh\n')
+        check(False, 'the refresh succeeded')
+    except OSError as e:
+        check(e.errno == errno.ETIMEDOUT, f'refresh: {e}')
+    finally:
+        os.close(fd)
+    check(b'refresh: ' in m.read('ctl'), f'ctl: {m.read("ctl")}')
+    check(not os.path.exists(f'/proc/{old}'), 'the old clone is left')
+    check(wait_until(lambda: not any(thread_tracers(t.pid).values()), 2),
+          f'traced threads: {thread_tracers(t.pid)}')
+    check(wait_until(lambda: none_stopped(t.pid), 2), f'stopped: {task_states(t.pid)}')
+    check(wait_until(lambda: not task_children(t.pid), 3), f'children: {task_children(t.pid)}')
+    check(t.counter_moves(), 'the counter stands still')
+    check(signal_state(t.pid) == sig_before, 'signal masks, pending sets or handlers changed')
+    check(m.unmount() is not None, 'the daemon did not exit')
+
+
 @tap_check('snapshot: a bad freeze_timeout, or one without -o snapshot, is refused')
 def _(c):
     t = Snap(c)
