@@ -39,6 +39,8 @@ struct options {
 	int help, version, foreground, debug, single, force, allow_other, live, snapshot, rw, tree;
 	char *coredump_filter;
 	int64_t filter;		/* parsed coredump_filter, -1 if none */
+	char *freeze_timeout;
+	unsigned freeze_ms;	/* parsed freeze_timeout, 0 if none */
 };
 
 enum { KEY_HELP, KEY_VERSION, KEY_DEBUG, KEY_ALLOW_OTHER };
@@ -61,6 +63,7 @@ static const struct fuse_opt spec[] = {
 	OPT("rw", rw, 1),
 	OPT("tree", tree, 1),
 	OPT("coredump_filter=%s", coredump_filter, 0),
+	OPT("freeze_timeout=%s", freeze_timeout, 0),
 	FUSE_OPT_END
 };
 
@@ -91,6 +94,10 @@ static void usage(FILE *f)
 "                    for the read; ctl switches between the modes\n"
 "  -o snapshot       stop the process only for a fork(): serve a frozen\n"
 "                    copy-on-write clone of it while it runs on\n"
+"  -o freeze_timeout=MS\n"
+"                    -o snapshot: the longest the process may stay stopped\n"
+"                    (attach, capture and fork together; default 10000);\n"
+"                    past it all is undone and the mount fails\n"
 "  -o rw             writable mem and threads/<tid>/{regs,fpregs}: a\n"
 "                    pwrite pokes memory (offset == address, read-only\n"
 "                    text too), and `name value` lines set registers\n"
@@ -303,7 +310,8 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 {
 	struct reader_opts ropts = { .force_nondumpable = o->force,
 				     .coredump_filter = o->filter, .live = o->live,
-				     .snapshot = o->snapshot, .rw = o->rw };
+				     .snapshot = o->snapshot, .rw = o->rw,
+				     .freeze_timeout_ms = o->freeze_ms };
 	char why[512] = "";
 	struct mount_watch *watch = NULL;
 	sigset_t stop, old;
@@ -606,6 +614,24 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			return -1;
 		}
 	}
+	if (o->freeze_timeout) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(o->freeze_timeout, &end, 10);
+		if (errno || end == o->freeze_timeout || *end || o->freeze_timeout[0] == '-' ||
+		    v == 0 || v > 3600000) {
+			fprintf(stderr, "ptracefs: invalid freeze_timeout '%s': milliseconds, 1 to 3600000\n",
+				o->freeze_timeout);
+			return -1;
+		}
+		o->freeze_ms = (unsigned)v;
+		if (!o->snapshot) {
+			fprintf(stderr, "ptracefs: -o freeze_timeout is for -o snapshot (its freeze's deadline)\n");
+			return -1;
+		}
+	}
 	if (o->live && o->snapshot) {
 		fprintf(stderr, "ptracefs: -o live and -o snapshot exclude each other\n");
 		return -1;
@@ -770,6 +796,7 @@ out:
 		fuse_destroy(fuse);
 	fuse_opt_free_args(&args);
 	free(o.coredump_filter);
+	free(o.freeze_timeout);
 	free((char *)o.core);
 	return rc;
 }

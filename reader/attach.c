@@ -302,8 +302,12 @@ int attach_all(struct reader *r, char *why, size_t whylen)
 	unsigned passes = r->opts.max_passes ? r->opts.max_passes : 100;
 	uint64_t deadline = now_ms() +
 		(r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : 10000);
+	uint64_t freeze = snapshot_deadline(r);	/* -o snapshot: the whole freeze's */
 	unsigned quiet = 0, pass = 0;
 	int rc;
+
+	if (freeze && freeze < deadline)
+		deadline = freeze;
 
 	while (quiet < 2) {
 		size_t nnew;

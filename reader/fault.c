@@ -11,6 +11,12 @@
  * still set up for it), snap-restore (putting that thread back),
  * snap-setup (the clone's own set-up, the target running again),
  * snap-reap (before the clone's zombie is reaped in the target).
+ * Two -o snapshot points make the freeze slow instead of failing, so that
+ * a small -o freeze_timeout passes: snap-slow sleeps 1 s after the attach,
+ * before the capture and the clone (the deadline is found passed between
+ * the steps); snap-slow-clone sleeps 1 s in fork_fn, the target's thread
+ * set up for the clone(), which then starts past the deadline (the
+ * injected call times out under way, is let finish, and its clone undone).
  */
 #include <signal.h>
 #include <stdatomic.h>

@@ -445,7 +445,12 @@ int reader_attach(pid_t pid, const struct reader_opts *opts,
 	snapshot_reap_leftovers(r);
 	rc = tracer_call(r, attach_fn, &a, sizeof(a), budget);
 	if (rc) {
-		snprintf(why, whylen, "%s", a.why[0] ? a.why : strerror(-rc));
+		/* -o snapshot: the attach ended by the freeze's deadline, every
+		 * thread let go (attach_fn) */
+		if (r->opts.snapshot && snapshot_late(r, why, whylen))
+			rc = -ETIMEDOUT;
+		else
+			snprintf(why, whylen, "%s", a.why[0] ? a.why : strerror(-rc));
 		goto out_stop;
 	}
 	rc = snapshot_process(r, why, whylen);

@@ -25,6 +25,8 @@ struct reader_opts {
 	unsigned max_passes;		/* rescans of /proc/PID/task; 0: default 100 */
 	unsigned attach_timeout_ms;	/* whole attach budget; 0: default 10000 */
 	unsigned op_timeout_ms;		/* deadline of one tracer request; 0: 5000 */
+	unsigned freeze_timeout_ms;	/* -o snapshot: the whole freeze's budget;
+					 * 0: attach_timeout_ms, else 10000 */
 	bool force_nondumpable;		/* mount a PR_SET_DUMPABLE 0 target anyway */
 	int64_t coredump_filter;	/* `core`'s filter; < 0: the target's own */
 	bool live;			/* seize without stopping (-o live) */

@@ -294,6 +294,14 @@ int snapshot_suspend(struct reader *r);
 int snapshot_resume(struct reader *r);
 /* Reaps the zombie clones a killed ptracefs left in the target; how many. */
 int snapshot_reap_leftovers(struct reader *r);
+/*
+ * The freeze's deadline (CLOCK_MONOTONIC ms, now_ms), while a freeze is
+ * under way: the attach, the capture and the clone all end by it. 0: no
+ * freeze (not -o snapshot, or the target runs again).
+ */
+uint64_t snapshot_deadline(const struct reader *r);
+/* Past that deadline: true, and why says so in one line (the mount's refusal). */
+bool snapshot_late(const struct reader *r, char *why, size_t whylen);
 pid_t snapshot_proc_tid(const struct reader *r);
 void snapshot_free(struct reader *r);
 /*

@@ -73,6 +73,8 @@
 #define CLOSE_RANGE_UNSHARE_ 2
 #define WALL_ 0x40000000	/* __WALL, as the target's wait4 takes it */
 #define INJECT_TIMEOUT_MS 5000	/* a fork of a huge target, on a slow guest */
+#define FREEZE_TIMEOUT_MS 10000	/* the whole freeze, without -o freeze_timeout */
+#define SLOW_MS 1000		/* test builds: snap-slow, snap-slow-clone */
 #define REAP_TRIES 50
 #define UNCOPIED_MAX (1u << 20)	/* bytes of dc/wf ranges copied at the freeze */
 
@@ -88,6 +90,11 @@ struct snapshot {
 	const struct arch_inject *abi;
 	unsigned long seccomp_opt;	/* PTRACE_O_SUSPEND_SECCOMP, or 0 */
 	uint64_t t0_ns, fork_ns;	/* CLOCK_MONOTONIC: freeze began; fork took */
+	/* The freeze's deadline (now_ms), 0 once the target runs again; its
+	 * length; and whether the last freeze ran past it and was undone. */
+	uint64_t deadline_ms;
+	unsigned timeout_ms;
+	bool late;
 	double freeze_ms, fork_ms;
 	uint64_t insn[2];		/* syscall instructions in the target (inject.h), 0: look */
 	pid_t tid;			/* target thread the state files read (the old mem_pid) */
@@ -138,6 +145,39 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * The freeze begins (at the mount, after the leftovers' reap, at a
+ * refresh): its clock, and its deadline, -o freeze_timeout from now. The
+ * attach (attach_all), the capture and the clone (fork_fn) all end by it;
+ * past it, all is undone and the mount (or refresh) fails.
+ */
+static void freeze_begin(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+
+	s->timeout_ms = r->opts.freeze_timeout_ms ? r->opts.freeze_timeout_ms :
+			r->opts.attach_timeout_ms ? r->opts.attach_timeout_ms : FREEZE_TIMEOUT_MS;
+	s->t0_ns = mono_ns();
+	s->deadline_ms = s->t0_ns / 1000000u + s->timeout_ms;
+	s->late = false;
+}
+
+uint64_t snapshot_deadline(const struct reader *r)
+{
+	return r->snap ? r->snap->deadline_ms : 0;
+}
+
+bool snapshot_late(const struct reader *r, char *why, size_t whylen)
+{
+	const struct snapshot *s = r->snap;
+
+	if (!s || !s->deadline_ms || now_ms() < s->deadline_ms)
+		return false;
+	snprintf(why, whylen, "-o snapshot: the freeze took longer than %u ms (freeze_timeout); the target runs on untouched",
+		 s->timeout_ms);
+	return true;
 }
 
 /* CAP_SYS_ADMIN (bit 21 of CapEff): needed to suspend a target's seccomp. */
@@ -415,7 +455,7 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 	s->seccomp_opt = seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0;
 	r->snap = s;
 	boost(r, true);		/* until snapshot_start ends */
-	s->t0_ns = mono_ns();
+	freeze_begin(r);
 	return 0;
 }
 
@@ -562,6 +602,53 @@ static int adopt_clone(struct snapshot *s, pid_t child, uint64_t deadline)
 }
 
 /*
+ * inject_call gave up at its deadline with the call under way: the thread
+ * runs on in it (a fork of a huge target takes long). Its stops are
+ * followed to the call's exit, as inject_call would have (in->deadline_ms,
+ * a fresh one), so that a clone it makes is known (*child), to be undone,
+ * and the thread is left in a stop inject_end can put it back from.
+ */
+#define SYSCALL_INFO_ 0x420e	/* PTRACE_GET_SYSCALL_INFO (Linux 5.3) */
+#define SYSCALL_INFO_EXIT_ 2
+
+static int finish_call(struct inject *in, int64_t *ret, pid_t *child)
+{
+	for (int stops = 0; stops < 64; stops++) {
+		/* struct ptrace_syscall_info: op at 0; exit.rval at 24 */
+		unsigned char info[128];
+		int st, event, sig, rc = inject_wait(in->tid, &st, in->deadline_ms);
+
+		if (rc)
+			return rc;
+		if (!WIFSTOPPED(st))
+			return -ESRCH;
+		event = st >> 16;
+		sig = WSTOPSIG(st);
+		if (sig == (SIGTRAP | 0x80)) {
+			long got = ptrace(SYSCALL_INFO_, in->tid, (void *)sizeof(info), info);
+
+			if (got < 32)
+				return got < 0 ? -errno : -EIO;	/* entry or exit: cannot tell */
+			if (info[0] == SYSCALL_INFO_EXIT_) {
+				memcpy(ret, info + 24, sizeof(*ret));
+				return 0;
+			}
+		} else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
+			   event == PTRACE_EVENT_VFORK) {
+			unsigned long msg = 0;
+
+			if (ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg) == 0)
+				*child = (pid_t)msg;
+		} else if (event == 0 && sig != SIGTRAP && sig != SIGSYS) {
+			in->held_sig = sig;	/* raised again by inject_end */
+		}
+		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0)
+			return -errno;
+	}
+	return -EIO;
+}
+
+/*
  * On the tracer, every thread stopped: clone() in one thread, that thread
  * back as it was, every thread let go. This is the end of the freeze.
  * A failure at any step after the clone exists kills it and reaps it in
@@ -579,6 +666,10 @@ static int fork_fn(struct reader *r, void *p)
 	size_t n;
 	int rc, rc2, rc3 = 0;
 
+	/* The freeze's deadline ends this step too. */
+	if (s->deadline_ms && s->deadline_ms < deadline)
+		deadline = s->deadline_ms;
+
 	if (!t) {
 		snprintf(fa->why, sizeof(fa->why), "no thread to inject into (all job-stopped or in rseq critical sections)");
 		return -EAGAIN;
@@ -591,6 +682,12 @@ static int fork_fn(struct reader *r, void *p)
 		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: injected fault", (int)t->tid);
 		return -EIO;
 	}
+	if (now_ms() >= deadline) {	/* (finding the instruction took it all) */
+		s->late = s->deadline_ms && now_ms() >= s->deadline_ms;
+		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: %s", (int)t->tid,
+			 strerror(ETIMEDOUT));
+		return -ETIMEDOUT;
+	}
 	rc = inject_begin(&in, r->pid, t->tid, s->abi, s->insn,
 			  PTRACE_O_TRACECLONE | PTRACE_O_TRACESYSGOOD | s->seccomp_opt,
 			  PTRACE_O_TRACECLONE, deadline);
@@ -598,11 +695,18 @@ static int fork_fn(struct reader *r, void *p)
 		snprintf(fa->why, sizeof(fa->why), "cannot set up thread %d: %s", (int)t->tid, strerror(-rc));
 		return rc;
 	}
+	/* Test builds: the call starts past a small freeze_timeout. */
+	if (fault_hit("snap-slow-clone"))
+		usleep(SLOW_MS * 1000);
 	t1 = mono_ns();
 	rc = inject_call(&in, s->abi->nr_clone, args, &ret, &child);
 	s->fork_ns = mono_ns() - t1;
+	/* From here on, undoing: waits get time of their own, past any deadline. */
+	in.deadline_ms = now_ms() + INJECT_TIMEOUT_MS;
+	if (rc == -ETIMEDOUT)
+		(void)finish_call(&in, &ret, &child);	/* rc stays: undone below */
 	if (child > 0)
-		rc3 = adopt_clone(s, child, deadline);
+		rc3 = adopt_clone(s, child, rc ? in.deadline_ms : deadline);
 	if (rc == 0 && fault_hit("snap-clone-after"))
 		rc = -EIO;
 	rc2 = inject_end(&in);	/* (fault point snap-restore in it) */
@@ -610,6 +714,11 @@ static int fork_fn(struct reader *r, void *p)
 	if (rc == 0 && (child <= 0 || ret <= 0))
 		rc = ret < 0 ? (int)ret : -EIO;
 	rc = rc ?: rc3;
+	/* Past the freeze's deadline (the thread put back late, say): undone too. */
+	if (rc == 0 && s->deadline_ms && now_ms() >= s->deadline_ms)
+		rc = -ETIMEDOUT;
+	/* The freeze's deadline, and all put back: snapshot_start says so. */
+	s->late = rc == -ETIMEDOUT && !rc2 && s->deadline_ms && now_ms() >= s->deadline_ms;
 	if (rc || rc2) {
 		if (child > 0) {
 			pid_t ns = rc == 0 || ret > 0 ? (pid_t)ret : ns_pid_of(r->pid, child);
@@ -618,8 +727,10 @@ static int fork_fn(struct reader *r, void *p)
 			kill(child, SIGKILL);
 			while (inject_wait(child, &st, now_ms() + 1000) == 0 && WIFSTOPPED(st))
 				;
-			/* In the same thread, still ours and stopped. */
-			reap_via(r, t->tid, ns, s->insn, PTRACE_O_TRACECLONE, now_ms() + 1000);
+			/* In the same thread, still ours and stopped; a zombie
+			 * left is not "untouched" (the next run reaps it). */
+			if (!reap_via(r, t->tid, ns, s->insn, PTRACE_O_TRACECLONE, now_ms() + 1000))
+				s->late = false;
 		}
 		snprintf(fa->why, sizeof(fa->why), "clone() in thread %d: %s%s", (int)t->tid,
 			 strerror(-(rc ? rc : rc2)),
@@ -637,6 +748,7 @@ static int fork_fn(struct reader *r, void *p)
 		}
 	s->freeze_ms = (double)(mono_ns() - s->t0_ns) / 1e6;
 	s->fork_ms = (double)s->fork_ns / 1e6;
+	s->deadline_ms = 0;	/* the freeze is over */
 	return 0;
 }
 
@@ -821,19 +933,31 @@ int snapshot_uncopied(const struct reader *r, size_t idx, const char **bytes)
 
 int snapshot_start(struct reader *r, char *why, size_t whylen)
 {
+	struct snapshot *s = r->snap;
 	struct fork_arg fa = { "" };
-	int rc;
+	int rc = 0;
 
+	/* Test builds: a freeze slow on purpose, past a small freeze_timeout. */
+	if (fault_hit("snap-slow"))
+		usleep(SLOW_MS * 1000);
 	capture_infos(r);
 	find_uncopied(r);
-	rc = tracer_call(r, fork_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
+	/* Between the steps: past the freeze's deadline, no clone is tried
+	 * (the caller detaches every thread). */
+	if (s->deadline_ms && now_ms() >= s->deadline_ms) {
+		s->late = true;
+		rc = -ETIMEDOUT;
+	}
+	/* fork_fn ends by the deadline; undoing a late clone may take longer. */
+	rc = rc ?: tracer_call(r, fork_fn, &fa, sizeof(fa), 4 * INJECT_TIMEOUT_MS + 4000);
 	boost(r, false);
 	if (rc == 0)
 		rc = tracer_call(r, clone_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
-	if (rc) {
+	if (rc && !(rc == -ETIMEDOUT && s->late && snapshot_late(r, why, whylen)))
 		snprintf(why, whylen, "-o snapshot: %s", fa.why[0] ? fa.why : strerror(-rc));
+	s->deadline_ms = 0;	/* the target runs again (the caller detaches on failure) */
+	if (rc)
 		return rc;
-	}
 	read_clone(r);
 	r->snap->count++;
 	return 0;
@@ -1007,7 +1131,7 @@ int snapshot_reap_leftovers(struct reader *r)
 
 	tracer_call(r, reap_leftovers_fn, &reaped, sizeof(reaped), 20000);
 	if (r->snap)	/* -o snapshot: the freeze starts now, not before the reap */
-		r->snap->t0_ns = mono_ns();
+		freeze_begin(r);
 	return reaped;
 }
 
@@ -1190,7 +1314,7 @@ int snapshot_refresh(struct reader *r)
 	pthread_rwlock_wrlock(&r->snap_lock);
 	tracer_call(r, release_fn, NULL, 0, 5000);
 	boost(r, true);		/* until snapshot_start ends */
-	s->t0_ns = mono_ns();
+	freeze_begin(r);
 	rc = tracer_call(r, refreeze_fn, &fa, sizeof(fa), 15000);
 	if (rc == 0) {
 		free_mm(r);

@@ -613,5 +613,125 @@ def _(c):
     check(p.stdout.readline().split() == ['7'], 'the target could not reap its own child')
 
 
+# -o freeze_timeout: one deadline on the whole freeze. A test-build fault
+# point makes one step slow (1 s) past a 200 ms deadline: the attach
+# (sleep-attach, 2 s), between the capture and the clone (snap-slow), or
+# the injected clone() itself (snap-slow-clone: the thread is set up, the
+# call starts late, times out under way and its clone is undone).
+def thread_tracers(pid):
+    """{tid: TracerPid} of every thread of pid."""
+    out = {}
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/status') as f:
+                out[int(tid)] = int(dict(l.split(':', 1) for l in f)['TracerPid'])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def task_children(pid):
+    """What /proc/PID/task/*/children lists, all threads together."""
+    out = []
+    for tid in os.listdir(f'/proc/{pid}/task'):
+        try:
+            with open(f'/proc/{pid}/task/{tid}/children') as f:
+                out += f.read().split()
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return out
+
+
+def freeze_timeout_check(point):
+    def fn(c):
+        if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+            raise Skip('built without -Dfault_injection=true')
+        t = Snap(c, idle=2)
+        maps_before, sig_before = maps_of(t.pid), signal_state(t.pid)
+        os.environ['PTRACEFS_FAULT'] = point
+        t0 = time.monotonic()
+        try:
+            err = refusal(c, t.pid, extra=('-o', 'snapshot,freeze_timeout=200'),
+                          want_in_msg='the freeze took longer than 200 ms (freeze_timeout)')
+        finally:
+            del os.environ['PTRACEFS_FAULT']
+        took = time.monotonic() - t0
+        print(f'# {point}: refused after {took:.2f} s: {err.strip()}')
+        check(took < 10, f'{point}: the refusal took {took:.1f} s')
+        # all undone: no thread traced or stopped, no child, the target runs
+        check(wait_until(lambda: not any(thread_tracers(t.pid).values()), 2),
+              f'{point}: traced threads: {thread_tracers(t.pid)}')
+        check(wait_until(lambda: none_stopped(t.pid), 2), f'{point}: stopped: {task_states(t.pid)}')
+        check(not task_children(t.pid) and not children(t.pid),
+              f'{point}: children of the target: {task_children(t.pid)} {children(t.pid)}')
+        check(t.counter_moves(), f'{point}: the counter stands still')
+        check(maps_of(t.pid) == maps_before, f'{point}: the target maps something new (or lost one)')
+        check(signal_state(t.pid) == sig_before, f'{point}: signal masks, pending sets or handlers changed')
+        # the read(2) the freeze interrupted restarted unharmed
+        check(t.said(0.3) is None, f'{point}: read(2) returned without data')
+        with open(f'/proc/{t.pid}/fd/{t.wfd}', 'wb', buffering=0) as w:
+            w.write(b'x')
+        line = t.said(5)
+        check(line == ['read', '1', '0'], f'{point}: read(2) after the refusal: {line}')
+        # and the next mount, without the fault, is an ordinary snapshot
+        m = c.mount(t.pid, ('-o', 'snapshot,freeze_timeout=5000'))
+        st = kv(m.read('status'))
+        clone = int(st['clone'])
+        check(st['state'] == 'snapshot' and children(t.pid) == {clone: 't'}, f'status: {st}')
+        check(m.unmount() == 0, 'daemon exit status')
+        released(t, clone, maps_before, sig_before)
+    return fn
+
+
+for _point in ('sleep-attach', 'snap-slow', 'snap-slow-clone'):
+    tap_check(f'snapshot: freeze_timeout=200 with fault {_point}: refused in one line naming the '
+              f'timeout, all undone (no tracer, no stop, no child, masks and read(2) intact); '
+              f'the next mount works')(freeze_timeout_check(_point))
+
+
+@tap_check('snapshot: a ctl refresh past freeze_timeout (snap-slow at the refresh) fails with '
+           'ETIMEDOUT; the target runs, untraced, with no child')
+def _(c):
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
+    t = Snap(c)
+    sig_before = signal_state(t.pid)
+    os.environ['PTRACEFS_FAULT'] = 'snap-slow:2'   # the mount's freeze is the 1st
+    try:
+        m = c.mount(t.pid, ('-o', 'snapshot,freeze_timeout=500'))
+    finally:
+        del os.environ['PTRACEFS_FAULT']
+    old = int(kv(m.read('status'))['clone'])
+    fd = os.open(m.path('ctl'), os.O_WRONLY)
+    try:
+        os.write(fd, b'refresh\n')
+        check(False, 'the refresh succeeded')
+    except OSError as e:
+        check(e.errno == errno.ETIMEDOUT, f'refresh: {e}')
+    finally:
+        os.close(fd)
+    check(b'refresh: ' in m.read('ctl'), f'ctl: {m.read("ctl")}')
+    check(not os.path.exists(f'/proc/{old}'), 'the old clone is left')
+    check(wait_until(lambda: not any(thread_tracers(t.pid).values()), 2),
+          f'traced threads: {thread_tracers(t.pid)}')
+    check(wait_until(lambda: none_stopped(t.pid), 2), f'stopped: {task_states(t.pid)}')
+    check(wait_until(lambda: not task_children(t.pid), 3), f'children: {task_children(t.pid)}')
+    check(t.counter_moves(), 'the counter stands still')
+    check(signal_state(t.pid) == sig_before, 'signal masks, pending sets or handlers changed')
+    check(m.unmount() is not None, 'the daemon did not exit')
+
+
+@tap_check('snapshot: a bad freeze_timeout, or one without -o snapshot, is refused')
+def _(c):
+    t = Snap(c)
+    for extra, want in ((('-o', 'snapshot,freeze_timeout=0'), 'invalid freeze_timeout'),
+                        (('-o', 'snapshot,freeze_timeout=2s'), 'invalid freeze_timeout'),
+                        (('-o', 'snapshot,freeze_timeout=-5'), 'invalid freeze_timeout'),
+                        (('-o', 'freeze_timeout=500'), 'for -o snapshot')):
+        refusal(c, t.pid, extra=extra, want_in_msg=want)
+    check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the target is held')
+    check(not children(t.pid), f'children: {children(t.pid)}')
+
+
 if __name__ == '__main__':
     sys.exit(run())
