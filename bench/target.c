@@ -16,11 +16,15 @@
  *                without running (a stop of the process shows there), and
  *                commands on stdin instead of waiting for SIGTERM, one
  *                answer line each on stdout (EOF ends the process):
- *                  dirty  rewrite every resident page ("dirty"): every PTE
- *                         writable, as in a long-running process
+ *                  dirty  rewrite every resident page: every PTE writable,
+ *                         as in a long-running process; "dirty_us N", the
+ *                         time it took (copy-on-write shows there)
  *                  gap    "gap_us N": the longest gap since the last one
  *                  fork   "fork_us N gap_us M": fork() timed here, in the
  *                         process, the child exiting at once
+ *                  hold   fork a child that waits, keeping every page
+ *                         shared copy-on-write ("held PID")
+ *                  release  kill and reap that child
  *
  * Every written 8-byte word holds its own address (never zero, so sparse
  * copies must carry it, and a wrong offset shows). SIGTERM ends it.
@@ -87,10 +91,12 @@ static void *heartbeat(void *arg)
 static int commands(char *buf, uint64_t mapped, uint64_t resident, uint64_t chunk)
 {
 	char line[64];
+	pid_t held = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	while (fgets(line, sizeof(line), stdin)) {
 		if (strncmp(line, "dirty", 5) == 0) {
+			uint64_t t0 = mono_ns();
 			uint64_t runs = (resident + chunk - 1) / chunk, step = mapped / runs;
 			uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 
@@ -102,10 +108,25 @@ static int commands(char *buf, uint64_t mapped, uint64_t resident, uint64_t chun
 					((volatile char *)buf)[k * step + off] ^= 0;
 				left -= n;
 			}
-			printf("dirty\n");
+			printf("dirty_us %llu\n", (unsigned long long)(mono_ns() - t0) / 1000);
 		} else if (strncmp(line, "gap", 3) == 0) {
 			printf("gap_us %llu\n",
 			       (unsigned long long)atomic_exchange(&max_gap_ns, 0) / 1000);
+		} else if (strncmp(line, "hold", 4) == 0) {
+			/* a child that keeps the fork's copy-on-write alive */
+			held = fork();
+			if (held == 0) {
+				pause();
+				_exit(0);
+			}
+			printf("held %d\n", (int)held);
+		} else if (strncmp(line, "release", 7) == 0) {
+			if (held > 0) {
+				kill(held, SIGKILL);
+				waitpid(held, NULL, 0);
+			}
+			printf("released %d\n", (int)held);
+			held = 0;
 		} else if (strncmp(line, "fork", 4) == 0) {
 			uint64_t t0;
 			pid_t child;
