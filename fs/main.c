@@ -107,7 +107,7 @@ static void usage(FILE *f)
 "  -o tree           PID and every descendant, frozen together as one\n"
 "                    instant: MOUNTPOINT/processes lists them, ctl acts on\n"
 "                    all, MOUNTPOINT/<pid>/ is each one's tree (not with\n"
-"                    -o live or -o snapshot)\n"
+"                    -o live; with -o snapshot, one clone each)\n"
 "  -o coredump_filter=MASK\n"
 "                    which mappings `core` carries bytes of (hex, as\n"
 "                    /proc/PID/coredump_filter; 0x7f for a full backup)\n"
@@ -667,13 +667,9 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 			o->mountpoint, (int)other, daemon_note(other, note, sizeof(note)));
 		return -1;
 	}
-	/*
-	 * -o tree: one freeze for all; a live tree or one clone a member
-	 * would each need a mode of their own (see ptracefs(1)).
-	 */
-	if (o->tree && (o->live || o->snapshot)) {
-		fprintf(stderr, "ptracefs: -o tree and -o %s exclude each other: a tree is mounted suspended, as one instant\n",
-			o->live ? "live" : "snapshot");
+	/* -o tree: one freeze for all; a live tree would need a mode of its own. */
+	if (o->tree && o->live) {
+		fprintf(stderr, "ptracefs: -o tree and -o live exclude each other: a tree is mounted as one instant\n");
 		return -1;
 	}
 	if (o->rw && o->snapshot) {

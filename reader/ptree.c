@@ -445,6 +445,80 @@ static void capture_all(struct reader_tree *t)
 		pthread_join(helper, NULL);
 }
 
+/* On the tracer: every member's threads let go at once (-o snapshot). */
+static int let_go_fn(struct reader *root, void *p)
+{
+	struct reader_tree *t = root->tree;
+
+	(void)p;
+	for (size_t i = 0; i < t->n; i++)
+		if (t->m[i].pub.r && t->m[i].pub.r->snap)
+			snapshot_let_go(t->m[i].pub.r);
+	return 0;
+}
+
+/* A member that cannot have its clone: let go, listed with why. */
+static void release_member(struct member *m)
+{
+	tracer_call(m->pub.r, detach_fn, NULL, 0, 5000);
+	m->pub.r = NULL;
+}
+
+/*
+ * -o tree,snapshot, everything frozen and captured: one clone per member,
+ * each injected while every member is still stopped, then all let go at
+ * once, then each clone set up (snapshot.c). A member the snapshot
+ * refuses (seccomp, a pending namespace, no process slot, ...) or whose
+ * clone fails is let go and listed with the reason; the root's failure
+ * fails the mount.
+ */
+static int tree_snapshot(struct reader_tree *t, char *why, size_t whylen)
+{
+	struct reader *root = t->m[0].pub.r;
+	int rc;
+
+	for (size_t i = 1; i < t->n; i++) {
+		struct member *m = &t->m[i];
+
+		if (!m->pub.r)
+			continue;
+		if (snapshot_prepare(m->pub.r, m->why, sizeof(m->why)) == 0)
+			snapshot_join(m->pub.r, root);
+		else
+			release_member(m);
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		struct member *m = &t->m[i];
+
+		if (!m->pub.r)
+			continue;
+		rc = snapshot_fork(m->pub.r, true, m->why, sizeof(m->why));
+		if (rc && i == 0) {
+			snprintf(why, whylen, "%s", m->why);
+			snapshot_unboost(root);
+			return rc;
+		}
+		if (rc)
+			release_member(m);
+	}
+	tracer_call(root, let_go_fn, NULL, 0, 10000);
+	snapshot_unboost(root);
+	for (size_t i = 0; i < t->n; i++) {
+		struct member *m = &t->m[i];
+
+		if (!m->pub.r)
+			continue;
+		rc = snapshot_finish(m->pub.r, m->why, sizeof(m->why));
+		if (rc && i == 0) {
+			snprintf(why, whylen, "%s", m->why);
+			return rc;
+		}
+		if (rc)
+			release_member(m);
+	}
+	return 0;
+}
+
 int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
 		       struct reader_tree **out, char *why, size_t whylen)
 {
@@ -458,9 +532,9 @@ int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
 		return -ENOMEM;
 	if (opts)
 		t->opts = *opts;
-	if (t->opts.live || t->opts.snapshot) {
+	if (t->opts.live) {
 		free(t);
-		snprintf(why, whylen, "-o tree takes neither -o live nor -o snapshot");
+		snprintf(why, whylen, "-o tree does not take -o live");
 		return -EINVAL;
 	}
 	budget = (t->opts.attach_timeout_ms ? t->opts.attach_timeout_ms : 10000) + 5000;
@@ -476,6 +550,15 @@ int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
 		free(t->m);
 		free(t);
 		return rc;
+	}
+	/* -o snapshot: the root's refusals come before anything stops. */
+	if (t->opts.snapshot) {
+		rc = snapshot_prepare(root->r, why, whylen);
+		if (rc) {
+			free_tree(t);
+			return rc;
+		}
+		snapshot_reap_leftovers(root->r);
 	}
 	rc = tracer_call(root->r, freeze_fn, &a, sizeof(a), budget);
 	if (rc) {
@@ -496,8 +579,13 @@ int reader_tree_attach(pid_t pid, const struct reader_opts *opts,
 			tracer_call(m->pub.r, detach_fn, NULL, 0, 5000);
 			m->pub.r = NULL;
 		}
-		describe(m);
 	}
+	if (t->opts.snapshot && (rc = tree_snapshot(t, why, whylen))) {
+		free_tree(t);
+		return rc;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		describe(&t->m[i]);
 	*out = t;
 	return 0;
 }

@@ -287,6 +287,14 @@ bool mem_path_self_served(struct reader *r, const char *path);
  */
 int snapshot_prepare(struct reader *r, char *why, size_t whylen);
 int snapshot_start(struct reader *r, char *why, size_t whylen);
+/* snapshot_start in two steps, for -o tree (one freeze for every member):
+ * snapshot_fork with hold leaves every thread stopped; snapshot_let_go
+ * (on the tracer) lets them go; snapshot_finish sets the clone up. */
+int snapshot_fork(struct reader *r, bool hold, char *why, size_t whylen);
+void snapshot_let_go(struct reader *r);
+int snapshot_finish(struct reader *r, char *why, size_t whylen);
+void snapshot_join(struct reader *r, const struct reader *root);
+void snapshot_unboost(struct reader *r);
 void snapshot_release(struct reader *r);
 int snapshot_refresh(struct reader *r);
 /* ctl suspend/resume: the running target's threads held stopped, or let go. */

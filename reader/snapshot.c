@@ -90,6 +90,7 @@ struct snapshot {
 	const struct arch_inject *abi;
 	unsigned long seccomp_opt;	/* PTRACE_O_SUSPEND_SECCOMP, or 0 */
 	uint64_t t0_ns, fork_ns;	/* CLOCK_MONOTONIC: freeze began; fork took */
+	bool hold;			/* -o tree: fork_fn leaves the threads stopped (snapshot_let_go) */
 	/* The freeze's deadline (now_ms), 0 once the target runs again; its
 	 * length; and whether the last freeze ran past it and was undone. */
 	uint64_t deadline_ms;
@@ -663,7 +664,6 @@ static int fork_fn(struct reader *r, void *p)
 	uint64_t args[6] = { CLONE_FILES_ }, t1, deadline = now_ms() + INJECT_TIMEOUT_MS;
 	int64_t ret = 0;
 	pid_t child = 0;
-	size_t n;
 	int rc, rc2, rc3 = 0;
 
 	/* The freeze's deadline ends this step too. */
@@ -739,8 +739,17 @@ static int fork_fn(struct reader *r, void *p)
 	}
 	s->clone = child;
 	s->clone_ns = (pid_t)ret;
-	/* Let go: a thread in a job-control stop stays in it. */
-	n = atomic_load(&r->nthreads);
+	if (!s->hold)
+		snapshot_let_go(r);
+	return 0;
+}
+
+void snapshot_let_go(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	size_t n = atomic_load(&r->nthreads);
+
+	/* A thread in a job-control stop stays in it. */
 	for (size_t i = 0; i < n; i++)
 		if (atomic_load(&r->threads[i].state) == RT_STOPPED) {
 			ptrace(PTRACE_DETACH, r->threads[i].tid, 0, 0);
@@ -749,7 +758,6 @@ static int fork_fn(struct reader *r, void *p)
 	s->freeze_ms = (double)(mono_ns() - s->t0_ns) / 1e6;
 	s->fork_ms = (double)s->fork_ns / 1e6;
 	s->deadline_ms = 0;	/* the freeze is over */
-	return 0;
 }
 
 /*
@@ -931,7 +939,11 @@ int snapshot_uncopied(const struct reader *r, size_t idx, const char **bytes)
 	return 0;
 }
 
-int snapshot_start(struct reader *r, char *why, size_t whylen)
+/*
+ * The clone made, every thread still stopped if hold (-o tree: the caller
+ * lets every member go at once, snapshot_let_go), else let go.
+ */
+int snapshot_fork(struct reader *r, bool hold, char *why, size_t whylen)
 {
 	struct snapshot *s = r->snap;
 	struct fork_arg fa = { "" };
@@ -948,19 +960,54 @@ int snapshot_start(struct reader *r, char *why, size_t whylen)
 		s->late = true;
 		rc = -ETIMEDOUT;
 	}
+	s->hold = hold;
 	/* fork_fn ends by the deadline; undoing a late clone may take longer. */
 	rc = rc ?: tracer_call(r, fork_fn, &fa, sizeof(fa), 4 * INJECT_TIMEOUT_MS + 4000);
-	boost(r, false);
-	if (rc == 0)
-		rc = tracer_call(r, clone_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
+	s->hold = false;
+	if (!hold)
+		boost(r, false);
 	if (rc && !(rc == -ETIMEDOUT && s->late && snapshot_late(r, why, whylen)))
 		snprintf(why, whylen, "-o snapshot: %s", fa.why[0] ? fa.why : strerror(-rc));
-	s->deadline_ms = 0;	/* the target runs again (the caller detaches on failure) */
 	if (rc)
+		s->deadline_ms = 0;	/* (the caller detaches every thread) */
+	return rc;
+}
+
+/* The target running again: the clone set up, and read from now on. */
+int snapshot_finish(struct reader *r, char *why, size_t whylen)
+{
+	struct fork_arg fa = { "" };
+	int rc = tracer_call(r, clone_fn, &fa, sizeof(fa), INJECT_TIMEOUT_MS + 2000);
+
+	r->snap->deadline_ms = 0;	/* the target runs again */
+	if (rc) {
+		snprintf(why, whylen, "-o snapshot: %s", fa.why[0] ? fa.why : strerror(-rc));
 		return rc;
+	}
 	read_clone(r);
 	r->snap->count++;
 	return 0;
+}
+
+int snapshot_start(struct reader *r, char *why, size_t whylen)
+{
+	return snapshot_fork(r, false, why, whylen) ?: snapshot_finish(r, why, whylen);
+}
+
+/* A member of -o tree, frozen with the root: the root's clock and deadline. */
+void snapshot_join(struct reader *r, const struct reader *root)
+{
+	if (r->snap && root->snap) {
+		r->snap->t0_ns = root->snap->t0_ns;
+		r->snap->deadline_ms = root->snap->deadline_ms;
+		r->snap->timeout_ms = root->snap->timeout_ms;
+	}
+}
+
+/* -o tree: the freeze's SCHED_FIFO ends (snapshot_prepare began it). */
+void snapshot_unboost(struct reader *r)
+{
+	boost(r, false);
 }
 
 /*

@@ -348,7 +348,9 @@ class Mount:
         tracer = wait_until(lambda: tracer_pid(self.pid), 0 if '-osnapshot' in extra or
                             'snapshot' in extra else 2)
         if not tracer:   # -o snapshot: the target runs; its clone is traced
-            clone = [l.split()[1] for l in self.read('status').decode().splitlines()
+            tree = 'tree' in extra or any(e.startswith('tree') for e in extra)
+            status = self.read(str(self.pid), 'status') if tree else self.read('status')
+            clone = [l.split()[1] for l in status.decode().splitlines()
                      if l.startswith('clone ')]
             tracer = clone and tracer_pid(int(clone[0]))
         check(tracer, f'mounted, but nothing traces {self.pid}')

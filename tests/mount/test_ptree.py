@@ -325,12 +325,70 @@ def _(c):
     check(wait_until(lambda: all_running(dirs[:-1]), 5), 'left stopped')
 
 
-@tap_check('-o tree refuses -o live and -o snapshot with one line, the target untouched')
+@tap_check('-o tree refuses -o live with one line, the target untouched')
 def _(c):
     t = forker(c, '-n', '1')
-    for opt in ('tree,live', 'tree,snapshot'):
-        refusal(c, t.pid, extra=('-o', opt), want_in_msg='-o tree')
-        check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), f'{opt}: target disturbed')
+    refusal(c, t.pid, extra=('-o', 'tree,live'), want_in_msg='-o tree')
+    check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'target disturbed')
+
+
+def stat_field(pid, k):
+    """Field k (1-based, as proc(5) counts) of /proc/PID/stat."""
+    with open(f'/proc/{pid}/stat') as f:
+        return int(f.read().rsplit(')', 1)[1].split()[k - 3])
+
+
+def zero_signal_children(pids):
+    """Children of pids (from /proc) whose exit signal is 0: our clones."""
+    out = []
+    for d in os.listdir('/proc'):
+        if d.isdigit():
+            try:
+                if stat_field(int(d), 4) in pids and stat_field(int(d), 38) == 0:
+                    out.append(int(d))
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                pass
+    return out
+
+
+@tap_check('-o tree,snapshot: one clone per process, all made in one freeze; the tree runs; unmount reaps them')
+def _(c):
+    t = forker(c, '-n', '3', '-g', '-t', '2')
+    want = {t.pid} | descendants(t.pid)
+    m = mount_tree(c, t.pid, ('-o', 'snapshot'))
+    procs = processes(m)
+    dirs = member_dirs(m)
+    check(set(dirs) >= want, f'directories {dirs}, /proc has {sorted(want)}')
+    check(all(p['mount'] == 'snapshot' for p in procs if p['pid'] in want),
+          f'processes: {[(p["pid"], p["mount"]) for p in procs]}')
+    # the tree runs while mounted: nothing traced, nothing stopped
+    check(wait_until(lambda: all_running(dirs), 5), 'a process is still stopped or traced')
+    clones = {}
+    for pid in dirs:
+        st = dict(l.split(' ', 1) for l in m.read(str(pid), 'status').decode().splitlines()
+                  if ' ' in l)
+        check(st.get('state') == 'snapshot', f'{pid}: state {st.get("state")}')
+        clone = int(st['clone'])
+        clones[pid] = clone
+        # the clone is the process's own child, with exit signal 0, held by the daemon
+        check(stat_field(clone, 4) == pid, f'clone {clone} of {pid} has parent {stat_field(clone, 4)}')
+        check(stat_field(clone, 38) == 0, f'clone {clone} exit signal {stat_field(clone, 38)}')
+        check(tracer_pid(clone) != 0, f'clone {clone} is not traced')
+        # the member's tree reads its clone: same maps as the clone's /proc
+        with open(f'/proc/{clone}/maps', 'rb') as f:
+            check(m.read(str(pid), 'maps') == f.read(), f'{pid}: maps is not its clone\'s')
+    check(len(set(clones.values())) == len(clones), f'clones shared: {clones}')
+    # made together, in one freeze: the clones' start times (field 22)
+    # within 100 ms of each other
+    starts = [stat_field(cl, 22) for cl in clones.values()]
+    check(max(starts) - min(starts) <= max(1, os.sysconf('SC_CLK_TCK') // 10),
+          f'clone start times spread over {max(starts) - min(starts)} ticks')
+    check(m.unmount() == 0, 'daemon exit status')
+    check(wait_until(lambda: all(proc_gone(cl) for cl in clones.values()), 5),
+          f'clones left: {[cl for cl in clones.values() if not proc_gone(cl)]}')
+    check(wait_until(lambda: not zero_signal_children(set(dirs)), 5),
+          f'children with exit signal 0 left: {zero_signal_children(set(dirs))}')
+    check(wait_until(lambda: all_running(dirs), 5), 'left stopped')
 
 
 def run():
