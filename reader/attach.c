@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "reader/procstat.h"
 #include "reader/reader_int.h"
 
 uint64_t now_ms(void)
@@ -408,20 +409,38 @@ void detach_all(struct reader *r)
 
 /* ---- preflight: refusals with a reason, before anything is mounted ---- */
 
+/*
+ * Our ancestors, read once per process (-o tree asks for every member:
+ * a /proc status read per ancestor each time was a tenth of a 100-member
+ * mount). A parent that dies meanwhile leaves a stale entry, which can
+ * only refuse a process that no longer is one.
+ */
 static bool is_ancestor(pid_t pid)
 {
-	pid_t p = getppid();
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static pid_t chain[256], chain_of;
+	static size_t nchain;
+	bool found = false;
 
-	for (int depth = 0; p > 1 && depth < 4096; depth++) {
-		char v[32];
+	pthread_mutex_lock(&mu);
+	if (chain_of != getpid()) {
+		pid_t p = getppid();
 
-		if (p == pid)
-			return true;
-		if (proc_status_field(p, "PPid", v, sizeof(v)))
-			break;
-		p = (pid_t)atoi(v);
+		nchain = 0;
+		while (p > 1 && nchain < sizeof(chain) / sizeof(chain[0])) {
+			char v[32];
+
+			chain[nchain++] = p;
+			if (proc_status_field(p, "PPid", v, sizeof(v)))
+				break;
+			p = (pid_t)atoi(v);
+		}
+		chain_of = getpid();
 	}
-	return false;
+	for (size_t i = 0; i < nchain && !found; i++)
+		found = chain[i] == pid;
+	pthread_mutex_unlock(&mu);
+	return found;
 }
 
 /*
@@ -517,8 +536,39 @@ static bool is_kernel_thread(pid_t pid)
 	return flags & 0x00200000;
 }
 
+/* key of a status text read once: 0, or -ENOENT (no text, no such key). */
+static int status_get(const char *text, size_t len, const char *key, char *out, size_t outlen)
+{
+	const char *v;
+	size_t n;
+
+	if (!text || procstat_status_field(text, len, key, &v, &n))
+		return -ENOENT;
+	snprintf(out, outlen, "%.*s", (int)n, v);
+	return 0;
+}
+
+static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_t whylen,
+		     const char *status, size_t slen);
+
+/* /proc/PID/status read once for the checks (-o tree runs them per member). */
 int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		     size_t whylen)
+{
+	char path[64], *status = NULL;
+	size_t slen = 0;
+	int rc;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if (pid > 0 && proc_read_file(path, &status, &slen, 1 << 20))
+		status = NULL;
+	rc = preflight(pid, opts, why, whylen, status, slen);
+	free(status);
+	return rc;
+}
+
+static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_t whylen,
+		     const char *status, size_t slen)
 {
 	char v[256], path[64];
 	unsigned uids[4] = { 0 };
@@ -538,7 +588,7 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		snprintf(why, whylen, "no such process: %d", (int)pid);
 		return -ESRCH;
 	}
-	if (proc_status_field(pid, "Tgid", v, sizeof(v))) {
+	if (status_get(status, slen, "Tgid", v, sizeof(v))) {
 		snprintf(why, whylen, "no such process: %d", (int)pid);
 		return -ESRCH;
 	}
@@ -566,7 +616,7 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 		return -EDEADLK;
 	}
 	/* A zombie leader's status says little: ask a live thread instead. */
-	if (proc_status_field(pid, "State", v, sizeof(v)) == 0 && v[0] == 'Z' &&
+	if (status_get(status, slen, "State", v, sizeof(v)) == 0 && v[0] == 'Z' &&
 	    !(who = live_thread(pid))) {
 		snprintf(why, whylen, "process %d is a zombie", (int)pid);
 		return -ESRCH;
@@ -585,7 +635,7 @@ int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
 			 (int)pid, tracer, comm);
 		return -EBUSY;
 	}
-	if (proc_status_field(pid, "Uid", v, sizeof(v)) == 0)
+	if (status_get(status, slen, "Uid", v, sizeof(v)) == 0)
 		sscanf(v, "%u %u %u %u", &uids[0], &uids[1], &uids[2], &uids[3]);
 	if (!have_cap_sys_ptrace()) {
 		uid_t me = getuid();
