@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "reader/procstat.h"
@@ -40,6 +41,12 @@ struct member {
 	struct reader *r;	/* kept to free when pub.r was dropped */
 	char why[512];
 	int capture_rc;		/* snapshot_process's, after the freeze */
+	/*
+	 * Every thread stopped by us, the kernel's count of them ours, and
+	 * the children of each read since it stopped: a stopped thread makes
+	 * no thread and no process, so later passes skip this member.
+	 */
+	bool settled;
 };
 
 struct reader_tree {
@@ -150,13 +157,23 @@ static int wait_all(struct reader_tree *t, uint64_t deadline, char *why, size_t 
 {
 	unsigned us = 20;
 
-	for (;;) {
+	for (unsigned round = 0;; round++) {
 		struct rthread *late = NULL;
 		pid_t late_pid = 0;
+		siginfo_t si = { .si_pid = 0 };
 
-		for (size_t i = 0; i < t->n; i++)
-			if (t->m[i].pub.r)
-				tracer_reap(t->m[i].pub.r);
+		/*
+		 * A reap asks every thread of every member (a waitid each: ten
+		 * thousand calls for a 1000-thread tree): only when some child
+		 * has a report, and every 8th round anyway (attach.c does the
+		 * same for one process).
+		 */
+		if (round % 8 == 0 ||
+		    waitid(P_ALL, 0, &si, WEXITED | WSTOPPED | WNOHANG | WNOWAIT | __WALL) != 0 ||
+		    si.si_pid != 0)
+			for (size_t i = 0; i < t->n; i++)
+				if (t->m[i].pub.r)
+					tracer_reap(t->m[i].pub.r);
 		for (size_t i = 0; i < t->n && !late; i++) {
 			struct reader *r = t->m[i].pub.r;
 			size_t n = r ? atomic_load(&r->nthreads) : 0;
@@ -188,6 +205,7 @@ static int scan_children(struct reader_tree *t, size_t i, size_t *nnew, char *wh
 			 size_t whylen)
 {
 	pid_t pid = t->m[i].pub.pid, *tids;
+	struct reader *r = t->m[i].pub.r;
 	size_t n;
 	int rc = 0;
 
@@ -196,10 +214,17 @@ static int scan_children(struct reader_tree *t, size_t i, size_t *nnew, char *wh
 	for (size_t k = 0; k < n && rc == 0; k++) {
 		char path[96], *buf, *p, *end;
 		size_t len;
+		/* (the array does not move: a member's is reserved whole) */
+		struct rthread *rt = r ? reader_find_thread(r, tids[k]) : NULL;
+		bool stopped = rt && atomic_load(&rt->state) == RT_STOPPED;
 
+		if (stopped && rt->kids_done)
+			continue;	/* read since it stopped: nothing new can be */
 		snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)tids[k]);
 		if (proc_read_file(path, &buf, &len, 1 << 20))
 			continue;
+		if (stopped)
+			rt->kids_done = true;
 		for (p = buf; rc == 0; p = end) {
 			long c = strtol(p, &end, 10);
 			struct member *m;
@@ -228,6 +253,22 @@ static int scan_children(struct reader_tree *t, size_t i, size_t *nnew, char *wh
 	return rc;
 }
 
+/* Every live thread of r stopped by us, its children read since (struct member). */
+static bool member_settled(struct reader *r)
+{
+	size_t n = atomic_load(&r->nthreads);
+
+	for (size_t k = 0; k < n; k++) {
+		int st = atomic_load(&r->threads[k].state);
+
+		if (st == RT_DEAD)
+			continue;
+		if (st != RT_STOPPED || !r->threads[k].kids_done)
+			return false;
+	}
+	return true;
+}
+
 static int freeze_fn(struct reader *root, void *p)
 {
 	struct freeze_arg *a = p;
@@ -253,7 +294,7 @@ static int freeze_fn(struct reader *root, void *p)
 			struct member *m = &t->m[i];
 			size_t k = 0;
 
-			if (!m->pub.r)
+			if (!m->pub.r || m->settled)
 				continue;
 			rc = attach_seize_pass(m->pub.r, &k, m->why, sizeof(m->why));
 			if (rc && i == 0) {
@@ -270,7 +311,7 @@ static int freeze_fn(struct reader *root, void *p)
 		if (pass == 2 && fault_hit("sleep-attach"))
 			sleep(2);	/* a window for tests to kill us mid-freeze */
 		for (size_t i = 0; rc == 0 && i < t->n; i++)
-			if (t->m[i].pub.r)
+			if (t->m[i].pub.r && !t->m[i].settled)
 				rc = scan_children(t, i, &nnew, a->why, sizeof(a->why));
 		if (rc == 0 && t->err) {
 			rc = t->err;
@@ -293,8 +334,10 @@ static int freeze_fn(struct reader *root, void *p)
 					goto out;
 				}
 				drop_member(m, "exited during the freeze");
-			} else if (!attach_accounted(m->pub.r)) {
+			} else if (!m->settled && !attach_accounted(m->pub.r)) {
 				accounted = false;
+			} else if (!m->settled) {
+				m->settled = member_settled(m->pub.r);
 			}
 		}
 		quiet = nnew || !accounted ? 0 : quiet + 1;

@@ -37,6 +37,7 @@ struct rthread {
 	_Atomic int state;		/* enum rthread_state */
 	_Atomic char state_before;	/* state letter before the stop; 0: not told yet */
 	int group_stop_sig;		/* stop signal if it was job-control stopped */
+	bool kids_done;			/* -o tree: children read while it was stopped */
 	pthread_mutex_t sets_mu;	/* sets are replaced by each suspension */
 	struct regset sets[ARCH_MAX_REGSETS];	/* captured at suspension */
 	size_t nsets;
