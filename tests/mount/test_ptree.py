@@ -391,6 +391,38 @@ def _(c):
     check(wait_until(lambda: all_running(dirs), 5), 'left stopped')
 
 
+@tap_check('-o tree,snapshot, daemon SIGKILLed: every member runs, the clones die; a mount of a member reaps its zombie clone')
+def _(c):
+    t = forker(c, '-n', '2', '-t', '2')
+    m = mount_tree(c, t.pid, ('-o', 'snapshot'))
+    dirs = member_dirs(m)
+    clones = {}
+    for pid in dirs:
+        st = dict(l.split(' ', 1) for l in m.read(str(pid), 'status').decode().splitlines()
+                  if ' ' in l)
+        clones[pid] = int(st['clone'])
+    os.kill(m.daemon, signal.SIGKILL)
+    check(reap(m.daemon, 10) is not None, 'the daemon did not die')
+    harness.LIVE_DAEMONS.discard(m.daemon)
+    check(wait_until(lambda: all_running(dirs), 5), 'a member is stopped or traced')
+
+    def dead(pid):
+        f = stat_fields(pid)
+        return f is None or f[0] == 'Z'
+    # EXITKILL: each clone dies with the daemon (a zombie its member has
+    # not been told of: exit signal 0)
+    check(wait_until(lambda: all(dead(cl) for cl in clones.values()), 5),
+          f'clones alive: {[cl for cl in clones.values() if not dead(cl)]}')
+    check(wait_until(lambda: not mounted(m.mnt), 5), 'auto_unmount left the mount')
+    # the next run on a member, in any mode, reaps what was left in it
+    for pid in dirs:
+        m2 = c.mount(pid)
+        check(m2.unmount() == 0, f'mount of {pid}: daemon exit status')
+    check(wait_until(lambda: not zero_signal_children(set(dirs)), 5),
+          f'zombie clones left: {zero_signal_children(set(dirs))}')
+    check(wait_until(lambda: all_running(dirs), 5), 'left stopped')
+
+
 def run():
     return run_checks((('PTRACEFS_BIN', harness.PTRACEFS), ('PTRACEFS_FORKER', FORKER)),
                       'PTRACEFS_MOUNT_ONLY', 'ptracefs-ptree-', harness.Ctx,
