@@ -34,6 +34,10 @@ import threading
 import time
 
 PTRACEFS = os.environ.get('PTRACEFS_BIN', '')
+# Run under nohup (or anything that ignores SIGHUP), the daemons we start
+# would inherit the ignored SIGHUP, and libfuse leaves an ignored signal
+# ignored: the SIGHUP checks would then test the launcher, not ptracefs.
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
 HOSTILE = os.environ.get('PTRACEFS_HOSTILE', '')
 SPINLIB = os.environ.get('PTRACEFS_SPINLIB', '')
 NO_SKIP = os.environ.get('PTRACEFS_NO_SKIP') == '1'
