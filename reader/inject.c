@@ -179,6 +179,25 @@ static int load_call(struct inject *in, long nr, const uint64_t args[6])
 	return rc ?: set_regs(in->tid, regs, in->saved_len);
 }
 
+/*
+ * A stop of the thread carrying a call, other than a syscall stop: the
+ * clone a fork event reports goes to *child; someone's signal is held for
+ * inject_end (not now, but not lost). Group stops and other events just
+ * go on; a SIGTRAP or SIGSYS of our own call's making is swallowed.
+ */
+static void note_stop(struct inject *in, int event, int sig, pid_t *child)
+{
+	if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
+	    event == PTRACE_EVENT_VFORK) {
+		unsigned long msg = 0;
+
+		if (ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg) == 0)
+			*child = (pid_t)msg;
+	} else if (event == 0 && sig != SIGTRAP && sig != SIGSYS) {
+		in->held_sig = sig;
+	}
+}
+
 int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret,
 		pid_t *child)
 {
@@ -209,18 +228,42 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret
 				*ret = (int64_t)get_reg(in, regs, in->abi->ret, true);
 				return 0;
 			}
-		} else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
-			   event == PTRACE_EVENT_VFORK) {
-			unsigned long msg = 0;
-
-			if (ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg) == 0)
-				*child = (pid_t)msg;
-		} else if (event == 0 && sig != SIGTRAP && sig != SIGSYS) {
-			/* Someone's signal: not now, but not lost (inject_end). */
-			in->held_sig = sig;
+		} else {
+			note_stop(in, event, sig, child);
 		}
-		/* Group stops and other events: go on. A SIGTRAP or SIGSYS of
-		 * our own call's making is swallowed here. */
+	}
+	return -EIO;
+}
+
+#define SYSCALL_INFO_ 0x420e	/* PTRACE_GET_SYSCALL_INFO (Linux 5.3) */
+#define SYSCALL_INFO_EXIT_ 2
+
+int inject_finish(struct inject *in, int64_t *ret, pid_t *child)
+{
+	for (int stops = 0; stops < MAX_STOPS; stops++) {
+		/* struct ptrace_syscall_info: op at 0; exit.rval at 24 */
+		unsigned char info[128];
+		int st, sig, rc = inject_wait(in->tid, &st, in->deadline_ms);
+
+		if (rc)
+			return rc;
+		if (!WIFSTOPPED(st))
+			return -ESRCH;
+		sig = WSTOPSIG(st);
+		if (sig == (SIGTRAP | 0x80)) {
+			long got = ptrace(SYSCALL_INFO_, in->tid, (void *)sizeof(info), info);
+
+			if (got < 32)
+				return got < 0 ? -errno : -EIO;	/* entry or exit: cannot tell */
+			if (info[0] == SYSCALL_INFO_EXIT_) {
+				memcpy(ret, info + 24, sizeof(*ret));
+				return 0;
+			}
+		} else {
+			note_stop(in, st >> 16, sig, child);
+		}
+		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0)
+			return -errno;
 	}
 	return -EIO;
 }

@@ -52,6 +52,14 @@ int inject_begin(struct inject *in, pid_t tgid, pid_t tid, const struct arch_inj
 /* *ret: the call's return value; *child: the pid a clone event reported, else 0. */
 int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret,
 		pid_t *child);
+/*
+ * inject_call gave up at its deadline with the call under way (a fork of
+ * a huge target takes long): its stops followed to the call's exit by
+ * in->deadline_ms (set a fresh one), so a clone it made is known (*child)
+ * and the thread is left where inject_end can put it back from. Needs
+ * PTRACE_GET_SYSCALL_INFO (Linux 5.3).
+ */
+int inject_finish(struct inject *in, int64_t *ret, pid_t *child);
 int inject_end(struct inject *in);
 int inject_park(struct inject *in, long nr, const uint64_t args[6]);
 

@@ -603,53 +603,6 @@ static int adopt_clone(struct snapshot *s, pid_t child, uint64_t deadline)
 }
 
 /*
- * inject_call gave up at its deadline with the call under way: the thread
- * runs on in it (a fork of a huge target takes long). Its stops are
- * followed to the call's exit, as inject_call would have (in->deadline_ms,
- * a fresh one), so that a clone it makes is known (*child), to be undone,
- * and the thread is left in a stop inject_end can put it back from.
- */
-#define SYSCALL_INFO_ 0x420e	/* PTRACE_GET_SYSCALL_INFO (Linux 5.3) */
-#define SYSCALL_INFO_EXIT_ 2
-
-static int finish_call(struct inject *in, int64_t *ret, pid_t *child)
-{
-	for (int stops = 0; stops < 64; stops++) {
-		/* struct ptrace_syscall_info: op at 0; exit.rval at 24 */
-		unsigned char info[128];
-		int st, event, sig, rc = inject_wait(in->tid, &st, in->deadline_ms);
-
-		if (rc)
-			return rc;
-		if (!WIFSTOPPED(st))
-			return -ESRCH;
-		event = st >> 16;
-		sig = WSTOPSIG(st);
-		if (sig == (SIGTRAP | 0x80)) {
-			long got = ptrace(SYSCALL_INFO_, in->tid, (void *)sizeof(info), info);
-
-			if (got < 32)
-				return got < 0 ? -errno : -EIO;	/* entry or exit: cannot tell */
-			if (info[0] == SYSCALL_INFO_EXIT_) {
-				memcpy(ret, info + 24, sizeof(*ret));
-				return 0;
-			}
-		} else if (event == PTRACE_EVENT_CLONE || event == PTRACE_EVENT_FORK ||
-			   event == PTRACE_EVENT_VFORK) {
-			unsigned long msg = 0;
-
-			if (ptrace(PTRACE_GETEVENTMSG, in->tid, 0, &msg) == 0)
-				*child = (pid_t)msg;
-		} else if (event == 0 && sig != SIGTRAP && sig != SIGSYS) {
-			in->held_sig = sig;	/* raised again by inject_end */
-		}
-		if (ptrace(PTRACE_SYSCALL, in->tid, 0, 0) < 0)
-			return -errno;
-	}
-	return -EIO;
-}
-
-/*
  * On the tracer, every thread stopped: clone() in one thread, that thread
  * back as it was, every thread let go. This is the end of the freeze.
  * A failure at any step after the clone exists kills it and reaps it in
@@ -704,7 +657,7 @@ static int fork_fn(struct reader *r, void *p)
 	/* From here on, undoing: waits get time of their own, past any deadline. */
 	in.deadline_ms = now_ms() + INJECT_TIMEOUT_MS;
 	if (rc == -ETIMEDOUT)
-		(void)finish_call(&in, &ret, &child);	/* rc stays: undone below */
+		(void)inject_finish(&in, &ret, &child);	/* rc stays: undone below */
 	if (child > 0)
 		rc3 = adopt_clone(s, child, rc ? in.deadline_ms : deadline);
 	if (rc == 0 && fault_hit("snap-clone-after"))

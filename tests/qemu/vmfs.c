@@ -719,29 +719,26 @@ out:
 	fflush(stdout);
 }
 
-static void run(const char *ptracefs, const char *mnt, const char *prog, int emit)
+/*
+ * Starts PROG as the target (emit: in KCORE_DIR with no core size limit,
+ * for the kernel's own core) and reads its report: its pid, 0 if it could
+ * not be started, -pid if it started but sent no report (the caller kills
+ * it).
+ */
+static pid_t start_target(const char *prog, int emit, struct report *r)
 {
-	const struct abi *a = abi_of(prog);
-	struct report r;
-	char path[512], spid[16];
 	int p[2], rc;
 	pid_t pid;
 
-	passed = failed = 0;
-	if (!a) {
-		printf("vmtest fs: cannot tell the architecture of %s\n", prog);
-		return;
-	}
-	snprintf(label, sizeof(label), "fs_%s", a->name);
 	if (pipe(p) != 0)
-		return;
+		return 0;
 	pid = fork();
 	if (pid == 0) {
 		char sfd[16];
 
 		close(p[0]);
 		snprintf(sfd, sizeof(sfd), "%d", p[1]);
-		/* the kernel's own core of it goes to KCORE_DIR/core (see below) */
+		/* the kernel's own core of it goes to KCORE_DIR/core (see run) */
 		if (emit) {
 			struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 
@@ -755,10 +752,55 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 		_exit(127);
 	}
 	close(p[1]);
-	rc = (int)read(p[0], &r, sizeof(r));
+	if (pid < 0) {
+		close(p[0]);
+		return 0;
+	}
+	rc = (int)read(p[0], r, sizeof(*r));
 	close(p[0]);
-	if (rc != (int)sizeof(r)) {
+	if (rc != (int)sizeof(*r)) {
 		check(0, "target %s did not start", prog);
+		return -pid;
+	}
+	return pid;
+}
+
+/* The target's three threads run (main and reader in read, the spinner spinning), within 5 s. */
+static void check_running(pid_t pid, const pid_t tids[3], const char *when)
+{
+	char st[3] = { '?', '?', '?' };
+	const char want[3] = { 'S', 'S', 'R' };
+
+	for (int k = 0; k < 100; k++) {
+		for (int i = 0; i < 3; i++)
+			st[i] = thread_state(pid, tids[i]);
+		if (memcmp(st, want, 3) == 0)
+			break;
+		sleep_ms(50);
+	}
+	for (int i = 0; i < 3; i++)
+		check(st[i] == want[i], "thread %d is '%c' %s, want '%c'", tids[i], st[i], when,
+		      want[i]);
+}
+
+static void run(const char *ptracefs, const char *mnt, const char *prog, int emit)
+{
+	const struct abi *a = abi_of(prog);
+	struct report r;
+	char path[512], spid[16];
+	int rc;
+	pid_t pid;
+
+	passed = failed = 0;
+	if (!a) {
+		printf("vmtest fs: cannot tell the architecture of %s\n", prog);
+		return;
+	}
+	snprintf(label, sizeof(label), "fs_%s", a->name);
+	if ((pid = start_target(prog, emit, &r)) <= 0) {
+		if (pid == 0)
+			return;
+		pid = -pid;	/* started, no report: killed at out */
 		goto out;
 	}
 	snprintf(spid, sizeof(spid), "%d", pid);
@@ -933,21 +975,7 @@ static void run(const char *ptracefs, const char *mnt, const char *prog, int emi
 
 	/* unmount: the daemon detaches and the spinner runs again */
 	check(umount2(mnt, 0) == 0, "umount %s: %s", mnt, strerror(errno));
-	{
-		char st[3] = { '?', '?', '?' };
-		const char want[3] = { 'S', 'S', 'R' };
-
-		for (int k = 0; k < 100; k++) {
-			for (int i = 0; i < 3; i++)
-				st[i] = thread_state(pid, tids[i]);
-			if (memcmp(st, want, 3) == 0)
-				break;
-			sleep_ms(50);
-		}
-		for (int i = 0; i < 3; i++)
-			check(st[i] == want[i], "thread %d is '%c' after umount, want '%c'", tids[i],
-			      st[i], want[i]);
-	}
+	check_running(pid, tids, "after umount");
 	/*
 	 * The kernel's core of the same process, for check_cores.py to
 	 * compare with ours: SIGABRT dumps it into the target's directory
@@ -1047,28 +1075,16 @@ static void run_snapshot(const char *ptracefs, const char *mnt, const char *prog
 	char path[512], before[3][160], after[160], *status, *text;
 	unsigned char want[4096], got[4096];
 	pid_t pid, clone = 0, tids[3];
-	int p[2], rc, fd, n;
+	int rc, fd, n;
 
 	passed = failed = 0;
 	if (!a)
 		return;
 	snprintf(label, sizeof(label), "snap_%s", a->name);
-	if (pipe(p) != 0)
-		return;
-	pid = fork();
-	if (pid == 0) {
-		char sfd[16];
-
-		close(p[0]);
-		snprintf(sfd, sizeof(sfd), "%d", p[1]);
-		execl(prog, prog, "target", sfd, (char *)NULL);
-		_exit(127);
-	}
-	close(p[1]);
-	rc = (int)read(p[0], &r, sizeof(r));
-	close(p[0]);
-	if (rc != (int)sizeof(r)) {
-		check(0, "target %s did not start", prog);
+	if ((pid = start_target(prog, 0, &r)) <= 0) {
+		if (pid == 0)
+			return;
+		pid = -pid;	/* started, no report: killed at out */
 		goto out;
 	}
 	tids[0] = r.main_tid;
@@ -1088,21 +1104,7 @@ static void run_snapshot(const char *ptracefs, const char *mnt, const char *prog
 		goto out;
 
 	/* The target runs while mounted: the spinner spins, the others wait in read. */
-	{
-		char st[3] = { '?', '?', '?' };
-		const char runs[3] = { 'S', 'S', 'R' };
-
-		for (int k = 0; k < 100; k++) {
-			for (int i = 0; i < 3; i++)
-				st[i] = thread_state(pid, tids[i]);
-			if (memcmp(st, runs, 3) == 0)
-				break;
-			sleep_ms(50);
-		}
-		for (int i = 0; i < 3; i++)
-			check(st[i] == runs[i], "thread %d is '%c' while snapshot-mounted, want '%c'",
-			      tids[i], st[i], runs[i]);
-	}
+	check_running(pid, tids, "while snapshot-mounted");
 	/* Back in the same call, same arguments, same sp and pc. */
 	for (int i = 0; i < 2; i++) {
 		check(proc_syscall_line(pid, tids[i], after, sizeof(after)) == 0 &&
