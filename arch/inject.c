@@ -24,10 +24,16 @@ static const struct arch_inject inject_rows[] = {
 		.arch = &arch_x86_64,
 		.insn = { 0x0f, 0x05 },	/* syscall */
 		.insn_len = 2, .insn_align = 1,
-		.pc = "rip", .nr = "rax", .ret = "rax", .orig_nr = "orig_rax",
+		.pc = "rip", .nr = "rax", .ret = "rax", .orig_nr = "orig_rax", .sp = "rsp",
 		.args = { "rdi", "rsi", "rdx", "r10", "r8", "r9" },
 		.nr_clone = 56, .nr_close_range = 436, .nr_setsid = 112,
 		.nr_exit_group = 231, .nr_wait4 = 61,
+		.net_insn = { 0x0f, 0x05, 0xc3 }, .net_insn_len = 3,	/* syscall; ret */
+		/* mov $15,%rax; syscall: glibc's and musl's __restore_rt */
+		.restorer = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 },
+		.restorer_len = 9,
+		.fpu_regset = 0x202,	/* NT_X86_XSTATE */
+		.net_build = x86_64_net_build,
 	},
 	{
 		.arch = &arch_i386,

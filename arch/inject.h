@@ -10,7 +10,11 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "arch/arch.h"
+
+struct arch_net;
 
 struct arch_inject {
 	const struct arch_desc *arch;
@@ -18,6 +22,7 @@ struct arch_inject {
 	uint8_t insn_len;
 	uint8_t insn_align;		/* the pc it runs at is a multiple of this */
 	const char *pc, *nr, *ret;	/* register names in arch->regs */
+	const char *sp;			/* the stack pointer's (the net moves it) */
 	/*
 	 * The register the kernel keeps the interrupted call's number in;
 	 * -1 there means "not in a system call", so the kernel's restart of
@@ -33,9 +38,49 @@ struct arch_inject {
 	uint64_t mode_clear, mode_set;
 	const char *args[6];
 	long nr_clone, nr_close_range, nr_setsid, nr_exit_group, nr_wait4;
+	/*
+	 * The net (struct arch_net): the call runs at a copy of net_insn (the
+	 * syscall instruction and a return), whose return pops a copy of
+	 * restorer (a sigreturn). net_build NULL: no net on this arch.
+	 */
+	uint8_t net_insn[4], net_insn_len;
+	uint8_t restorer[12], restorer_len;
+	unsigned fpu_regset;		/* NT_* of the state a frame carries besides NT_PRSTATUS */
+	size_t (*net_build)(const struct arch_inject *abi, struct arch_net *n,
+			    unsigned char *buf, size_t cap);
+};
+
+/*
+ * A thread carrying an injected call holds the call's registers until the
+ * tracer puts its own back. Should the tracer die first (SIGKILL), the
+ * kernel lets the thread run on with them. The net makes that harmless:
+ * signal frames written below the thread's stack (under the red zone) so
+ * that, left alone, the thread returns from the call into rt_sigreturn
+ * and puts back its registers, FPU state and signal mask itself, with an
+ * interrupted call restarted as the kernel would have. A second frame is
+ * the stack a clone() child gets: it calls exit_group(0) and nothing else.
+ */
+struct arch_net {
+	/* in */
+	uint64_t top;			/* the thread's sp */
+	uint64_t restorer;		/* address of abi->restorer in the target */
+	uint64_t gadget;		/* address of abi->net_insn in the target */
+	const unsigned char *regs;	/* NT_PRSTATUS to put back */
+	size_t regs_len;
+	uint64_t mask;			/* the signal mask to put back */
+	const unsigned char *fpu;	/* abi->fpu_regset's blob, or NULL */
+	size_t fpu_len;
+	/* out: buf holds the bytes of [lo, lo + len) */
+	uint64_t lo, len;
+	uint64_t sp;			/* the sp to run the call with */
+	uint64_t child_sp;		/* clone()'s new stack */
 };
 
 /* The conventions of a's tasks, or NULL where injection is not supported. */
 const struct arch_inject *arch_inject_for(const struct arch_desc *a);
+
+/* x86_64's net_build: len bytes in buf (n filled in), or 0 (cap too small, bad input). */
+size_t x86_64_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
+			size_t cap);
 
 #endif

@@ -50,6 +50,7 @@ static void snapshot_status(const struct node_ctx *c, struct sbuf *sb)
 		return;
 	sbuf_printf(sb, "freeze_ms %.3f\n", si.freeze_ms);
 	sbuf_printf(sb, "fork_ms %.3f\n", si.fork_ms);
+	sbuf_printf(sb, "kill_safe %s\n", si.net ? "yes" : "no");
 	sbuf_printf(sb, "clone %d\n", (int)si.clone);
 	sbuf_printf(sb, "cow %llu\n", (unsigned long long)si.cow_bytes);
 	sbuf_printf(sb, "snapshots %u\n", si.count);

@@ -10,7 +10,10 @@
  * is injected), snap-clone-after (the clone made, the target's thread
  * still set up for it), snap-restore (putting that thread back),
  * snap-setup (the clone's own set-up, the target running again),
- * snap-reap (before the clone's zombie is reaped in the target).
+ * snap-reap (before the clone's zombie is reaped in the target), and
+ * inject-loaded (reader/inject.c: any injected call, its registers loaded
+ * in the thread, before it runs; in a fresh -o snapshot the first is the
+ * clone()).
  * Two -o snapshot points make the freeze slow instead of failing, so that
  * a small -o freeze_timeout passes: snap-slow sleeps 1 s after the attach,
  * before the capture and the clone (the deadline is found passed between

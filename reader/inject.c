@@ -13,6 +13,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -168,6 +169,8 @@ static int load_call(struct inject *in, long nr, const uint64_t args[6])
 	memcpy(regs, in->saved, in->saved_len);
 	rc = set_reg(in, regs, in->abi->pc, in->insn);
 	rc = rc ?: set_reg(in, regs, in->abi->nr, (uint64_t)nr);
+	if (in->net_saved)
+		rc = rc ?: set_reg(in, regs, in->abi->sp, in->net_sp);
 	if (in->abi->orig_nr)
 		rc = rc ?: set_reg(in, regs, in->abi->orig_nr, UINT64_MAX);
 	if (in->abi->mode)
@@ -206,6 +209,10 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret
 	*child = 0;
 	if (rc)
 		return rc;
+	/* Test builds: inject-loaded fails here (kill: the daemon dies here),
+	 * the call's registers in the thread and the call not yet made. */
+	if (fault_hit("inject-loaded"))
+		return -EIO;
 	for (int stops = 0; stops < MAX_STOPS; stops++) {
 		int event, sig;
 
@@ -268,7 +275,85 @@ int inject_finish(struct inject *in, int64_t *ret, pid_t *child)
 	return -EIO;
 }
 
+/* len bytes at addr in pid's memory, written (write) or read: 0 or -errno. */
+static int mem_io(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
+{
+	struct iovec l = { buf, len }, r = { (void *)(uintptr_t)addr, len };
+	ssize_t got = write ? process_vm_writev(pid, &l, 1, &r, 1, 0)
+			    : process_vm_readv(pid, &l, 1, &r, 1, 0);
+
+	if (got == (ssize_t)len)
+		return 0;
+	return got < 0 ? -errno : -EFAULT;
+}
+
+#define NET_MAX 32768	/* frames and an XSAVE image (AMX's is 11 KiB) */
+
+int inject_net(struct inject *in, uint64_t restorer)
+{
+	const struct arch_inject *abi = in->abi;
+	unsigned char fpu[NET_MAX / 2];
+	struct iovec fiov = { fpu, sizeof(fpu) };
+	struct arch_net n = {
+		.top = get_reg(in, in->saved, abi->sp, false),
+		.restorer = restorer, .gadget = in->insn,
+		.regs = in->saved, .regs_len = in->saved_len, .mask = in->saved_mask,
+	};
+	unsigned char *frames, *saved;
+	int rc;
+
+	if (!abi->net_build || !abi->sp || !restorer)
+		return -EOPNOTSUPP;
+	if (abi->fpu_regset &&
+	    ptrace(PTRACE_GETREGSET, in->tid, (void *)(uintptr_t)abi->fpu_regset, &fiov) == 0) {
+		n.fpu = fpu;
+		n.fpu_len = fiov.iov_len;
+	}
+	frames = malloc(NET_MAX);
+	saved = malloc(NET_MAX);
+	rc = frames && saved ? 0 : -ENOMEM;
+	if (rc == 0 && !abi->net_build(abi, &n, frames, NET_MAX))
+		rc = -EINVAL;
+	rc = rc ?: mem_io(in->tid, n.lo, saved, n.len, false);
+	rc = rc ?: mem_io(in->tid, n.lo, frames, n.len, true);
+	if (rc == -EFAULT)	/* a part written, maybe: the stack as it was */
+		(void)mem_io(in->tid, n.lo, saved, n.len, true);
+	free(frames);
+	if (rc) {
+		free(saved);
+		return rc;
+	}
+	in->net_saved = saved;
+	in->net_len = n.len;
+	in->net_lo = n.lo;
+	in->net_sp = n.sp;
+	in->net_child_sp = n.child_sp;
+	return 0;
+}
+
+int inject_net_wipe(const struct inject *in, pid_t pid)
+{
+	if (!in->net_saved)
+		return 0;
+	return mem_io(pid, in->net_lo, in->net_saved, in->net_len, true);
+}
+
+static int put_back(struct inject *in);
+
 int inject_end(struct inject *in)
+{
+	int rc = put_back(in);
+
+	/* The thread has its registers again: the frames go (else they stay,
+	 * the thread's way back should it run on with the call's). */
+	if (rc == 0 && in->net_saved)
+		rc = inject_net_wipe(in, in->tid);
+	free(in->net_saved);
+	in->net_saved = NULL;
+	return rc;
+}
+
+static int put_back(struct inject *in)
 {
 	int status, rc;
 	bool fault;
@@ -308,16 +393,21 @@ int inject_park(struct inject *in, long nr, const uint64_t args[6])
 	return load_call(in, nr, args);
 }
 
-int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
-		     uint64_t base, uint64_t *at, size_t max)
+int inject_find_bytes(const uint8_t *pat, size_t plen, unsigned align, const unsigned char *buf,
+		      size_t len, uint64_t base, uint64_t *at, size_t max)
 {
 	size_t n = 0;
 
-	for (size_t i = 0; i + abi->insn_len <= len && n < max; i++)
-		if ((base + i) % abi->insn_align == 0 &&
-		    memcmp(buf + i, abi->insn, abi->insn_len) == 0)
+	for (size_t i = 0; plen && i + plen <= len && n < max; i++)
+		if ((base + i) % align == 0 && memcmp(buf + i, pat, plen) == 0)
 			at[n++] = base + i;
 	return n ? (int)n : -ENOENT;
+}
+
+int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
+		     uint64_t base, uint64_t *at, size_t max)
+{
+	return inject_find_bytes(abi->insn, abi->insn_len, abi->insn_align, buf, len, base, at, max);
 }
 
 bool inject_in_syscall(const struct arch_inject *abi, const void *regs, size_t len)

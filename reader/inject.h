@@ -38,6 +38,10 @@ struct inject {
 	uint64_t saved_mask;
 	unsigned long opts_after;	/* options inject_end puts back */
 	int held_sig;			/* a signal stopped on meanwhile: raised again at end */
+	/* The net (arch/inject.h), laid by inject_net; net_saved NULL: none. */
+	uint64_t net_lo, net_sp, net_child_sp;
+	unsigned char *net_saved;	/* the stack bytes its frames cover */
+	size_t net_len;
 };
 
 /*
@@ -60,6 +64,20 @@ int inject_call(struct inject *in, long nr, const uint64_t args[6], int64_t *ret
  * PTRACE_GET_SYSCALL_INFO (Linux 5.3).
  */
 int inject_finish(struct inject *in, int64_t *ret, pid_t *child);
+/*
+ * Lays the net under the thread's stack (abi->net_build): from here until
+ * inject_end has put the registers back, a thread left alone (the tracer
+ * killed) returns from the call into its own registers, mask and FPU
+ * state. in->insn must be a copy of abi->net_insn, restorer the address of
+ * a copy of abi->restorer. Every later call runs with sp = net_sp; a
+ * clone() should get net_child_sp as its new stack. inject_end takes the
+ * frames away again. -EOPNOTSUPP where the arch has no net; -EFAULT where
+ * the stack has no room (the call then runs without one).
+ */
+int inject_net(struct inject *in, uint64_t restorer);
+/* The bytes the net covered written back into pid (a clone that copied them). */
+int inject_net_wipe(const struct inject *in, pid_t pid);
+/* Also frees what inject_net took, whatever it returns. */
 int inject_end(struct inject *in);
 int inject_park(struct inject *in, long nr, const uint64_t args[6]);
 
@@ -72,6 +90,9 @@ int inject_wait(pid_t tid, int *status, uint64_t deadline_ms);
  */
 int inject_find_insn(const struct arch_inject *abi, const unsigned char *buf, size_t len,
 		     uint64_t base, uint64_t *at, size_t max);
+/* The same for any pattern (pat, plen) at multiples of align. */
+int inject_find_bytes(const uint8_t *pat, size_t plen, unsigned align, const unsigned char *buf,
+		      size_t len, uint64_t base, uint64_t *at, size_t max);
 
 /*
  * The thread was stopped inside a system call (regs: NT_PRSTATUS at an

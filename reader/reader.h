@@ -256,6 +256,7 @@ struct reader_snapshot_info {
 	unsigned count;		/* snapshots taken: 1 + refreshes */
 	const char *notes;	/* not_copied and shared_live lines, or NULL */
 	bool held;		/* ctl suspend: the target's threads held stopped */
+	bool net;		/* the clone() ran with the net (reader/inject.h) laid */
 };
 int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out);
 

@@ -98,6 +98,8 @@ struct snapshot {
 	bool late;
 	double freeze_ms, fork_ms;
 	uint64_t insn[2];		/* syscall instructions in the target (inject.h), 0: look */
+	uint64_t restorer;		/* the net's sigreturn (arch/inject.h), 0: no net */
+	bool net;			/* the last freeze's clone() ran with the net laid */
 	pid_t tid;			/* target thread the state files read (the old mem_pid) */
 	/* The clone: our pid for it (atomic: the tracer clears it at a
 	 * detach while status reads it), and the target's pid for it. */
@@ -494,18 +496,23 @@ static struct rthread *pick_thread(struct reader *r)
 }
 
 /*
- * Two syscall instructions already mapped executable, [vdso] first, then
- * any mapping (the second 0 if there is only one): 0, or -ENOENT.
+ * Two copies of the instruction a call runs at, already mapped executable,
+ * [vdso] first, then any mapping (the second 0 if there is only one).
+ * Where the arch has a net and restorer is not NULL, the copies are of
+ * abi->net_insn and *restorer the address of abi->restorer; where either
+ * is missing, of the plain instruction, and *restorer 0. 0, or -ENOENT.
  */
 static int find_insn(const struct maps *maps, pid_t tid, const struct arch_inject *abi,
-		     uint64_t at[2])
+		     uint64_t at[2], uint64_t *restorer)
 {
-	size_t cap = 1 << 20, n = 0;
+	size_t cap = 1 << 20, n = 0, nn = 0;
 	unsigned char *buf = malloc(cap);
+	uint64_t net[2] = { 0, 0 }, rest = 0;
+	bool want = abi->net_build && restorer;
 
 	at[0] = at[1] = 0;
-	for (int pass = 0; pass < 2 && buf && n < 2; pass++)
-		for (size_t i = 0; i < maps->n && n < 2; i++) {
+	for (int pass = 0; pass < 2 && buf && (n < 2 || (want && (nn < 2 || !rest))); pass++)
+		for (size_t i = 0; i < maps->n && (n < 2 || (want && (nn < 2 || !rest))); i++) {
 			const struct map_entry *e = &maps->v[i];
 			uint64_t len = e->end - e->start;
 			struct iovec l = { buf, len < cap ? len : cap };
@@ -517,11 +524,27 @@ static int find_insn(const struct maps *maps, pid_t tid, const struct arch_injec
 			    (pass == 0) != (strcmp(e->path, "[vdso]") == 0))
 				continue;
 			got = process_vm_readv(tid, &l, 1, &rem, 1, 0);
-			if (got > 0 && (k = inject_find_insn(abi, buf, (size_t)got, e->start,
-							     at + n, 2 - n)) > 0)
+			if (got <= 0)
+				continue;
+			if (n < 2 && (k = inject_find_insn(abi, buf, (size_t)got, e->start,
+							   at + n, 2 - n)) > 0)
 				n += (size_t)k;
+			if (want && nn < 2 &&
+			    (k = inject_find_bytes(abi->net_insn, abi->net_insn_len, abi->insn_align,
+						   buf, (size_t)got, e->start, net + nn, 2 - nn)) > 0)
+				nn += (size_t)k;
+			if (want && !rest)
+				(void)inject_find_bytes(abi->restorer, abi->restorer_len, 1, buf,
+							(size_t)got, e->start, &rest, 1);
 		}
 	free(buf);
+	if (restorer)
+		*restorer = 0;
+	if (want && nn && rest) {
+		at[0] = net[0];
+		at[1] = net[1];
+		*restorer = rest;
+	}
 	return n ? 0 : -ENOENT;
 }
 
@@ -569,6 +592,8 @@ static bool reap_via(struct reader *r, pid_t tid, pid_t ns_pid, const uint64_t i
 					PTRACE_O_TRACESYSGOOD | s->seccomp_opt, opts_after,
 					deadline))
 		return false;
+	if (s->restorer)
+		(void)inject_net(&in, s->restorer);	/* without: as before */
 	for (int k = 0; k < REAP_TRIES && !done; k++) {
 		uint64_t args[6] = { (uint64_t)ns_pid, 0, 1 /* WNOHANG */ | WALL_, 0 };
 		int64_t ret = 0;
@@ -627,7 +652,7 @@ static int fork_fn(struct reader *r, void *p)
 		snprintf(fa->why, sizeof(fa->why), "no thread to inject into (all job-stopped or in rseq critical sections)");
 		return -EAGAIN;
 	}
-	if (!s->insn[0] && find_insn(&r->maps, t->tid, s->abi, s->insn)) {
+	if (!s->insn[0] && find_insn(&r->maps, t->tid, s->abi, s->insn, &s->restorer)) {
 		snprintf(fa->why, sizeof(fa->why), "no system call instruction mapped in the process");
 		return -ENOEXEC;
 	}
@@ -648,6 +673,12 @@ static int fork_fn(struct reader *r, void *p)
 		snprintf(fa->why, sizeof(fa->why), "cannot set up thread %d: %s", (int)t->tid, strerror(-rc));
 		return rc;
 	}
+	/* From here until inject_end, a SIGKILL of ours leaves the thread
+	 * to put itself back (the net); without one it would run on with the
+	 * call's registers. The clone gets the net's exit frame as its stack. */
+	s->net = s->restorer && inject_net(&in, s->restorer) == 0;
+	if (s->net)
+		args[1] = in.net_child_sp;
 	/* Test builds: the call starts past a small freeze_timeout. */
 	if (fault_hit("snap-slow-clone"))
 		usleep(SLOW_MS * 1000);
@@ -660,6 +691,10 @@ static int fork_fn(struct reader *r, void *p)
 		(void)inject_finish(&in, &ret, &child);	/* rc stays: undone below */
 	if (child > 0)
 		rc3 = adopt_clone(s, child, rc ? in.deadline_ms : deadline);
+	/* The clone's copy of the stack as the target's was: it never needs the
+	 * net (EXITKILL), and mem serves those bytes. */
+	if (child > 0 && rc3 == 0)
+		(void)inject_net_wipe(&in, child);
 	if (rc == 0 && fault_hit("snap-clone-after"))
 		rc = -EIO;
 	rc2 = inject_end(&in);	/* (fault point snap-restore in it) */
@@ -1113,7 +1148,8 @@ static int reap_leftovers_fn(struct reader *r, void *p)
 	snprintf(path, sizeof(path), "/proc/%d/maps", (int)r->pid);
 	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
 		return 0;
-	if (maps_parse(text, len, &m) == 0 && find_insn(&m, r->pid, tmp.abi, tmp.insn) == 0) {
+	if (maps_parse(text, len, &m) == 0 &&
+	    find_insn(&m, r->pid, tmp.abi, tmp.insn, &tmp.restorer) == 0) {
 		r->snap = &tmp;
 		for (size_t i = 0; i < n; i++)
 			if (ns[i] > 0 && reap_in_target(r, ns[i]))
@@ -1361,6 +1397,7 @@ int reader_snapshot_info(struct reader *r, struct reader_snapshot_info *out)
 	memset(out, 0, sizeof(*out));
 	out->freeze_ms = s->freeze_ms;
 	out->fork_ms = s->fork_ms;
+	out->net = s->net;
 	out->clone = atomic_load(&s->clone);
 	out->count = s->count;
 	out->notes = s->notes;

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from harness import check, run, tap_check, task_states, tracer_pid, wait_until
+from harness import Skip, check, refusal, run, tap_check, task_states, tracer_pid, wait_until
 
 FPDEMO = os.environ.get('PTRACEFS_FPDEMO', '')
 
@@ -93,10 +93,8 @@ def read_fpregs(m, tid):
     return data.decode()
 
 
-@tap_check('fpregs holds the values fpdemo loaded')
-def _(c):
-    t = fpdemo(c)
-    m = c.mount(t.pid)
+def check_loaded(m, t):
+    """fpregs of t in mount m holds what fpdemo loaded."""
     regs, names = parse_fpregs(read_fpregs(m, t.pid))
     avx = bool(t.info['avx'])
     check(names == want_names(avx), f'fpregs names {names}')
@@ -111,6 +109,52 @@ def _(c):
         if avx and regs[f'ymm{i}'][0] != YMM_HI[i] << 128 | XMM[i]:
             bad.append(f'ymm{i} {regs[f"ymm{i}"][0]:#x}')
     check(not bad, '; '.join(bad[:4]))
+
+
+@tap_check('fpregs holds the values fpdemo loaded')
+def _(c):
+    t = fpdemo(c)
+    check_loaded(c.mount(t.pid), t)
+
+
+def sigblk(pid):
+    with open(f'/proc/{pid}/status') as f:
+        return [l for l in f if l.startswith(('SigBlk', 'SigPnd', 'ShdPnd'))]
+
+
+# -o snapshot, the daemon SIGKILLed while fpdemo's only thread carries the
+# injected clone(): its registers loaded, the call not made (inject-loaded:
+# the thread then makes the clone() itself), or the call made and the
+# thread being put back (snap-restore). The thread must put itself back
+# (the net, ptracefs(1)): every x87/SSE/AVX register, the signal mask,
+# and the pause(2) it was in, restarted. A plain mount after says so.
+def kill_carrier_check(point):
+    def fn(c):
+        if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+            raise Skip('built without -Dfault_injection=true')
+        t = fpdemo(c)
+        masks = sigblk(t.pid)
+        os.environ['PTRACEFS_FAULT'] = f'kill:{point}'
+        try:
+            refusal(c, t.pid, extra=('-o', 'snapshot'),
+                    want_in_msg='exited before the mount was ready')
+        finally:
+            del os.environ['PTRACEFS_FAULT']
+        check(wait_until(lambda: tracer_pid(t.pid) == 0, 2), 'fpdemo still traced')
+        check(wait_until(lambda: task_states(t.pid) == {t.pid: 'S'}, 2),
+              f'fpdemo is {task_states(t.pid)}, not asleep')
+        with open(f'/proc/{t.pid}/syscall') as f:
+            nr = f.read().split()[0]
+        check(nr == '34', f'fpdemo is in syscall {nr}, not back in pause(2)')
+        check(sigblk(t.pid) == masks, f'signal mask or pending sets changed: {sigblk(t.pid)}')
+        check_loaded(c.mount(t.pid), t)
+    return fn
+
+
+for _point in ('inject-loaded', 'snap-restore'):
+    tap_check(f'fpregs: -o snapshot with the daemon killed at {_point} (fpdemo carrying the '
+              f'clone()): every register, the mask and pause(2) put back by the '
+              f'thread itself')(kill_carrier_check(_point))
 
 
 def gdb_registers(pid, avx):

@@ -138,6 +138,7 @@ def _(c):
     clone = int(st['clone'])
     check(float(st['freeze_ms']) > 0 and float(st['fork_ms']) > 0, f'status: {st}')
     check(int(st['cow']) >= 0 and st['snapshots'] == '1', f'status: {st}')
+    check(st.get('kill_safe') == 'yes', f'kill_safe {st.get("kill_safe")}: no net on x86_64')
     print(f'# freeze {st["freeze_ms"]} ms, fork {st["fork_ms"]} ms, cow {st["cow"]}')
     check(children(t.pid) == {clone: 't'}, f'children of the target: {children(t.pid)}')
     check(tracer_pid(t.pid) == 0 and none_stopped(t.pid), 'the target is still held')
@@ -642,6 +643,19 @@ def task_children(pid):
     return out
 
 
+def runs_as_before(t, point, maps_before, sig_before):
+    """The Snap target t runs with its maps and signal state as before, and
+    the read(2) a freeze interrupted restarted unharmed."""
+    check(t.counter_moves(), f'{point}: the counter stands still')
+    check(maps_of(t.pid) == maps_before, f'{point}: the target maps something new (or lost one)')
+    check(signal_state(t.pid) == sig_before, f'{point}: signal masks, pending sets or handlers changed')
+    check(t.said(0.3) is None, f'{point}: read(2) returned without data')
+    with open(f'/proc/{t.pid}/fd/{t.wfd}', 'wb', buffering=0) as w:
+        w.write(b'x')
+    line = t.said(5)
+    check(line == ['read', '1', '0'], f'{point}: read(2) after: {line}')
+
+
 def freeze_timeout_check(point):
     def fn(c):
         if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
@@ -664,15 +678,7 @@ def freeze_timeout_check(point):
         check(wait_until(lambda: none_stopped(t.pid), 2), f'{point}: stopped: {task_states(t.pid)}')
         check(not task_children(t.pid) and not children(t.pid),
               f'{point}: children of the target: {task_children(t.pid)} {children(t.pid)}')
-        check(t.counter_moves(), f'{point}: the counter stands still')
-        check(maps_of(t.pid) == maps_before, f'{point}: the target maps something new (or lost one)')
-        check(signal_state(t.pid) == sig_before, f'{point}: signal masks, pending sets or handlers changed')
-        # the read(2) the freeze interrupted restarted unharmed
-        check(t.said(0.3) is None, f'{point}: read(2) returned without data')
-        with open(f'/proc/{t.pid}/fd/{t.wfd}', 'wb', buffering=0) as w:
-            w.write(b'x')
-        line = t.said(5)
-        check(line == ['read', '1', '0'], f'{point}: read(2) after the refusal: {line}')
+        runs_as_before(t, point, maps_before, sig_before)
         # and the next mount, without the fault, is an ordinary snapshot
         m = c.mount(t.pid, ('-o', 'snapshot,freeze_timeout=5000'))
         st = kv(m.read('status'))
@@ -687,6 +693,51 @@ for _point in ('sleep-attach', 'snap-slow', 'snap-slow-clone'):
     tap_check(f'snapshot: freeze_timeout=200 with fault {_point}: refused in one line naming the '
               f'timeout, all undone (no tracer, no stop, no child, masks and read(2) intact); '
               f'the next mount works')(freeze_timeout_check(_point))
+
+
+# The daemon SIGKILLed while the main thread carries the injected clone():
+# its registers loaded before the call runs (inject-loaded: the thread
+# makes the clone() itself, untraced), the clone made (snap-clone-after),
+# the thread being put back (snap-restore). The net puts the thread back by
+# itself: the read(2) it was blocked in restarts unharmed, masks and
+# pending sets as they were; the clone is at most a zombie with exit
+# signal 0 (killed with us, or exited through the net's frame), which
+# the next run reaps.
+def exit_signal(pid):
+    with open(f'/proc/{pid}/stat') as f:
+        return int(f.read().rsplit(')', 1)[1].split()[35])
+
+
+def kill_carrier_check(point):
+    def fn(c):
+        if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+            raise Skip('built without -Dfault_injection=true')
+        t = Snap(c, idle=2)
+        maps_before, sig_before = maps_of(t.pid), signal_state(t.pid)
+        os.environ['PTRACEFS_FAULT'] = f'kill:{point}'
+        try:
+            refusal(c, t.pid, extra=('-o', 'snapshot'),
+                    want_in_msg='exited before the mount was ready')
+        finally:
+            del os.environ['PTRACEFS_FAULT']
+        check(wait_until(lambda: not any(thread_tracers(t.pid).values()), 2),
+              f'{point}: traced threads: {thread_tracers(t.pid)}')
+        check(wait_until(lambda: none_stopped(t.pid), 2), f'{point}: stopped: {task_states(t.pid)}')
+        check(wait_until(lambda: list(children(t.pid).values()) == ['Z'], 2),
+              f'{point}: children of the target: {children(t.pid)}, want one zombie')
+        kid = list(children(t.pid))[0]
+        check(exit_signal(kid) == 0, f'{point}: the zombie {kid} has exit signal {exit_signal(kid)}')
+        runs_as_before(t, point, maps_before, sig_before)
+        m = c.mount(t.pid)
+        check(m.unmount() == 0, 'the next run: daemon exit status')
+        check(not children(t.pid), f'{point}: the next run left {children(t.pid)}')
+    return fn
+
+
+for _point in ('inject-loaded', 'snap-clone-after', 'snap-restore'):
+    tap_check(f'snapshot: daemon SIGKILLed at {_point}, the main thread carrying the clone(): '
+              f'it puts itself back (read(2) restarted, masks intact), the clone at most a '
+              f'zombie the next run reaps')(kill_carrier_check(_point))
 
 
 @tap_check('snapshot: a ctl refresh past freeze_timeout (snap-slow at the refresh) fails with '
