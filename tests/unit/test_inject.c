@@ -4,6 +4,8 @@
  * the call the architecture's generated syscall table names, the
  * instruction is found only where a pc may point, and "stopped in a
  * system call" is told from orig_rax/orig_eax (sign-extended on i386).
+ * x86_64's net frames are checked against glibc's ucontext_t layout (the
+ * kernel's rt_sigframe from the return address on) on an x86_64 host.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,11 +13,14 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/ucontext.h>
 
 #include <cmocka.h>
 
 #include "arch/inject.h"
 #include "reader/inject.h"
+
+#define NR_RT_SIGRETURN_X86_64 15	/* what the restorer row loads: mov $15,%rax */
 
 static const struct arch_desc *const with_rows[] = {
 	&arch_x86_64, &arch_i386, &arch_aarch64, &arch_arm, &arch_riscv64,
@@ -54,6 +59,13 @@ static void rows_name_real_registers_and_calls(void **state)
 			assert_reg(a, abi->orig_nr);
 		if (abi->mode)
 			assert_reg(a, abi->mode);
+		if (abi->net_build) {
+			assert_reg(a, abi->sp);
+			assert_true(abi->net_insn_len > abi->insn_len &&
+				    memcmp(abi->net_insn, abi->insn, abi->insn_len) == 0);
+			assert_true(abi->restorer_len > 0);
+			assert_call(a, NR_RT_SIGRETURN_X86_64, "rt_sigreturn");
+		}
 		assert_true(abi->insn_len > 0 && abi->insn_len <= sizeof(abi->insn));
 		assert_true(abi->insn_align > 0);
 		assert_call(a, abi->nr_clone, "clone");
@@ -151,12 +163,117 @@ static void in_syscall_from_orig_nr(void **state)
 				       arch_aarch64.regs_size));
 }
 
+#if defined(__x86_64__)
+static void put_reg(unsigned char *regs, const char *name, uint64_t v)
+{
+	int i = arch_reg_index(&arch_x86_64, name);
+
+	assert_true(i >= 0);
+	memcpy(regs + arch_x86_64.regs[i].offset, &v, 8);
+}
+
+static uint64_t at64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static uint32_t at32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+#define GREG(uc, r) at64((uc) + offsetof(ucontext_t, uc_mcontext.gregs[r]))
+
+/*
+ * One net built for a thread stopped in read(2) with rax = err: frame 1
+ * at sp, frame 2 at child_sp, the XSAVE image where frame 1 points; all
+ * below the red zone and inside the bytes written.
+ */
+static void net_frames(void **state)
+{
+	static const struct { int64_t err; uint64_t rax, rip; } cases[] = {
+		{ -512, 0, 0x401000 },		/* ERESTARTSYS: read again */
+		{ -514, 0, 0x401000 },		/* ERESTARTNOHAND */
+		{ -516, 219, 0x401000 },	/* ERESTART_RESTARTBLOCK: restart_syscall */
+		{ -4, (uint64_t)-4, 0x401002 },	/* EINTR: returned as it is */
+	};
+	const struct arch_inject *abi = arch_inject_for(&arch_x86_64);
+	unsigned char regs[512] = { 0 }, fpu[832], buf[8192];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(fpu); i++)
+		fpu[i] = (unsigned char)(i * 7);
+	memcpy(fpu + 464, &(uint64_t){ 7 }, 8);		/* ptrace's XCR0 word */
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		uint64_t top = 0x7ffd00001238, fp;
+		struct arch_net n = {
+			.top = top, .restorer = 0x7f0000001111, .gadget = 0x7f0000002222,
+			.regs = regs, .regs_len = arch_x86_64.regs_size, .mask = 0x4001,
+			.fpu = fpu, .fpu_len = sizeof(fpu),
+		};
+		const unsigned char *f1, *f2, *uc1, *uc2, *x;
+		size_t len;
+
+		put_reg(regs, "rax", (uint64_t)cases[c].err);
+		put_reg(regs, "orig_rax", 0);
+		put_reg(regs, "rip", 0x401002);
+		put_reg(regs, "rsp", top);
+		put_reg(regs, "rbx", 0xb0b);
+		put_reg(regs, "cs", 0x33);
+		put_reg(regs, "ss", 0x2b);
+		len = abi->net_build(abi, &n, buf, sizeof(buf));
+		assert_int_equal(len, n.len);
+		assert_true(n.lo + n.len <= top - 128);		/* the red zone kept */
+		assert_true(n.child_sp >= n.lo && n.child_sp + 440 <= n.sp);
+		f1 = buf + (n.sp - n.lo);
+		f2 = buf + (n.child_sp - n.lo);
+		uc1 = f1 + 8;
+		uc2 = f2 + 8;
+		/* frame 1: the thread as it was, its call restarted */
+		assert_int_equal(at64(f1), n.restorer);
+		assert_int_equal(GREG(uc1, REG_RIP), cases[c].rip);
+		assert_int_equal(GREG(uc1, REG_RAX), cases[c].rax);
+		assert_int_equal(GREG(uc1, REG_RSP), top);
+		assert_int_equal(GREG(uc1, REG_RBX), 0xb0b);
+		assert_int_equal(at64(uc1 + offsetof(ucontext_t, uc_sigmask)), 0x4001);
+		fp = at64(uc1 + offsetof(ucontext_t, uc_mcontext.fpregs));
+		assert_int_equal(fp % 64, 0);
+		assert_true(fp >= n.sp + 440 && fp + sizeof(fpu) + 4 <= n.lo + n.len);
+		x = buf + (fp - n.lo);
+		assert_memory_equal(x, fpu, 464);
+		assert_int_equal(at32(x + 464), 0x46505853);		/* FP_XSTATE_MAGIC1 */
+		assert_int_equal(at32(x + 468), sizeof(fpu) + 4);	/* extended_size */
+		assert_int_equal(at64(x + 472), 7);			/* xfeatures */
+		assert_int_equal(at32(x + 480), sizeof(fpu));		/* xstate_size */
+		assert_memory_equal(x + 512, fpu + 512, sizeof(fpu) - 512);
+		assert_int_equal(at32(x + sizeof(fpu)), 0x46505845);	/* FP_XSTATE_MAGIC2 */
+		/* frame 2: exit_group(0) at the gadget, no FPU state */
+		assert_int_equal(at64(f2), n.restorer);
+		assert_int_equal(GREG(uc2, REG_RIP), n.gadget);
+		assert_int_equal(GREG(uc2, REG_RAX), 231);
+		assert_int_equal(GREG(uc2, REG_RDI), 0);
+		assert_int_equal(at64(uc2 + offsetof(ucontext_t, uc_mcontext.fpregs)), 0);
+		/* too little room: nothing */
+		assert_int_equal(abi->net_build(abi, &n, buf, 1024), 0);
+	}
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(rows_name_real_registers_and_calls),
 		cmocka_unit_test(instruction_only_where_a_pc_may_be),
 		cmocka_unit_test(in_syscall_from_orig_nr),
+#if defined(__x86_64__)
+		cmocka_unit_test(net_frames),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
