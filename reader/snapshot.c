@@ -410,6 +410,39 @@ static int commit_room(pid_t pid, char *why, size_t whylen)
 	return 0;
 }
 
+static int find_insn(const struct maps *maps, pid_t tid, const struct arch_inject *abi,
+		     uint64_t at[2], uint64_t *restorer);
+
+/*
+ * The instructions the calls run at, looked for while the target runs (a
+ * search of its text is too slow for the freeze: a tree's members would
+ * each add theirs); fork_fn checks the bytes are still there.
+ */
+static void find_insn_early(pid_t pid, struct snapshot *s)
+{
+	char path[64], *text;
+	size_t len;
+	struct maps m = { 0 };
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30))
+		return;
+	if (maps_parse(text, len, &m) || find_insn(&m, pid, s->abi, s->insn, &s->restorer))
+		s->insn[0] = s->insn[1] = s->restorer = 0;
+	maps_free(&m);
+	free(text);
+}
+
+/* len bytes of pat at addr in pid (or addr 0). */
+static bool bytes_at(pid_t pid, uint64_t addr, const uint8_t *pat, size_t len)
+{
+	unsigned char got[16];
+	struct iovec l = { got, len }, rem = { (void *)(uintptr_t)addr, len };
+
+	return !addr || (len <= sizeof(got) && process_vm_readv(pid, &l, 1, &rem, 1, 0) == (ssize_t)len &&
+			 memcmp(got, pat, len) == 0);
+}
+
 int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 {
 	const struct arch_inject *abi = arch_inject_for(r->arch);
@@ -456,6 +489,7 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 		return -ENOMEM;
 	s->abi = abi;
 	s->seccomp_opt = seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0;
+	find_insn_early(r->pid, s);
 	r->snap = s;
 	boost(r, true);		/* until snapshot_start ends */
 	freeze_begin(r);
@@ -652,6 +686,15 @@ static int fork_fn(struct reader *r, void *p)
 		snprintf(fa->why, sizeof(fa->why), "no thread to inject into (all job-stopped or in rseq critical sections)");
 		return -EAGAIN;
 	}
+	/* Found before the freeze: still mapped as they were (a library
+	 * unloaded since would leave a pc to fault on), else looked for again. */
+	if (s->insn[0] && !(s->restorer ?
+			    bytes_at(t->tid, s->insn[0], s->abi->net_insn, s->abi->net_insn_len) &&
+			    bytes_at(t->tid, s->insn[1], s->abi->net_insn, s->abi->net_insn_len) &&
+			    bytes_at(t->tid, s->restorer, s->abi->restorer, s->abi->restorer_len) :
+			    bytes_at(t->tid, s->insn[0], s->abi->insn, s->abi->insn_len) &&
+			    bytes_at(t->tid, s->insn[1], s->abi->insn, s->abi->insn_len)))
+		s->insn[0] = 0;
 	if (!s->insn[0] && find_insn(&r->maps, t->tid, s->abi, s->insn, &s->restorer)) {
 		snprintf(fa->why, sizeof(fa->why), "no system call instruction mapped in the process");
 		return -ENOEXEC;
