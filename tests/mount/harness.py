@@ -503,6 +503,19 @@ def assert_undisturbed(t):
     check(t.counter_moves(), 'progress counter stands still')
 
 
+def killed_at(c, pid, point, extra=('-o', 'snapshot')):
+    """ptracefs with PTRACEFS_FAULT=kill:point: the daemon SIGKILLs itself
+    there, so the mount is refused in one line. Skips on a build without
+    fault injection."""
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
+    os.environ['PTRACEFS_FAULT'] = f'kill:{point}'
+    try:
+        return refusal(c, pid, extra=extra, want_in_msg='exited before the mount was ready')
+    finally:
+        del os.environ['PTRACEFS_FAULT']
+
+
 def refusal(c, pid, mnt=None, extra=(), guard=None, want_in_msg=None):
     """ptracefs must exit non-zero with one line on stderr and mount nothing."""
     if mnt is None:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 
-from harness import Skip, check, refusal, run, tap_check, task_states, tracer_pid, wait_until
+from harness import check, killed_at, run, tap_check, task_states, tracer_pid, wait_until
 
 FPDEMO = os.environ.get('PTRACEFS_FPDEMO', '')
 
@@ -130,16 +130,9 @@ def sigblk(pid):
 # and the pause(2) it was in, restarted. A plain mount after says so.
 def kill_carrier_check(point):
     def fn(c):
-        if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
-            raise Skip('built without -Dfault_injection=true')
         t = fpdemo(c)
         masks = sigblk(t.pid)
-        os.environ['PTRACEFS_FAULT'] = f'kill:{point}'
-        try:
-            refusal(c, t.pid, extra=('-o', 'snapshot'),
-                    want_in_msg='exited before the mount was ready')
-        finally:
-            del os.environ['PTRACEFS_FAULT']
+        killed_at(c, t.pid, point)
         check(wait_until(lambda: tracer_pid(t.pid) == 0, 2), 'fpdemo still traced')
         check(wait_until(lambda: task_states(t.pid) == {t.pid: 'S'}, 2),
               f'fpdemo is {task_states(t.pid)}, not asleep')

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 
-from harness import (PTRACEFS, Skip, check, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
+from harness import (PTRACEFS, Skip, check, killed_at, none_stopped, refusal, run, syscall_sp_pc, tap_check, task_states,
                      tracer_pid, wait_until)
 
 # The main thread blocks in read(2) on a pipe, called through ctypes so
@@ -710,16 +710,9 @@ def exit_signal(pid):
 
 def kill_carrier_check(point):
     def fn(c):
-        if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
-            raise Skip('built without -Dfault_injection=true')
         t = Snap(c, idle=2)
         maps_before, sig_before = maps_of(t.pid), signal_state(t.pid)
-        os.environ['PTRACEFS_FAULT'] = f'kill:{point}'
-        try:
-            refusal(c, t.pid, extra=('-o', 'snapshot'),
-                    want_in_msg='exited before the mount was ready')
-        finally:
-            del os.environ['PTRACEFS_FAULT']
+        killed_at(c, t.pid, point)
         check(wait_until(lambda: not any(thread_tracers(t.pid).values()), 2),
               f'{point}: traced threads: {thread_tracers(t.pid)}')
         check(wait_until(lambda: none_stopped(t.pid), 2), f'{point}: stopped: {task_states(t.pid)}')
