@@ -51,6 +51,14 @@ static const struct arch_inject inject_rows[] = {
 		.pc = "pc", .nr = "x8", .ret = "x0",
 		.args = { "x0", "x1", "x2", "x3", "x4", "x5" },
 		GENERIC_NRS,
+		.sp = "sp", .link = "x30",
+		.net_insn = { 0x01, 0x00, 0x00, 0xd4, 0xc0, 0x03, 0x5f, 0xd6 },	/* svc #0; ret */
+		.net_insn_len = 8,
+		/* mov x8, #139; svc #0: the vDSO's __kernel_rt_sigreturn */
+		.restorer = { 0x68, 0x11, 0x80, 0xd2, 0x01, 0x00, 0x00, 0xd4 },
+		.restorer_len = 8,
+		.fpu_regset = 2,	/* NT_PRFPREG: struct user_fpsimd_state */
+		.net_build = aarch64_net_build,
 	},
 	{
 		/*
@@ -68,6 +76,19 @@ static const struct arch_inject inject_rows[] = {
 		.mode = "cpsr", .mode_clear = 0x0600fc00, .mode_set = 0x20,	/* IT[7:0]; T */
 		.nr_clone = 120, .nr_close_range = 436, .nr_setsid = 66,
 		.nr_exit_group = 248, .nr_wait4 = 114,
+		/*
+		 * Thumb "svc #0; pop {r7}; bx lr": the end of glibc's armhf
+		 * wrappers (a bare "svc #0; bx lr" is in none). The restorer
+		 * is the [sigpage]'s Thumb rt_sigreturn, mapped into every arm
+		 * task: "movs r7, #173; svc #0" on a native kernel, "svc #173"
+		 * (the same call: EABI ignores the number) on arm64's compat.
+		 */
+		.sp = "sp", .link = "lr",
+		.net_insn = { 0x00, 0xdf, 0x80, 0xbc, 0x70, 0x47 }, .net_insn_len = 6,
+		.restorer = { 0xad, 0x27, 0x00, 0xdf }, .restorer_len = 4,
+		.restorer_alt = { 0xad, 0x27, 0xad, 0xdf }, .restorer_alt_len = 4,
+		.fpu_regset = 0x400,	/* NT_ARM_VFP */
+		.net_build = arm_net_build,
 	},
 	{
 		.arch = &arch_riscv64,
@@ -76,6 +97,13 @@ static const struct arch_inject inject_rows[] = {
 		.pc = "pc", .nr = "a7", .ret = "a0",
 		.args = { "a0", "a1", "a2", "a3", "a4", "a5" },
 		GENERIC_NRS,
+		.sp = "sp", .link = "ra",
+		.net_insn = { 0x73, 0x00, 0x00, 0x00, 0x82, 0x80 }, .net_insn_len = 6,	/* ecall; c.ret */
+		/* li a7, 139; ecall: the vDSO's __vdso_rt_sigreturn */
+		.restorer = { 0x93, 0x08, 0xb0, 0x08, 0x73, 0x00, 0x00, 0x00 },
+		.restorer_len = 8,
+		.fpu_regset = 2,	/* NT_PRFPREG: struct __riscv_d_ext_state */
+		.net_build = riscv64_net_build,
 	},
 };
 

@@ -40,11 +40,15 @@ struct arch_inject {
 	long nr_clone, nr_close_range, nr_setsid, nr_exit_group, nr_wait4;
 	/*
 	 * The net (struct arch_net): the call runs at a copy of net_insn (the
-	 * syscall instruction and a return), whose return pops a copy of
-	 * restorer (a sigreturn). net_build NULL: no net on this arch.
+	 * syscall instruction and a return), whose return goes to a copy of
+	 * restorer (a sigreturn): popped from the stack (x86_64) or read from
+	 * the register link (loaded with arch_net's link). net_build NULL: no
+	 * net on this arch.
 	 */
-	uint8_t net_insn[4], net_insn_len;
+	uint8_t net_insn[8], net_insn_len;
+	const char *link;		/* NULL: the return pops its address */
 	uint8_t restorer[12], restorer_len;
+	uint8_t restorer_alt[12], restorer_alt_len;	/* another spelling of it, or none */
 	unsigned fpu_regset;		/* NT_* of the state a frame carries besides NT_PRSTATUS */
 	size_t (*net_build)(const struct arch_inject *abi, struct arch_net *n,
 			    unsigned char *buf, size_t cap);
@@ -70,17 +74,29 @@ struct arch_net {
 	uint64_t mask;			/* the signal mask to put back */
 	const unsigned char *fpu;	/* abi->fpu_regset's blob, or NULL */
 	size_t fpu_len;
+	uint64_t fpu_drop;		/* x86_64: XSAVE features the frame leaves out */
 	/* out: buf holds the bytes of [lo, lo + len) */
 	uint64_t lo, len;
 	uint64_t sp;			/* the sp to run the call with */
 	uint64_t child_sp;		/* clone()'s new stack */
+	uint64_t link;			/* for abi->link, if the arch has one */
 };
 
 /* The conventions of a's tasks, or NULL where injection is not supported. */
 const struct arch_inject *arch_inject_for(const struct arch_desc *a);
 
-/* x86_64's net_build: len bytes in buf (n filled in), or 0 (cap too small, bad input). */
+/*
+ * The net_build of each arch that has one (arch/x86_64_sigframe.c,
+ * arch/sigframe.c): n->len bytes in buf (n filled in), or 0 (cap too
+ * small, bad input).
+ */
 size_t x86_64_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
 			size_t cap);
+size_t aarch64_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
+			 size_t cap);
+size_t riscv64_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
+			 size_t cap);
+size_t arm_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
+		     size_t cap);
 
 #endif

@@ -7,7 +7,10 @@
  *   fpstate            the thread's NT_X86_XSTATE image, 64-byte aligned
  *                      (xrstor faults otherwise), its software bytes
  *                      rewritten as a signal frame has them, then
- *                      FP_XSTATE_MAGIC2 after the image
+ *                      FP_XSTATE_MAGIC2 after the image; cut to fpu_len
+ *                      with the features of fpu_drop left out (see
+ *                      reader/inject.c: a frame larger than the task's
+ *                      own buffer is restored as SSE only)
  *   sp                 frame 1: the return address (restorer), ucontext
  *                      (uc_flags, uc_link, uc_stack, sigcontext, sigmask),
  *                      siginfo; puts the thread back
@@ -32,7 +35,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "arch/inject.h"
+#include "arch/sigframe.h"
 
 #define RED_ZONE 128
 #define FRAME 440		/* pretcode 8, ucontext 304, siginfo 128 */
@@ -58,31 +61,6 @@ static const char *const mc_regs[] = {
 	"rdi", "rsi", "rbp", "rbx", "rdx", "rax", "rcx", "rsp", "rip", "eflags",
 };
 
-static uint64_t reg(const struct arch_inject *abi, const unsigned char *regs, const char *name)
-{
-	int i = arch_reg_index(abi->arch, name);
-	uint64_t v = 0;
-
-	if (i >= 0)
-		memcpy(&v, regs + abi->arch->regs[i].offset, 8);
-	return v;
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-	memcpy(p, &v, 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-	memcpy(p, &v, 4);
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-	memcpy(p, &v, 2);
-}
-
 /* ucontext and return address of a frame at f (in buf) for the registers r[]. */
 static void frame(unsigned char *f, uint64_t restorer, const uint64_t r[18], uint16_t cs,
 		  uint16_t ss, uint64_t fpstate, uint64_t mask)
@@ -102,7 +80,7 @@ static void frame(unsigned char *f, uint64_t restorer, const uint64_t r[18], uin
 size_t x86_64_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
 			size_t cap)
 {
-	uint64_t end, fx = 0, sp, child, r[18], orig, err, xcr0;
+	uint64_t end, fx = 0, sp, child, r[18], orig, err, xcr0, bv;
 	uint16_t cs, ss;
 
 	if (n->regs_len < abi->arch->regs_size || n->top < 65536)
@@ -123,10 +101,10 @@ size_t x86_64_net_build(const struct arch_inject *abi, struct arch_net *n, unsig
 	memset(buf, 0, n->len);
 
 	for (int k = 0; k < 18; k++)
-		r[k] = reg(abi, n->regs, mc_regs[k]);
-	cs = (uint16_t)reg(abi, n->regs, "cs");
-	ss = (uint16_t)reg(abi, n->regs, "ss");
-	orig = reg(abi, n->regs, "orig_rax");
+		r[k] = frame_reg(abi, n->regs, mc_regs[k]);
+	cs = (uint16_t)frame_reg(abi, n->regs, "cs");
+	ss = (uint16_t)frame_reg(abi, n->regs, "ss");
+	orig = frame_reg(abi, n->regs, "orig_rax");
 	err = -r[13];		/* rax */
 	if ((int64_t)orig >= 0) {
 		if (err == ERESTARTSYS || err == ERESTARTNOINTR || err == ERESTARTNOHAND) {
@@ -144,6 +122,10 @@ size_t x86_64_net_build(const struct arch_inject *abi, struct arch_net *n, unsig
 		/* ptrace puts XCR0 in the first software word; a frame wants
 		 * struct _fpx_sw_bytes there. */
 		memcpy(&xcr0, n->fpu + SW_BYTES, 8);
+		xcr0 &= ~n->fpu_drop;
+		/* and none of them in the header's XSTATE_BV */
+		memcpy(&bv, x + 512, 8);
+		put64(x + 512, bv & ~n->fpu_drop);
 		memset(x + SW_BYTES, 0, 48);
 		put32(x + SW_BYTES, FP_XSTATE_MAGIC1);
 		put32(x + SW_BYTES + 4, (uint32_t)n->fpu_len + 4);	/* extended_size */

@@ -169,8 +169,11 @@ static int load_call(struct inject *in, long nr, const uint64_t args[6])
 	memcpy(regs, in->saved, in->saved_len);
 	rc = set_reg(in, regs, in->abi->pc, in->insn);
 	rc = rc ?: set_reg(in, regs, in->abi->nr, (uint64_t)nr);
-	if (in->net_saved)
+	if (in->net_saved) {
 		rc = rc ?: set_reg(in, regs, in->abi->sp, in->net_sp);
+		if (in->abi->link)
+			rc = rc ?: set_reg(in, regs, in->abi->link, in->net_link);
+	}
 	if (in->abi->orig_nr)
 		rc = rc ?: set_reg(in, regs, in->abi->orig_nr, UINT64_MAX);
 	if (in->abi->mode)
@@ -289,6 +292,47 @@ static int mem_io(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 
 #define NET_MAX 32768	/* frames and an XSAVE image (AMX's is 11 KiB) */
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+/*
+ * ptrace's XSAVE image holds every feature the kernel offers, AMX's 8 KiB
+ * of tile data included, but rt_sigreturn takes no more than the task's
+ * own buffer (its fpstate's user_size): from a larger image it restores
+ * SSE only, and the AVX and AVX-512 upper halves are lost. A dynamic
+ * feature (CPUID 0xD's XFD flag: AMX tile data) is in that buffer only
+ * once the task asked for it (arch_prctl ARCH_REQ_XCOMP_PERM), which the
+ * feature being in use in the image shows. So the dynamic features not in
+ * use are dropped and the image ends with the last feature kept (each
+ * one's offset and size from CPUID leaf 0xD, the tracer's CPU being the
+ * target's).
+ */
+static void xstate_fit(const unsigned char *img, size_t *len, uint64_t *drop)
+{
+	uint64_t xcr0, bv;
+	size_t end = 576;	/* the legacy area and the XSAVE header */
+
+	memcpy(&xcr0, img + 464, 8);	/* ptrace's XCR0 word */
+	memcpy(&bv, img + 512, 8);	/* XSTATE_BV: the features not in their init state */
+	*drop = 0;
+	for (unsigned i = 2; i < 63; i++) {
+		unsigned size, off, flags, d;
+
+		if (!(xcr0 >> i & 1) || !__get_cpuid_count(0xd, i, &size, &off, &flags, &d) ||
+		    size == 0)
+			continue;
+		if ((flags & 4) && !(bv >> i & 1)) {
+			*drop |= 1ULL << i;
+			continue;
+		}
+		if ((size_t)off + size > end)
+			end = (size_t)off + size;
+	}
+	if (end < *len)
+		*len = end;
+}
+#endif
+
 int inject_net(struct inject *in, uint64_t restorer)
 {
 	const struct arch_inject *abi = in->abi;
@@ -308,6 +352,10 @@ int inject_net(struct inject *in, uint64_t restorer)
 	    ptrace(PTRACE_GETREGSET, in->tid, (void *)(uintptr_t)abi->fpu_regset, &fiov) == 0) {
 		n.fpu = fpu;
 		n.fpu_len = fiov.iov_len;
+#if defined(__x86_64__)
+		if (abi->arch == &arch_x86_64 && n.fpu_len >= 576)
+			xstate_fit(fpu, &n.fpu_len, &n.fpu_drop);
+#endif
 	}
 	frames = malloc(NET_MAX);
 	saved = malloc(NET_MAX);
@@ -328,6 +376,7 @@ int inject_net(struct inject *in, uint64_t restorer)
 	in->net_lo = n.lo;
 	in->net_sp = n.sp;
 	in->net_child_sp = n.child_sp;
+	in->net_link = n.link;
 	return 0;
 }
 

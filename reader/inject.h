@@ -39,7 +39,7 @@ struct inject {
 	unsigned long opts_after;	/* options inject_end puts back */
 	int held_sig;			/* a signal stopped on meanwhile: raised again at end */
 	/* The net (arch/inject.h), laid by inject_net; net_saved NULL: none. */
-	uint64_t net_lo, net_sp, net_child_sp;
+	uint64_t net_lo, net_sp, net_child_sp, net_link;
 	unsigned char *net_saved;	/* the stack bytes its frames cover */
 	size_t net_len;
 };

@@ -567,9 +567,12 @@ static int find_insn(const struct maps *maps, pid_t tid, const struct arch_injec
 			    (k = inject_find_bytes(abi->net_insn, abi->net_insn_len, abi->insn_align,
 						   buf, (size_t)got, e->start, net + nn, 2 - nn)) > 0)
 				nn += (size_t)k;
-			if (want && !rest)
-				(void)inject_find_bytes(abi->restorer, abi->restorer_len, 1, buf,
-							(size_t)got, e->start, &rest, 1);
+			if (want && !rest &&
+			    inject_find_bytes(abi->restorer, abi->restorer_len, abi->insn_align, buf,
+					      (size_t)got, e->start, &rest, 1) < 0)
+				(void)inject_find_bytes(abi->restorer_alt, abi->restorer_alt_len,
+							abi->insn_align, buf, (size_t)got, e->start,
+							&rest, 1);
 		}
 	free(buf);
 	if (restorer)
@@ -691,7 +694,10 @@ static int fork_fn(struct reader *r, void *p)
 	if (s->insn[0] && !(s->restorer ?
 			    bytes_at(t->tid, s->insn[0], s->abi->net_insn, s->abi->net_insn_len) &&
 			    bytes_at(t->tid, s->insn[1], s->abi->net_insn, s->abi->net_insn_len) &&
-			    bytes_at(t->tid, s->restorer, s->abi->restorer, s->abi->restorer_len) :
+			    (bytes_at(t->tid, s->restorer, s->abi->restorer, s->abi->restorer_len) ||
+			     (s->abi->restorer_alt_len &&
+			      bytes_at(t->tid, s->restorer, s->abi->restorer_alt,
+				       s->abi->restorer_alt_len))) :
 			    bytes_at(t->tid, s->insn[0], s->abi->insn, s->abi->insn_len) &&
 			    bytes_at(t->tid, s->insn[1], s->abi->insn, s->abi->insn_len)))
 		s->insn[0] = 0;

@@ -20,7 +20,27 @@
 #include "arch/inject.h"
 #include "reader/inject.h"
 
-#define NR_RT_SIGRETURN_X86_64 15	/* what the restorer row loads: mov $15,%rax */
+/*
+ * The call number a row's restorer loads, decoded from its first
+ * instruction: x86_64 "mov $imm32,%rax", aarch64 "movz x8, #imm16",
+ * riscv64 "addi a7, zero, imm12", Thumb "movs r7, #imm8".
+ */
+static long restorer_nr(const struct arch_inject *abi)
+{
+	const uint8_t *b = abi->restorer;
+	uint32_t w;
+
+	memcpy(&w, b, 4);
+	if (abi->arch == &arch_x86_64)
+		return b[0] == 0x48 && b[1] == 0xc7 && b[2] == 0xc0 ? (long)(w >> 24 | b[4] << 8) : -1;
+	if (abi->arch == &arch_aarch64)
+		return (w & 0xffe0001f) == 0xd2800008 ? (long)((w >> 5) & 0xffff) : -1;
+	if (abi->arch == &arch_riscv64)
+		return (w & 0xfffff) == 0x00893 ? (long)(w >> 20) : -1;
+	if (abi->arch == &arch_arm)
+		return b[1] == 0x27 ? b[0] : -1;
+	return -1;
+}
 
 static const struct arch_desc *const with_rows[] = {
 	&arch_x86_64, &arch_i386, &arch_aarch64, &arch_arm, &arch_riscv64,
@@ -64,7 +84,14 @@ static void rows_name_real_registers_and_calls(void **state)
 			assert_true(abi->net_insn_len > abi->insn_len &&
 				    memcmp(abi->net_insn, abi->insn, abi->insn_len) == 0);
 			assert_true(abi->restorer_len > 0);
-			assert_call(a, NR_RT_SIGRETURN_X86_64, "rt_sigreturn");
+			assert_call(a, restorer_nr(abi), "rt_sigreturn");
+			/* and then enters the kernel */
+			assert_true(abi->restorer_len >= abi->insn_len &&
+				    memcmp(abi->restorer + abi->restorer_len - abi->insn_len,
+					   abi->insn, abi->insn_len) == 0);
+			if (abi->link)
+				assert_reg(a, abi->link);
+			assert_true(abi->fpu_regset != 0);
 		}
 		assert_true(abi->insn_len > 0 && abi->insn_len <= sizeof(abi->insn));
 		assert_true(abi->insn_align > 0);
@@ -261,6 +288,24 @@ static void net_frames(void **state)
 		assert_int_equal(at64(uc2 + offsetof(ucontext_t, uc_mcontext.fpregs)), 0);
 		/* too little room: nothing */
 		assert_int_equal(abi->net_build(abi, &n, buf, 1024), 0);
+	}
+	/* Features dropped (AMX tile data not in use): gone from the
+	 * frame's xfeatures and from the image's XSTATE_BV. */
+	{
+		struct arch_net n = {
+			.top = 0x7ffd00001238, .restorer = 0x7f0000001111, .gadget = 0x7f0000002222,
+			.regs = regs, .regs_len = arch_x86_64.regs_size, .mask = 0,
+			.fpu = fpu, .fpu_len = sizeof(fpu), .fpu_drop = 1ULL << 18,
+		};
+		const unsigned char *x;
+
+		memcpy(fpu + 464, &(uint64_t){ 0x60007 }, 8);
+		memcpy(fpu + 512, &(uint64_t){ 0x40003 }, 8);
+		assert_true(abi->net_build(abi, &n, buf, sizeof(buf)) > 0);
+		x = buf + (at64(buf + (n.sp - n.lo) + 8 + offsetof(ucontext_t, uc_mcontext.fpregs)) -
+			   n.lo);
+		assert_int_equal(at64(x + 472), 0x20007);	/* xfeatures */
+		assert_int_equal(at64(x + 512), 3);		/* XSTATE_BV */
 	}
 }
 #endif
