@@ -39,10 +39,17 @@ static const struct arch_inject inject_rows[] = {
 		.arch = &arch_i386,
 		.insn = { 0xcd, 0x80 },	/* int $0x80 (in the 32-bit vDSO) */
 		.insn_len = 2, .insn_align = 1,
-		.pc = "eip", .nr = "eax", .ret = "eax", .orig_nr = "orig_eax",
+		.pc = "eip", .nr = "eax", .ret = "eax", .orig_nr = "orig_eax", .sp = "esp",
 		.args = { "ebx", "ecx", "edx", "esi", "edi", "ebp" },
 		.nr_clone = 120, .nr_close_range = 436, .nr_setsid = 66,
 		.nr_exit_group = 252, .nr_wait4 = 114,
+		/* int $0x80; pop %ebp; pop %edx; pop %ecx; ret: __kernel_vsyscall's tail */
+		.net_insn = { 0xcd, 0x80, 0x5d, 0x5a, 0x59, 0xc3 }, .net_insn_len = 6,
+		/* mov $173,%eax; int $0x80: the vDSO's __kernel_rt_sigreturn */
+		.restorer = { 0xb8, 0xad, 0x00, 0x00, 0x00, 0xcd, 0x80 }, .restorer_len = 7,
+		.fpu_regset = 0x202,		/* NT_X86_XSTATE */
+		.fpu_env_regset = 2,		/* NT_PRFPREG: struct user_i387_ia32_struct */
+		.net_build = i386_net_build,
 	},
 	{
 		.arch = &arch_aarch64,

@@ -50,6 +50,7 @@ struct arch_inject {
 	uint8_t restorer[12], restorer_len;
 	uint8_t restorer_alt[12], restorer_alt_len;	/* another spelling of it, or none */
 	unsigned fpu_regset;		/* NT_* of the state a frame carries besides NT_PRSTATUS */
+	unsigned fpu_env_regset;	/* and another (i386: the i387 environment), or 0 */
 	size_t (*net_build)(const struct arch_inject *abi, struct arch_net *n,
 			    unsigned char *buf, size_t cap);
 };
@@ -74,7 +75,9 @@ struct arch_net {
 	uint64_t mask;			/* the signal mask to put back */
 	const unsigned char *fpu;	/* abi->fpu_regset's blob, or NULL */
 	size_t fpu_len;
-	uint64_t fpu_drop;		/* x86_64: XSAVE features the frame leaves out */
+	uint64_t fpu_drop;		/* x86: XSAVE features the frame leaves out */
+	const unsigned char *env;	/* abi->fpu_env_regset's blob, or NULL */
+	size_t env_len;
 	/* out: buf holds the bytes of [lo, lo + len) */
 	uint64_t lo, len;
 	uint64_t sp;			/* the sp to run the call with */
@@ -98,5 +101,7 @@ size_t riscv64_net_build(const struct arch_inject *abi, struct arch_net *n, unsi
 			 size_t cap);
 size_t arm_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
 		     size_t cap);
+size_t i386_net_build(const struct arch_inject *abi, struct arch_net *n, unsigned char *buf,
+		      size_t cap);
 
 #endif

@@ -24,6 +24,7 @@
 
 #include "reader/inject.h"
 #include "reader/reader_int.h"
+#include "reader/xstate.h"
 
 #define MAX_STOPS 64	/* stops one call may take: signals, group stops, events */
 
@@ -290,54 +291,15 @@ static int mem_io(pid_t pid, uint64_t addr, void *buf, size_t len, bool write)
 	return got < 0 ? -errno : -EFAULT;
 }
 
+#define NT_X86_XSTATE_ 0x202
 #define NET_MAX 32768	/* frames and an XSAVE image (AMX's is 11 KiB) */
 
-#if defined(__x86_64__)
-#include <cpuid.h>
-
-/*
- * ptrace's XSAVE image holds every feature the kernel offers, AMX's 8 KiB
- * of tile data included, but rt_sigreturn takes no more than the task's
- * own buffer (its fpstate's user_size): from a larger image it restores
- * SSE only, and the AVX and AVX-512 upper halves are lost. A dynamic
- * feature (CPUID 0xD's XFD flag: AMX tile data) is in that buffer only
- * once the task asked for it (arch_prctl ARCH_REQ_XCOMP_PERM), which the
- * feature being in use in the image shows. So the dynamic features not in
- * use are dropped and the image ends with the last feature kept (each
- * one's offset and size from CPUID leaf 0xD, the tracer's CPU being the
- * target's).
- */
-static void xstate_fit(const unsigned char *img, size_t *len, uint64_t *drop)
-{
-	uint64_t xcr0, bv;
-	size_t end = 576;	/* the legacy area and the XSAVE header */
-
-	memcpy(&xcr0, img + 464, 8);	/* ptrace's XCR0 word */
-	memcpy(&bv, img + 512, 8);	/* XSTATE_BV: the features not in their init state */
-	*drop = 0;
-	for (unsigned i = 2; i < 63; i++) {
-		unsigned size, off, flags, d;
-
-		if (!(xcr0 >> i & 1) || !__get_cpuid_count(0xd, i, &size, &off, &flags, &d) ||
-		    size == 0)
-			continue;
-		if ((flags & 4) && !(bv >> i & 1)) {
-			*drop |= 1ULL << i;
-			continue;
-		}
-		if ((size_t)off + size > end)
-			end = (size_t)off + size;
-	}
-	if (end < *len)
-		*len = end;
-}
-#endif
 
 int inject_net(struct inject *in, uint64_t restorer)
 {
 	const struct arch_inject *abi = in->abi;
-	unsigned char fpu[NET_MAX / 2];
-	struct iovec fiov = { fpu, sizeof(fpu) };
+	unsigned char fpu[NET_MAX / 2], env[512];
+	struct iovec fiov = { fpu, sizeof(fpu) }, eiov = { env, sizeof(env) };
 	struct arch_net n = {
 		.top = get_reg(in, in->saved, abi->sp, false),
 		.restorer = restorer, .gadget = in->insn,
@@ -352,10 +314,13 @@ int inject_net(struct inject *in, uint64_t restorer)
 	    ptrace(PTRACE_GETREGSET, in->tid, (void *)(uintptr_t)abi->fpu_regset, &fiov) == 0) {
 		n.fpu = fpu;
 		n.fpu_len = fiov.iov_len;
-#if defined(__x86_64__)
-		if (abi->arch == &arch_x86_64 && n.fpu_len >= 576)
+		if (abi->fpu_regset == NT_X86_XSTATE_ && n.fpu_len >= 576)
 			xstate_fit(fpu, &n.fpu_len, &n.fpu_drop);
-#endif
+	}
+	if (abi->fpu_env_regset &&
+	    ptrace(PTRACE_GETREGSET, in->tid, (void *)(uintptr_t)abi->fpu_env_regset, &eiov) == 0) {
+		n.env = env;
+		n.env_len = eiov.iov_len;
 	}
 	frames = malloc(NET_MAX);
 	saved = malloc(NET_MAX);

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "reader/reader_int.h"
+#include "reader/xstate.h"
 #include "reader/source.h"
 
 #define STOP_TIMEOUT_MS 2000
@@ -550,10 +551,20 @@ static int putsets_fn(struct reader *r, void *p)
 	}
 	for (; done < a->n; done++) {
 		struct iovec iov = { (void *)(uintptr_t)(data + a->v[done].off), a->v[done].len };
+		unsigned char *merged = NULL;
+		int err;
 
-		int err = fault_hit("putsets") ? EINVAL :
-			  ptrace(PTRACE_SETREGSET, a->v[done].tid, (void *)(long)a->v[done].type,
-				 &iov) != 0 ? errno : 0;
+		/* An XSAVE image of another size than the kernel's (gdb's cores,
+		 * a machine with fewer features): fitted into the thread's own. */
+		if (arch->xstate_regset && a->v[done].type == arch->xstate_regset &&
+		    saved[done].len != a->v[done].len && (merged = malloc(saved[done].len)) &&
+		    xstate_merge(saved[done].data, saved[done].len, iov.iov_base, iov.iov_len,
+				 merged) == 0)
+			iov = (struct iovec){ merged, saved[done].len };
+		err = fault_hit("putsets") ? EINVAL :
+		      ptrace(PTRACE_SETREGSET, a->v[done].tid, (void *)(long)a->v[done].type,
+			     &iov) != 0 ? errno : 0;
+		free(merged);
 
 		if (err) {
 			rc = err == ESRCH ? -ENOENT : -EINVAL;

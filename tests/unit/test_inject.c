@@ -22,7 +22,7 @@
 
 /*
  * The call number a row's restorer loads, decoded from its first
- * instruction: x86_64 "mov $imm32,%rax", aarch64 "movz x8, #imm16",
+ * instruction: x86_64 "mov $imm32,%rax", i386 "mov $imm32,%eax", aarch64 "movz x8, #imm16",
  * riscv64 "addi a7, zero, imm12", Thumb "movs r7, #imm8".
  */
 static long restorer_nr(const struct arch_inject *abi)
@@ -33,6 +33,8 @@ static long restorer_nr(const struct arch_inject *abi)
 	memcpy(&w, b, 4);
 	if (abi->arch == &arch_x86_64)
 		return b[0] == 0x48 && b[1] == 0xc7 && b[2] == 0xc0 ? (long)(w >> 24 | b[4] << 8) : -1;
+	if (abi->arch == &arch_i386)
+		return b[0] == 0xb8 ? (long)(b[1] | b[2] << 8) : -1;
 	if (abi->arch == &arch_aarch64)
 		return (w & 0xffe0001f) == 0xd2800008 ? (long)((w >> 5) & 0xffff) : -1;
 	if (abi->arch == &arch_riscv64)
