@@ -192,6 +192,68 @@ static void in_syscall_from_orig_nr(void **state)
 				       arch_aarch64.regs_size));
 }
 
+/*
+ * The nets of the other arches on any host (the layouts themselves are
+ * checked by their kernels under QEMU: tests/qemu, snapkill_*): the
+ * frames lie below the thread's sp and inside the bytes written, frame 1
+ * carries the thread's registers as taken (in sigcontext order: the
+ * regset's own, but i386's), the clone's stack is below frame 1, the
+ * link register is loaded with the restorer (Thumb on arm), and without
+ * FP state or room there is no net.
+ */
+static void net_frames_other_arches(void **state)
+{
+	static const struct arch_desc *const arches[] = {
+		&arch_aarch64, &arch_riscv64, &arch_arm, &arch_i386,
+	};
+	unsigned char regs[512], fpu[1024], env[108], buf[32768];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(regs); i++)
+		regs[i] = (unsigned char)(i * 11 + 5);
+	for (size_t i = 0; i < sizeof(fpu); i++)
+		fpu[i] = (unsigned char)(i * 7);
+	memset(env, 0x3c, sizeof(env));
+	memset(fpu + 464, 0, 8);	/* i386: ptrace's XCR0 word */
+	fpu[464] = 7;
+	for (size_t k = 0; k < sizeof(arches) / sizeof(arches[0]); k++) {
+		const struct arch_inject *abi = arch_inject_for(arches[k]);
+		size_t rl = arches[k]->regs_size;
+		uint64_t top = 0x7ffd1238;
+		struct arch_net n = {
+			.top = top, .restorer = 0x7f001110, .gadget = 0x7f002220,
+			.regs = regs, .regs_len = rl, .mask = 0x4001,
+			.fpu = fpu, .fpu_len = abi->fpu_env_regset ? 832 : sizeof(fpu),
+			.env = env, .env_len = sizeof(env),
+		};
+		size_t len;
+
+		assert_non_null(abi->net_build);
+		len = abi->net_build(abi, &n, buf, sizeof(buf));
+		if (len == 0)
+			fail_msg("%s: no net", arches[k]->name);
+		assert_int_equal(len, n.len);
+		assert_true(n.lo + n.len <= top);
+		assert_true(n.lo <= n.child_sp && n.child_sp < n.sp && n.sp < n.lo + n.len);
+		if (abi->link) {
+			assert_int_equal(n.link & ~1ULL, n.restorer);
+			assert_int_equal(n.link & 1, arches[k] == &arch_arm);
+		}
+		/* frame 1, from sp up, holds the registers (less arm's orig_r0) */
+		if (arches[k] != &arch_i386) {
+			size_t want = arches[k] == &arch_arm ? rl - 4 : rl;
+			const unsigned char *f = buf + (n.sp - n.lo);
+
+			assert_non_null(memmem(f, n.lo + n.len - n.sp, regs, want));
+		}
+		/* no FP state, no net; no room, no net */
+		n.fpu = NULL;
+		assert_int_equal(abi->net_build(abi, &n, buf, sizeof(buf)), 0);
+		n.fpu = fpu;
+		assert_int_equal(abi->net_build(abi, &n, buf, 512), 0);
+	}
+}
+
 #if defined(__x86_64__)
 static void put_reg(unsigned char *regs, const char *name, uint64_t v)
 {
@@ -318,6 +380,7 @@ int main(void)
 		cmocka_unit_test(rows_name_real_registers_and_calls),
 		cmocka_unit_test(instruction_only_where_a_pc_may_be),
 		cmocka_unit_test(in_syscall_from_orig_nr),
+		cmocka_unit_test(net_frames_other_arches),
 #if defined(__x86_64__)
 		cmocka_unit_test(net_frames),
 #endif
