@@ -24,7 +24,9 @@
  * thread, stopped for that one call.
  *
  * What a fork does not copy (issue 14), found in the target's smaps
- * during the freeze: a MADV_DONTFORK range (VmFlags dc) is absent from
+ * just before the freeze and checked in the clone's after it (reading
+ * smaps walks the page tables: too long for the freeze itself): a
+ * MADV_DONTFORK range (VmFlags dc) is absent from
  * the clone and a MADV_WIPEONFORK one (wf) reads as zeros there, so
  * neither may be served from the clone. Up to UNCOPIED_MAX bytes of them
  * are copied from the stopped target into our memory and served from
@@ -45,8 +47,9 @@
  * during the freeze, so a daemon killed after the freeze leaves at most
  * its zombie in the target; the next run on the pid reaps such zombies
  * (snapshot_reap_leftovers) before it stops anything. A daemon killed
- * while a target thread carries an injected call is the one case this
- * cannot cover: the kernel lets that thread run on with our registers.
+ * while a target thread carries an injected call would leave that thread
+ * to run on with our registers; the net (arch/inject.h) makes it return
+ * into rt_sigreturn and put itself back.
  */
 #include <dirent.h>
 #include <elf.h>
@@ -108,6 +111,14 @@ struct snapshot {
 	unsigned count;			/* snapshots taken */
 	struct uncopied *unc;		/* ascending idx */
 	size_t nunc;
+	/*
+	 * The target's smaps, read while it runs (scan_before): reading it
+	 * walks every page table (25 ms for 4 GiB resident here), too long
+	 * for the freeze. The clone's, read after, catches what changed in
+	 * between (check_clone).
+	 */
+	struct smaps pre;
+	bool have_pre, checked;
 	char *notes;			/* status lines: not_copied, shared_live */
 	/* ctl suspend: the target's threads we hold stopped (tracer only;
 	 * nheld is read by status too, hence atomic). */
@@ -418,6 +429,8 @@ static int find_insn(const struct maps *maps, pid_t tid, const struct arch_injec
  * search of its text is too slow for the freeze: a tree's members would
  * each add theirs); fork_fn checks the bytes are still there.
  */
+static void scan_before(struct reader *r);
+
 static void find_insn_early(pid_t pid, struct snapshot *s)
 {
 	char path[64], *text;
@@ -491,6 +504,7 @@ int snapshot_prepare(struct reader *r, char *why, size_t whylen)
 	s->seccomp_opt = seccomp ? PTRACE_O_SUSPEND_SECCOMP : 0;
 	find_insn_early(r->pid, s);
 	r->snap = s;
+	scan_before(r);
 	boost(r, true);		/* until snapshot_start ends */
 	freeze_begin(r);
 	return 0;
@@ -882,69 +896,143 @@ static void forget_uncopied(struct snapshot *s)
 	s->notes = NULL;
 }
 
+/* The target's smaps, before a freeze (see struct snapshot's pre). */
+static void scan_before(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	char path[64], *text = NULL;
+	size_t len;
+
+	smaps_free(&s->pre);
+	s->have_pre = false;
+	/* Test builds: snap-scan sees nothing, as if every mapping changed
+	 * between this scan and the freeze (check_clone must find them). */
+	if (fault_hit("snap-scan"))
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)r->pid);
+	if (proc_read_file(path, &text, &len, (size_t)1 << 30) == 0) {
+		s->have_pre = smaps_parse(text, len, &s->pre) == 0;
+		free(text);
+	}
+}
+
+/* Mapping idx as not copied by the fork; copied now if copy and small enough. */
+static void add_uncopied(struct reader *r, size_t idx, bool wipe, bool copy, size_t *budget)
+{
+	struct snapshot *s = r->snap;
+	const struct map_entry *e = &r->maps.v[idx];
+	struct uncopied u = { idx, e->start, e->end, wipe, NULL }, *nv;
+	uint64_t n = e->end - e->start;
+
+	if (copy && map_is_data(e) && n <= *budget && (u.bytes = malloc(n ? n : 1))) {
+		if (ptrace_mem_read(r, idx, u.bytes, n, e->start) == 0) {
+			*budget -= n;
+		} else {
+			free(u.bytes);
+			u.bytes = NULL;
+		}
+	}
+	nv = realloc(s->unc, (s->nunc + 1) * sizeof(*nv));
+	if (!nv) {
+		free(u.bytes);
+		return;
+	}
+	s->unc = nv;
+	s->unc[s->nunc++] = u;
+}
+
 /*
  * During the freeze, mem_pid still a thread of the target: the dc and wf
- * ranges from its smaps, the small ones copied (ptrace_mem_read: holes
- * stay holes, nothing is faulted in), and the status lines. A smaps that
- * cannot be read leaves no range known: status says so.
+ * ranges smaps showed before it, the small ones copied (ptrace_mem_read:
+ * holes stay holes, nothing is faulted in). A range whose mapping changed
+ * since is left to check_clone.
  */
 static void find_uncopied(struct reader *r)
 {
 	struct snapshot *s = r->snap;
-	struct smaps sm = { 0 };
-	char path[64], *text = NULL, *notes = NULL;
-	size_t len, nlen = 0, budget = UNCOPIED_MAX;
-	bool have = false;
-	FILE *f;
+	size_t budget = UNCOPIED_MAX;
 
 	forget_uncopied(s);
+	s->checked = false;
+	for (size_t i = 0; i < r->maps.n; i++) {
+		const struct map_entry *e = &r->maps.v[i];
+		const struct smaps_entry *se = s->have_pre ? smaps_find(&s->pre, e->start, e->end) : NULL;
+		unsigned fl = se && se->has_vmflags ? se->vmflags : 0;
+
+		if (fl & (VMF_DC | VMF_WF))	/* dc wins: the range is not in the clone at all */
+			add_uncopied(r, i, !(fl & VMF_DC), true, &budget);
+	}
+}
+
+static int by_idx(const void *a, const void *b)
+{
+	const struct uncopied *x = a, *y = b;
+
+	return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+/*
+ * After the freeze, mem_pid the clone: what the fork really did not copy,
+ * from the clone's smaps (a mapping of the freeze absent there was
+ * dontfork; one flagged wf there, wipeonfork). One that changed between
+ * scan_before and the freeze was not copied: it reads EIO, never zeros.
+ */
+static void check_clone(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	struct smaps cl = { 0 };
+	char path[64], *text = NULL;
+	size_t len, budget = 0, k = 0;
+
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)r->mem_pid);
 	if (proc_read_file(path, &text, &len, (size_t)1 << 30) == 0) {
-		have = smaps_parse(text, len, &sm) == 0;
+		s->checked = smaps_parse(text, len, &cl) == 0;
 		free(text);
 	}
-	f = open_memstream(&notes, &nlen);
-	if (!f) {
-		smaps_free(&sm);
-		return;
+	for (size_t i = 0; s->checked && i < r->maps.n; i++) {
+		const struct map_entry *e = &r->maps.v[i];
+		const struct smaps_entry *se = smaps_find(&cl, e->start, e->end);
+		unsigned fl = !se ? VMF_DC : se->has_vmflags ? se->vmflags : 0;
+		bool known = false;
+
+		while (k < s->nunc && s->unc[k].idx < i)
+			k++;
+		known = k < s->nunc && s->unc[k].idx == i;
+		if ((fl & (VMF_DC | VMF_WF)) && !known)
+			add_uncopied(r, i, !(fl & VMF_DC), false, &budget);
 	}
-	if (!have)
+	smaps_free(&cl);
+	if (s->nunc > 1)
+		qsort(s->unc, s->nunc, sizeof(*s->unc), by_idx);
+}
+
+/* status's not_copied and shared_live lines. */
+static void write_notes(struct reader *r)
+{
+	struct snapshot *s = r->snap;
+	char *notes = NULL;
+	size_t nlen = 0, k = 0;
+	FILE *f = open_memstream(&notes, &nlen);
+
+	if (!f)
+		return;
+	if (!s->have_pre && !s->checked)
 		fprintf(f, "not_copied unknown (smaps unreadable: dontfork/wipeonfork ranges may read as zeros)\n");
 	for (size_t i = 0; i < r->maps.n; i++) {
 		const struct map_entry *e = &r->maps.v[i];
-		const struct smaps_entry *se = have ? smaps_find(&sm, e->start, e->end) : NULL;
-		unsigned fl = se && se->has_vmflags ? se->vmflags : 0;
-		struct uncopied u = { i, e->start, e->end, false, NULL }, *nv;
-		uint64_t n = e->end - e->start;
 
-		if (!(fl & (VMF_DC | VMF_WF))) {
-			if (e->perms & PERM_SHARED)
-				fprintf(f, "shared_live %llx-%llx %s\n", (unsigned long long)e->start,
-					(unsigned long long)e->end, e->path[0] ? e->path : "[anon]");
-			continue;
-		}
-		u.wipe = !(fl & VMF_DC);	/* dc wins: the range is not in the clone at all */
-		if (map_is_data(e) && n <= budget && (u.bytes = malloc(n ? n : 1))) {
-			if (ptrace_mem_read(r, i, u.bytes, n, e->start) == 0) {
-				budget -= n;
-			} else {
-				free(u.bytes);
-				u.bytes = NULL;
-			}
-		}
-		nv = realloc(s->unc, (s->nunc + 1) * sizeof(*nv));
-		if (!nv) {
-			free(u.bytes);
-			u.bytes = NULL;
-		} else {
-			s->unc = nv;
-			s->unc[s->nunc++] = u;
-		}
-		fprintf(f, "not_copied %llx-%llx %s %s\n", (unsigned long long)e->start,
-			(unsigned long long)e->end, u.wipe ? "wipeonfork" : "dontfork",
-			!nv ? "zeros" : u.bytes ? "copied" : "eio");
+		while (k < s->nunc && s->unc[k].idx < i)
+			k++;
+		if (k < s->nunc && s->unc[k].idx == i)
+			fprintf(f, "not_copied %llx-%llx %s %s\n", (unsigned long long)e->start,
+				(unsigned long long)e->end, s->unc[k].wipe ? "wipeonfork" : "dontfork",
+				s->unc[k].bytes ? "copied" : "eio");
+		else if (e->perms & PERM_SHARED)
+			fprintf(f, "shared_live %llx-%llx %s\n", (unsigned long long)e->start,
+				(unsigned long long)e->end, e->path[0] ? e->path : "[anon]");
 	}
-	smaps_free(&sm);
+	free(s->notes);
+	s->notes = NULL;
 	if (fclose(f) == 0)
 		s->notes = notes;
 	else
@@ -1022,6 +1110,8 @@ int snapshot_finish(struct reader *r, char *why, size_t whylen)
 		return rc;
 	}
 	read_clone(r);
+	check_clone(r);
+	write_notes(r);
 	r->snap->count++;
 	return 0;
 }
@@ -1398,6 +1488,7 @@ int snapshot_refresh(struct reader *r)
 		return -ESRCH;
 	pthread_rwlock_wrlock(&r->snap_lock);
 	tracer_call(r, release_fn, NULL, 0, 5000);
+	scan_before(r);
 	boost(r, true);		/* until snapshot_start ends */
 	freeze_begin(r);
 	rc = tracer_call(r, refreeze_fn, &fa, sizeof(fa), 15000);
@@ -1429,6 +1520,7 @@ void snapshot_free(struct reader *r)
 {
 	if (r->snap) {
 		forget_uncopied(r->snap);
+		smaps_free(&r->snap->pre);
 		free(r->snap->held);
 	}
 	free(r->snap);

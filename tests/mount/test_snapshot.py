@@ -374,6 +374,41 @@ def _(c):
     check(m.unmount() == 0, 'daemon exit status')
 
 
+@tap_check('snapshot: dontfork/wipeonfork ranges made after the smaps scan and before the '
+           'freeze (snap-scan) are found in the clone: EIO, never zeros')
+def _(c):
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
+    p = subprocess.Popen([sys.executable, '-c', UNCOPIED_TARGET], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    line = p.stdout.readline().split()
+    check(line and line[0] == 'ranges', f'target said {line}')
+    dc, wf, big, sh = (int(x, 16) for x in line[1:])
+    page = os.sysconf('SC_PAGE_SIZE')
+    os.environ['PTRACEFS_FAULT'] = 'snap-scan'
+    try:
+        m = c.mount(p.pid, ('-o', 'snapshot'))
+    finally:
+        del os.environ['PTRACEFS_FAULT']
+    nc = {int(r[0].split('-')[0], 16): r[1:] for r in status_lines(m, 'not_copied')}
+    print(f'# not_copied {nc}')
+    for at, kind in ((dc, 'dontfork'), (wf, 'wipeonfork'), (big, 'dontfork')):
+        check(nc.get(at) == [kind, 'eio'], f'status: {kind} range {at:#x}: {nc.get(at)}')
+    check('unknown' not in nc, f'status: {nc}')
+    fd = os.open(m.path('mem'), os.O_RDONLY)
+    try:
+        for at in (dc, wf, big):
+            try:
+                got = os.pread(fd, page, at)
+                check(False, f'{at:#x}: read {got[:8]!r}..., want EIO')
+            except OSError as e:
+                check(e.errno == errno.EIO, f'{at:#x}: {e}')
+    finally:
+        os.close(fd)
+    check(m.unmount() == 0, 'daemon exit status')
+
+
 @tap_check('snapshot: -o snapshot with -o live is refused')
 def _(c):
     t = Snap(c)
