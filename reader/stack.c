@@ -391,6 +391,49 @@ static int render(struct reader *r, pid_t tid, struct sbuf *sb)
 }
 
 /*
+ * One Dwfl for thread tid's stack and every other stopped thread's not
+ * made yet: setting it up (every module's symbols and unwind tables) is
+ * most of the cost, ~65 ms here against well under a millisecond to
+ * unwind one more thread, so a cat of every thread's stack file pays it
+ * once, not once a thread. Each goes to its thread's cache.
+ */
+static int render_threads(struct reader *r, pid_t tid)
+{
+	struct unwind u = { r, 0, NULL };
+	Dwfl *dwfl;
+	int rc = 0;
+
+	u.ut = calloc(r->nthreads ? r->nthreads : 1, sizeof(*u.ut));
+	if (!u.ut)
+		return -ENOMEM;
+	unwinding = r;
+	dwfl = open_dwfl(r, &u);
+	if (!dwfl) {
+		unwinding = NULL;
+		free(u.ut);
+		return -EIO;
+	}
+	for (size_t i = 0; i < r->nthreads && rc == 0; i++) {
+		struct rthread *t = &r->threads[i];
+		struct sbuf out = SBUF_INIT;
+
+		if (t->tid != tid && (t->stack || !unwindable(t)))
+			continue;
+		thread_stack(r, dwfl, t->tid, &out);
+		rc = out.err;
+		if (rc == 0 && !out.buf)
+			rc = sbuf_puts(&out, "");
+		if (rc == 0)
+			t->stack = sbuf_detach(&out, &t->stack_len);
+		sbuf_free(&out);
+	}
+	dwfl_end(dwfl);
+	unwinding = NULL;
+	free(u.ut);
+	return rc;
+}
+
+/*
  * Unwinding reads every module's symbols and debug info: a few hundred
  * milliseconds. The threads do not move while suspended, so each stack is
  * made once and kept (getattr needs it too, for the exact size).
@@ -413,7 +456,11 @@ int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
 	}
 	/* One Dwfl at a time: libdwfl is not thread-safe. */
 	pthread_mutex_lock(&r->lazy_mu);
-	if (!*cache) {
+	if (!*cache && tid) {
+		rc = render_threads(r, tid);
+		if (rc == 0 && !*cache)
+			rc = -EIO;
+	} else if (!*cache) {
 		struct sbuf out = SBUF_INIT;
 
 		rc = render(r, tid, &out);
