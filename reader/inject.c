@@ -443,6 +443,16 @@ bool inject_in_syscall(const struct arch_inject *abi, const void *regs, size_t l
 	return get_reg(&in, in.saved, abi->orig_nr, true) != UINT64_MAX;
 }
 
+bool inject_in_restart_block(const struct arch_inject *abi, const void *regs, size_t len)
+{
+	struct inject in = { .abi = abi, .saved_len = len };
+
+	if (!inject_in_syscall(abi, regs, len))
+		return false;
+	memcpy(in.saved, regs, len);
+	return (int64_t)get_reg(&in, in.saved, abi->ret, true) == -516;	/* ERESTART_RESTARTBLOCK */
+}
+
 /* struct ptrace_rseq_configuration and struct rseq_cs, as the kernel lays them out. */
 struct rseq_conf {
 	uint64_t abi_pointer;

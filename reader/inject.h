@@ -100,6 +100,16 @@ int inject_find_bytes(const uint8_t *pat, size_t plen, unsigned align, const uns
  */
 bool inject_in_syscall(const struct arch_inject *abi, const void *regs, size_t len);
 
+/*
+ * Stopped in a system call the kernel restarts through restart_syscall
+ * (a sleep, a poll with a timeout: -ERESTART_RESTARTBLOCK in the result
+ * register). A thread put back by the net's rt_sigreturn cannot resume
+ * such a call where it was (x86: it returns EINTR), so snapshot mode
+ * carries its calls in another thread where it can. false where the
+ * architecture cannot tell.
+ */
+bool inject_in_restart_block(const struct arch_inject *abi, const void *regs, size_t len);
+
 /* rip inside the critical section the thread's rseq area names (regs: NT_PRSTATUS). */
 bool inject_in_rseq_cs(pid_t tid, const struct arch_inject *abi, const void *regs, size_t len);
 

@@ -527,7 +527,7 @@ static const struct regset *prstatus(struct rthread *t)
 static struct rthread *pick_thread(struct reader *r)
 {
 	size_t n = atomic_load(&r->nthreads);
-	struct rthread *fallback = NULL;
+	struct rthread *fallback = NULL, *sleeper = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		struct rthread *t = &r->threads[i];
@@ -535,12 +535,18 @@ static struct rthread *pick_thread(struct reader *r)
 
 		if (atomic_load(&t->state) != RT_STOPPED || t->group_stop_sig || !(rs = prstatus(t)))
 			continue;
+		/* In a sleep the net could not resume (see inject.h): last. */
+		if (inject_in_restart_block(r->snap->abi, rs->data, rs->len)) {
+			if (!sleeper)
+				sleeper = t;
+			continue;
+		}
 		if (inject_in_syscall(r->snap->abi, rs->data, rs->len))
 			return t;
 		if (!fallback && !inject_in_rseq_cs(t->tid, r->snap->abi, rs->data, rs->len))
 			fallback = t;
 	}
-	return fallback;
+	return fallback ? fallback : sleeper;
 }
 
 /*

@@ -768,6 +768,46 @@ for _point in ('inject-loaded', 'snap-clone-after', 'snap-restore'):
               f'zombie the next run reaps')(kill_carrier_check(_point))
 
 
+# The main thread sleeps in nanosleep(2) (restarted through restart_syscall
+# after a stop), a second thread blocks in read(2). Each says how its call
+# ended.
+SLEEPER_TARGET = r'''
+import ctypes, os, sys, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+class ts(ctypes.Structure):
+    _fields_ = [('s', ctypes.c_long), ('ns', ctypes.c_long)]
+r, w = os.pipe()
+def reader():
+    os.read(r, 1)
+    print('read', flush=True)
+threading.Thread(target=reader, daemon=True).start()
+print('ready', flush=True)
+t0 = time.monotonic()
+rc = libc.nanosleep(ctypes.byref(ts(4, 0)), None)
+print('slept', rc, ctypes.get_errno(), round(time.monotonic() - t0, 2), flush=True)
+time.sleep(60)      # still there for the next run
+'''
+
+
+@tap_check('snapshot: the daemon SIGKILLed at inject-loaded with the main thread in nanosleep(2): '
+           'the clone() is carried by the thread in read(2), so the sleep is not cut short (EINTR)')
+def _(c):
+    if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
+        raise Skip('built without -Dfault_injection=true')
+    p = subprocess.Popen([sys.executable, '-c', SLEEPER_TARGET], stdout=subprocess.PIPE, text=True)
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    check(p.stdout.readline().split() == ['ready'], 'the target did not start')
+    time.sleep(0.3)     # both in their calls
+    killed_at(c, p.pid, 'inject-loaded')
+    check(wait_until(lambda: not any(thread_tracers(p.pid).values()), 2),
+          f'traced threads: {thread_tracers(p.pid)}')
+    line = p.stdout.readline().split()
+    check(line[:3] == ['slept', '0', '0'] and float(line[3]) >= 3.5,
+          f'nanosleep(4 s) ended: {line} (want 0 after 4 s, not -1 EINTR)')
+    m = c.mount(p.pid)      # reaps the clone's zombie
+    check(m.unmount() == 0, 'the next run: daemon exit status')
+
+
 @tap_check('snapshot: a ctl refresh past freeze_timeout (snap-slow at the refresh) fails with '
            'ETIMEDOUT; the target runs, untraced, with no child')
 def _(c):

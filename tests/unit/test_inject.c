@@ -190,6 +190,34 @@ static void in_syscall_from_orig_nr(void **state)
 	/* aarch64 forgets the call before the stop: cannot tell */
 	assert_false(inject_in_syscall(arch_inject_for(&arch_aarch64), regs,
 				       arch_aarch64.regs_size));
+
+	/* A sleep restarted through restart_syscall: ERESTART_RESTARTBLOCK
+	 * in the result register of a thread in a call, and only then. */
+	a = &arch_x86_64;
+	abi = arch_inject_for(a);
+	memset(regs, 0, sizeof(regs));
+	v = 35;	/* nanosleep */
+	memcpy(regs + a->regs[arch_reg_index(a, "orig_rax")].offset, &v, 8);
+	v = (uint64_t)-516;
+	memcpy(regs + a->regs[arch_reg_index(a, "rax")].offset, &v, 8);
+	assert_true(inject_in_restart_block(abi, regs, a->regs_size));
+	v = (uint64_t)-512;	/* ERESTARTSYS: a read, restarted in place */
+	memcpy(regs + a->regs[arch_reg_index(a, "rax")].offset, &v, 8);
+	assert_false(inject_in_restart_block(abi, regs, a->regs_size));
+	v = UINT64_MAX;	/* not in a call */
+	memcpy(regs + a->regs[arch_reg_index(a, "orig_rax")].offset, &v, 8);
+	v = (uint64_t)-516;
+	memcpy(regs + a->regs[arch_reg_index(a, "rax")].offset, &v, 8);
+	assert_false(inject_in_restart_block(abi, regs, a->regs_size));
+	/* i386: a 4-byte result, sign-extended */
+	a = &arch_i386;
+	abi = arch_inject_for(a);
+	memset(regs, 0, sizeof(regs));
+	v32 = 162;	/* nanosleep */
+	memcpy(regs + a->regs[arch_reg_index(a, "orig_eax")].offset, &v32, 4);
+	v32 = (uint32_t)-516;
+	memcpy(regs + a->regs[arch_reg_index(a, "eax")].offset, &v32, 4);
+	assert_true(inject_in_restart_block(abi, regs, a->regs_size));
 }
 
 /*
