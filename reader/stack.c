@@ -358,35 +358,46 @@ static void thread_stack(const struct reader *r, Dwfl *dwfl, pid_t tid, struct s
 		sbuf_printf(sb, "# no frames: %s\n", dwfl_errmsg(-1));
 }
 
-static int render(struct reader *r, pid_t tid, struct sbuf *sb)
+/* A Dwfl over r's snapshot for an unwind u (its arrays made here), or NULL. */
+static Dwfl *unwind_begin(struct reader *r, struct unwind *u)
 {
-	struct unwind u = { r, 0, NULL };
 	Dwfl *dwfl;
 
-	u.ut = calloc(r->nthreads ? r->nthreads : 1, sizeof(*u.ut));
-	if (!u.ut)
-		return -ENOMEM;
+	*u = (struct unwind){ r, 0, calloc(r->nthreads ? r->nthreads : 1, sizeof(*u->ut)) };
+	if (!u->ut)
+		return NULL;
 	unwinding = r;
-	dwfl = open_dwfl(r, &u);
+	dwfl = open_dwfl(r, u);
 	if (!dwfl) {
 		unwinding = NULL;
-		free(u.ut);
-		return -EIO;
+		free(u->ut);
 	}
-	if (tid) {
-		thread_stack(r, dwfl, tid, sb);
-	} else {
-		sbuf_printf(sb, "PID %d - process\n", (int)r->pid);
-		for (size_t i = 0; i < r->nthreads; i++) {
-			if (!unwindable(&r->threads[i]))
-				continue;
-			sbuf_printf(sb, "TID %d:\n", (int)r->threads[i].tid);
-			thread_stack(r, dwfl, r->threads[i].tid, sb);
-		}
-	}
+	return dwfl;
+}
+
+static void unwind_end(Dwfl *dwfl, struct unwind *u)
+{
 	dwfl_end(dwfl);
 	unwinding = NULL;
-	free(u.ut);
+	free(u->ut);
+}
+
+/* The process's stack file: every thread's, as eu-stack prints them. */
+static int render(struct reader *r, struct sbuf *sb)
+{
+	struct unwind u;
+	Dwfl *dwfl = unwind_begin(r, &u);
+
+	if (!dwfl)
+		return -EIO;
+	sbuf_printf(sb, "PID %d - process\n", (int)r->pid);
+	for (size_t i = 0; i < r->nthreads; i++) {
+		if (!unwindable(&r->threads[i]))
+			continue;
+		sbuf_printf(sb, "TID %d:\n", (int)r->threads[i].tid);
+		thread_stack(r, dwfl, r->threads[i].tid, sb);
+	}
+	unwind_end(dwfl, &u);
 	return sb->err;
 }
 
@@ -399,20 +410,12 @@ static int render(struct reader *r, pid_t tid, struct sbuf *sb)
  */
 static int render_threads(struct reader *r, pid_t tid)
 {
-	struct unwind u = { r, 0, NULL };
-	Dwfl *dwfl;
+	struct unwind u;
+	Dwfl *dwfl = unwind_begin(r, &u);
 	int rc = 0;
 
-	u.ut = calloc(r->nthreads ? r->nthreads : 1, sizeof(*u.ut));
-	if (!u.ut)
-		return -ENOMEM;
-	unwinding = r;
-	dwfl = open_dwfl(r, &u);
-	if (!dwfl) {
-		unwinding = NULL;
-		free(u.ut);
+	if (!dwfl)
 		return -EIO;
-	}
 	for (size_t i = 0; i < r->nthreads && rc == 0; i++) {
 		struct rthread *t = &r->threads[i];
 		struct sbuf out = SBUF_INIT;
@@ -427,9 +430,7 @@ static int render_threads(struct reader *r, pid_t tid)
 			t->stack = sbuf_detach(&out, &t->stack_len);
 		sbuf_free(&out);
 	}
-	dwfl_end(dwfl);
-	unwinding = NULL;
-	free(u.ut);
+	unwind_end(dwfl, &u);
 	return rc;
 }
 
@@ -463,7 +464,7 @@ int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
 	} else if (!*cache) {
 		struct sbuf out = SBUF_INIT;
 
-		rc = render(r, tid, &out);
+		rc = render(r, &out);
 		if (rc == 0 && !out.buf)
 			rc = sbuf_puts(&out, "");
 		if (rc == 0)

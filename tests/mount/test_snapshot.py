@@ -317,6 +317,16 @@ sys.stdin.readline()
 """
 
 
+def uncopied_target(c):
+    """UNCOPIED_TARGET started: the process and its four ranges."""
+    p = subprocess.Popen([sys.executable, '-c', UNCOPIED_TARGET], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    c.undo.append(lambda: (p.kill(), p.wait()))
+    line = p.stdout.readline().split()
+    check(line and line[0] == 'ranges', f'target said {line}')
+    return (p, *(int(x, 16) for x in line[1:]))
+
+
 def status_lines(m, key):
     return [line.split()[1:] for line in m.read('status').decode().splitlines()
             if line.split()[0] == key]
@@ -325,12 +335,7 @@ def status_lines(m, key):
 @tap_check('snapshot: dontfork/wipeonfork ranges are the frozen bytes or EIO, never zeros; '
            'status names them and the shared range')
 def _(c):
-    p = subprocess.Popen([sys.executable, '-c', UNCOPIED_TARGET], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
-    c.undo.append(lambda: (p.kill(), p.wait()))
-    line = p.stdout.readline().split()
-    check(line and line[0] == 'ranges', f'target said {line}')
-    dc, wf, big, sh = (int(x, 16) for x in line[1:])
+    p, dc, wf, big, sh = uncopied_target(c)
     page = os.sysconf('SC_PAGE_SIZE')
     m = c.mount(p.pid, ('-o', 'snapshot'))
     p.stdin.write('\n')
@@ -379,12 +384,7 @@ def _(c):
 def _(c):
     if os.environ.get('PTRACEFS_FAULT_INJECTION') != 'true':
         raise Skip('built without -Dfault_injection=true')
-    p = subprocess.Popen([sys.executable, '-c', UNCOPIED_TARGET], stdin=subprocess.PIPE,
-                         stdout=subprocess.PIPE, text=True)
-    c.undo.append(lambda: (p.kill(), p.wait()))
-    line = p.stdout.readline().split()
-    check(line and line[0] == 'ranges', f'target said {line}')
-    dc, wf, big, sh = (int(x, 16) for x in line[1:])
+    p, dc, wf, big, sh = uncopied_target(c)
     page = os.sysconf('SC_PAGE_SIZE')
     os.environ['PTRACEFS_FAULT'] = 'snap-scan'
     try:

@@ -124,21 +124,28 @@ struct report {
 static uint64_t fp_words[2] = { FP_LO, FP_HI };
 static unsigned char page[4096] __attribute__((aligned(4096)));
 
+/* Loads fp_words into the FP register the checks read (abis[].fp_reg); then spins. */
+#if defined(__x86_64__) || defined(__i386__)
+#define FP_LOAD "movdqu (%0), %%xmm0\n"
+#define SPIN "1: jmp 1b"
+#elif defined(__aarch64__)
+#define FP_LOAD "ldr q8, [%0]\n"
+#define SPIN "1: b 1b"
+#elif defined(__arm__)
+#define FP_LOAD "vldr d8, [%0]\n"
+#define SPIN "1: b 1b"
+#elif defined(__riscv)
+#define FP_LOAD "fld fs0, 0(%0)\n"
+#define SPIN "1: j 1b"
+#else
+#error "no spinner for this architecture"
+#endif
+
 static void *spinner(void *p)
 {
 	(void)p;
 	atomic_store(&spinner_tid, (int)syscall(SYS_gettid));
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ volatile("movdqu (%0), %%xmm0\n1: jmp 1b" : : "r"(fp_words) : "memory");
-#elif defined(__aarch64__)
-	__asm__ volatile("ldr q8, [%0]\n1: b 1b" : : "r"(fp_words) : "memory");
-#elif defined(__arm__)
-	__asm__ volatile("vldr d8, [%0]\n1: b 1b" : : "r"(fp_words) : "memory");
-#elif defined(__riscv)
-	__asm__ volatile("fld fs0, 0(%0)\n1: j 1b" : : "r"(fp_words) : "memory");
-#else
-#error "no spinner for this architecture"
-#endif
+	__asm__ volatile(FP_LOAD SPIN : : "r"(fp_words) : "memory");
 	return NULL;
 }
 
@@ -162,15 +169,7 @@ static void target(int fd)
 	 * nothing on the way into read(2) touches it): run_snapshot_kill checks
 	 * it survives a net's sigreturn in the thread carrying the clone().
 	 */
-#if defined(__x86_64__) || defined(__i386__)
-	__asm__ volatile("movdqu (%0), %%xmm0" : : "r"(fp_words) : "memory");
-#elif defined(__aarch64__)
-	__asm__ volatile("ldr q8, [%0]" : : "r"(fp_words) : "memory");
-#elif defined(__arm__)
-	__asm__ volatile("vldr d8, [%0]" : : "r"(fp_words) : "memory");
-#elif defined(__riscv)
-	__asm__ volatile("fld fs0, 0(%0)" : : "r"(fp_words) : "memory");
-#endif
+	__asm__ volatile(FP_LOAD : : "r"(fp_words) : "memory");
 	block_forever();
 }
 
