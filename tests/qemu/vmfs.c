@@ -1071,6 +1071,39 @@ static long long stat_field(pid_t pid, int k)
 }
 
 /*
+ * A target for the snapshot checks, started and settled: its three tids
+ * and the /proc syscall lines of the two threads blocked in read(2). The
+ * pid as start_target returns it.
+ */
+static pid_t start_blocked(const char *prog, struct report *r, pid_t tids[3],
+			   char before[2][160])
+{
+	pid_t pid = start_target(prog, 0, r);
+
+	if (pid <= 0)
+		return pid;
+	tids[0] = r->main_tid;
+	tids[1] = r->reader_tid;
+	tids[2] = r->spinner_tid;
+	sleep_ms(200);
+	for (int i = 0; i < 2; i++)
+		check(proc_syscall_line(pid, tids[i], before[i], 160) == 0,
+		      "no /proc syscall line for %d", tids[i]);
+	return pid;
+}
+
+/* Whether tid's /proc syscall line is want again within 5 s (got: the last one read). */
+static bool syscall_line_back(pid_t pid, pid_t tid, const char *want, char *got, size_t len)
+{
+	for (int k = 0; k < 100; k++) {
+		if (proc_syscall_line(pid, tid, got, len) == 0 && strcmp(got, want) == 0)
+			return true;
+		sleep_ms(50);
+	}
+	return false;
+}
+
+/*
  * -o snapshot on this architecture (the row in arch/inject.c): ptracefs
  * stops the target, injects clone() into one of its threads through a
  * syscall instruction already mapped, puts that thread back and lets the
@@ -1096,19 +1129,12 @@ static void run_snapshot(const char *ptracefs, const char *mnt, const char *prog
 	if (!a)
 		return;
 	snprintf(label, sizeof(label), "snap_%s", a->name);
-	if ((pid = start_target(prog, 0, &r)) <= 0) {
+	if ((pid = start_blocked(prog, &r, tids, before)) <= 0) {
 		if (pid == 0)
 			return;
 		pid = -pid;	/* started, no report: killed at out */
 		goto out;
 	}
-	tids[0] = r.main_tid;
-	tids[1] = r.reader_tid;
-	tids[2] = r.spinner_tid;
-	sleep_ms(200);
-	for (int i = 0; i < 2; i++)
-		check(proc_syscall_line(pid, tids[i], before[i], sizeof(before[i])) == 0,
-		      "no /proc syscall line for %d", tids[i]);
 	for (size_t i = 0; i < sizeof(want); i++)
 		want[i] = (unsigned char)(i * 7 + (unsigned)pid);
 
@@ -1187,16 +1213,9 @@ static void run_snapshot(const char *ptracefs, const char *mnt, const char *prog
 	/* The thread that reaped is put back a moment after its wait4()
 	 * returned (an emulated guest on a busy host: up to 5 s). */
 	for (int i = 0; i < 2; i++) {
-		bool same = false;
-
-		for (int k = 0; k < 100 && !same; k++) {
-			same = proc_syscall_line(pid, tids[i], after, sizeof(after)) == 0 &&
-			       strcmp(after, before[i]) == 0;
-			if (!same)
-				sleep_ms(50);
-		}
-		check(same, "thread %d: /proc syscall '%s' after umount, '%s' before", tids[i],
-		      after, before[i]);
+		check(syscall_line_back(pid, tids[i], before[i], after, sizeof(after)),
+		      "thread %d: /proc syscall '%s' after umount, '%s' before", tids[i], after,
+		      before[i]);
 	}
 	check(thread_state(pid, tids[2]) == 'R', "the spinner is '%c' after umount",
 	      thread_state(pid, tids[2]));
@@ -1268,19 +1287,12 @@ static void run_snapshot_kill(const char *ptracefs, const char *mnt, const char 
 		pid_t pid, tids[3], kid;
 		int rc, n = -1;
 
-		if ((pid = start_target(prog, 0, &r)) <= 0) {
+		if ((pid = start_blocked(prog, &r, tids, before)) <= 0) {
 			if (pid == 0)
 				continue;
 			pid = -pid;
 			goto next;
 		}
-		tids[0] = r.main_tid;
-		tids[1] = r.reader_tid;
-		tids[2] = r.spinner_tid;
-		sleep_ms(200);
-		for (int i = 0; i < 2; i++)
-			check(proc_syscall_line(pid, tids[i], before[i], sizeof(before[i])) == 0,
-			      "%s: no /proc syscall line for %d", pt, tids[i]);
 
 		mkdir(mnt, 0755);
 		snprintf(env, sizeof(env), "kill:%s", pt);
@@ -1299,16 +1311,9 @@ static void run_snapshot_kill(const char *ptracefs, const char *mnt, const char 
 		}
 		check_running(pid, tids, pt);
 		for (int i = 0; i < 2; i++) {
-			bool same = false;
-
-			for (int k = 0; k < 100 && !same; k++) {
-				same = proc_syscall_line(pid, tids[i], after, sizeof(after)) == 0 &&
-				       strcmp(after, before[i]) == 0;
-				if (!same)
-					sleep_ms(50);
-			}
-			check(same, "%s: thread %d: /proc syscall '%s', '%s' before", pt, tids[i],
-			      after, before[i]);
+			check(syscall_line_back(pid, tids[i], before[i], after, sizeof(after)),
+			      "%s: thread %d: /proc syscall '%s', '%s' before", pt, tids[i], after,
+			      before[i]);
 		}
 		kid = first_child(pid, tids, 3);
 		for (int k = 0; k < 100 && kid > 0 && thread_state(kid, kid) != 'Z'; k++)
