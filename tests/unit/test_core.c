@@ -20,7 +20,12 @@
 
 #include <cmocka.h>
 
+#include "reader/bytes.h"
 #include "reader/core.h"
+
+/* Little-endian fields of the cores built here. */
+#define get64(p) get_n((p), 8, false)
+#define get32(p) ((uint32_t)get_n((p), 4, false))
 
 #define PAGE 4096u
 
@@ -116,22 +121,6 @@ static Elf *open_head(const struct core_layout *l)
 	assert_non_null(e);
 	assert_int_equal(elf_kind(e), ELF_K_ELF);
 	return e;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
 }
 
 static void test_core_header_is_a_core_for_the_arch(void **state)

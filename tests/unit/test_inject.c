@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "arch/inject.h"
+#include "reader/bytes.h"
 #include "reader/inject.h"
 
 /*
@@ -158,66 +159,71 @@ static void instruction_only_where_a_pc_may_be(void **state)
 	}
 }
 
+/* name's value in an NT_PRSTATUS blob of a (every arch here is little-endian). */
+static void put_reg(const struct arch_desc *a, unsigned char *regs, const char *name, uint64_t v)
+{
+	int i = arch_reg_index(a, name);
+
+	assert_true(i >= 0);
+	put_n(regs + a->regs[i].offset, a->regs[i].size, false, v);
+}
+
 static void in_syscall_from_orig_nr(void **state)
 {
 	const struct arch_desc *a = &arch_x86_64;
 	const struct arch_inject *abi = arch_inject_for(a);
 	unsigned char regs[1024] = { 0 };
-	int k = arch_reg_index(a, "orig_rax");
-	uint64_t v = UINT64_MAX;
-	uint32_t v32 = UINT32_MAX;
 
 	(void)state;
-	assert_true(k >= 0);
-	memcpy(regs + a->regs[k].offset, &v, 8);
+	put_reg(a, regs, "orig_rax", UINT64_MAX);
 	assert_false(inject_in_syscall(abi, regs, a->regs_size));
-	v = 0;	/* read(2) */
-	memcpy(regs + a->regs[k].offset, &v, 8);
+	put_reg(a, regs, "orig_rax", 0);	/* read(2) */
 	assert_true(inject_in_syscall(abi, regs, a->regs_size));
 
 	/* i386: orig_eax is 4 bytes; -1 there is "no call", not 0xffffffff */
 	a = &arch_i386;
 	abi = arch_inject_for(a);
-	k = arch_reg_index(a, "orig_eax");
-	assert_true(k >= 0);
 	memset(regs, 0, sizeof(regs));
-	memcpy(regs + a->regs[k].offset, &v32, 4);
+	put_reg(a, regs, "orig_eax", UINT32_MAX);
 	assert_false(inject_in_syscall(abi, regs, a->regs_size));
-	v32 = 3;
-	memcpy(regs + a->regs[k].offset, &v32, 4);
+	put_reg(a, regs, "orig_eax", 3);
 	assert_true(inject_in_syscall(abi, regs, a->regs_size));
 
 	/* aarch64 forgets the call before the stop: cannot tell */
 	assert_false(inject_in_syscall(arch_inject_for(&arch_aarch64), regs,
 				       arch_aarch64.regs_size));
 
-	/* A sleep restarted through restart_syscall: ERESTART_RESTARTBLOCK
-	 * in the result register of a thread in a call, and only then. */
-	a = &arch_x86_64;
-	abi = arch_inject_for(a);
-	memset(regs, 0, sizeof(regs));
-	v = 35;	/* nanosleep */
-	memcpy(regs + a->regs[arch_reg_index(a, "orig_rax")].offset, &v, 8);
-	v = (uint64_t)-516;
-	memcpy(regs + a->regs[arch_reg_index(a, "rax")].offset, &v, 8);
-	assert_true(inject_in_restart_block(abi, regs, a->regs_size));
-	v = (uint64_t)-512;	/* ERESTARTSYS: a read, restarted in place */
-	memcpy(regs + a->regs[arch_reg_index(a, "rax")].offset, &v, 8);
-	assert_false(inject_in_restart_block(abi, regs, a->regs_size));
-	v = UINT64_MAX;	/* not in a call */
-	memcpy(regs + a->regs[arch_reg_index(a, "orig_rax")].offset, &v, 8);
-	v = (uint64_t)-516;
-	memcpy(regs + a->regs[arch_reg_index(a, "rax")].offset, &v, 8);
-	assert_false(inject_in_restart_block(abi, regs, a->regs_size));
-	/* i386: a 4-byte result, sign-extended */
-	a = &arch_i386;
-	abi = arch_inject_for(a);
-	memset(regs, 0, sizeof(regs));
-	v32 = 162;	/* nanosleep */
-	memcpy(regs + a->regs[arch_reg_index(a, "orig_eax")].offset, &v32, 4);
-	v32 = (uint32_t)-516;
-	memcpy(regs + a->regs[arch_reg_index(a, "eax")].offset, &v32, 4);
-	assert_true(inject_in_restart_block(abi, regs, a->regs_size));
+}
+
+/*
+ * A sleep restarted through restart_syscall: ERESTART_RESTARTBLOCK in the
+ * result register of a thread in a call, and only then; i386's 4-byte
+ * result sign-extended.
+ */
+static void restart_block_from_result(void **state)
+{
+	static const struct {
+		const struct arch_desc *a;
+		const char *orig, *ret;
+		uint64_t nr, result;
+		bool want;
+	} cases[] = {
+		{ &arch_x86_64, "orig_rax", "rax", 35, (uint64_t)-516, true },	/* nanosleep */
+		{ &arch_x86_64, "orig_rax", "rax", 0, (uint64_t)-512, false },	/* ERESTARTSYS: read */
+		{ &arch_x86_64, "orig_rax", "rax", UINT64_MAX, (uint64_t)-516, false },	/* no call */
+		{ &arch_i386, "orig_eax", "eax", 162, (uint32_t)-516, true },
+		{ &arch_i386, "orig_eax", "eax", UINT32_MAX, (uint32_t)-516, false },
+	};
+	unsigned char regs[1024];
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		memset(regs, 0, sizeof(regs));
+		put_reg(cases[c].a, regs, cases[c].orig, cases[c].nr);
+		put_reg(cases[c].a, regs, cases[c].ret, cases[c].result);
+		assert_int_equal(inject_in_restart_block(arch_inject_for(cases[c].a), regs,
+							 cases[c].a->regs_size), cases[c].want);
+	}
 }
 
 /*
@@ -283,29 +289,8 @@ static void net_frames_other_arches(void **state)
 }
 
 #if defined(__x86_64__)
-static void put_reg(unsigned char *regs, const char *name, uint64_t v)
-{
-	int i = arch_reg_index(&arch_x86_64, name);
-
-	assert_true(i >= 0);
-	memcpy(regs + arch_x86_64.regs[i].offset, &v, 8);
-}
-
-static uint64_t at64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
-
-static uint32_t at32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return v;
-}
+#define at64(p) get_n((p), 8, false)
+#define at32(p) ((uint32_t)get_n((p), 4, false))
 
 #define GREG(uc, r) at64((uc) + offsetof(ucontext_t, uc_mcontext.gregs[r]))
 
@@ -339,13 +324,13 @@ static void net_frames(void **state)
 		const unsigned char *f1, *f2, *uc1, *uc2, *x;
 		size_t len;
 
-		put_reg(regs, "rax", (uint64_t)cases[c].err);
-		put_reg(regs, "orig_rax", 0);
-		put_reg(regs, "rip", 0x401002);
-		put_reg(regs, "rsp", top);
-		put_reg(regs, "rbx", 0xb0b);
-		put_reg(regs, "cs", 0x33);
-		put_reg(regs, "ss", 0x2b);
+		put_reg(&arch_x86_64, regs, "rax", (uint64_t)cases[c].err);
+		put_reg(&arch_x86_64, regs, "orig_rax", 0);
+		put_reg(&arch_x86_64, regs, "rip", 0x401002);
+		put_reg(&arch_x86_64, regs, "rsp", top);
+		put_reg(&arch_x86_64, regs, "rbx", 0xb0b);
+		put_reg(&arch_x86_64, regs, "cs", 0x33);
+		put_reg(&arch_x86_64, regs, "ss", 0x2b);
 		len = abi->net_build(abi, &n, buf, sizeof(buf));
 		assert_int_equal(len, n.len);
 		assert_true(n.lo + n.len <= top - 128);		/* the red zone kept */
@@ -408,6 +393,7 @@ int main(void)
 		cmocka_unit_test(rows_name_real_registers_and_calls),
 		cmocka_unit_test(instruction_only_where_a_pc_may_be),
 		cmocka_unit_test(in_syscall_from_orig_nr),
+		cmocka_unit_test(restart_block_from_result),
 		cmocka_unit_test(net_frames_other_arches),
 #if defined(__x86_64__)
 		cmocka_unit_test(net_frames),

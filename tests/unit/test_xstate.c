@@ -12,18 +12,13 @@
 
 #include <cmocka.h>
 
+#include "reader/bytes.h"
 #include "reader/xstate.h"
+
+#define at64(p) get_n((p), 8, false)
 
 #if defined(__x86_64__)
 #include <cpuid.h>
-
-static uint64_t at64(const unsigned char *p)
-{
-	uint64_t v;
-
-	memcpy(&v, p, 8);
-	return v;
-}
 
 /* The XCR0 the OS enabled, and the size of a standard image of it. */
 static int host(uint64_t *xcr0, size_t *size)
