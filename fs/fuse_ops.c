@@ -638,8 +638,13 @@ static int op_open(const char *path, struct fuse_file_info *fi)
 	if (!rc) {
 		fh->ctx = ctx;
 		pthread_mutex_init(&fh->mu, NULL);
-		/* Suspended: the kernel keeps the pages; ctl changes with each write. */
-		fh->lazy = atomic_load(&cache_on) && ctx.node->kind == NODE_TEXT && !ctx.node->write;
+		/*
+		 * Suspended: the kernel keeps the pages. Not what a write may
+		 * change: ctl, and regs with -o rw (without it regs is read-only
+		 * here, and cached like any other text).
+		 */
+		fh->lazy = atomic_load(&cache_on) && ctx.node->kind == NODE_TEXT &&
+			   !fs_writable(&ctx);
 		/* What the getattr before this open rendered, else a rendering now. */
 		if (ctx.node->kind == NODE_TEXT && !fh->lazy &&
 		    !(fh->text = render_take(path, ctx.gen, &fh->len))) {

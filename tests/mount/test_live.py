@@ -594,6 +594,59 @@ def _(c):
     check(str(tid) not in os.listdir(m.path('threads')), 'the killed thread is still listed')
 
 
+def cached_pages(path, off=0, length=0):
+    """Pages of path's page cache, by cachestat(2) (Linux 6.5) after an
+    open of its own: an open of a direct_io file drops them, one with
+    keep_cache leaves them. None when the kernel has no cachestat."""
+    class Stat(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_uint64) for n in
+                    ('cache', 'dirty', 'writeback', 'evicted', 'recently_evicted')]
+    rng = (ctypes.c_uint64 * 2)(off, length)
+    st = Stat()
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if libc.syscall(451, fd, ctypes.byref(rng), ctypes.byref(st), 0) != 0:
+            if ctypes.get_errno() == errno.ENOSYS:
+                return None
+            raise OSError(ctypes.get_errno(), f'cachestat {path}')
+    finally:
+        os.close(fd)
+    return st.cache
+
+
+@tap_check('cache: suspended text comes from the page cache (regs too); mem, ctl, -o rw regs and live mode do not')
+def _(c):
+    t = Live(c)
+    m = c.mount(t.pid)
+    spin = str(t.spinner)
+    text = (('threads', spin, 'regs'), ('threads', spin, 'stat'), ('maps',), ('status',))
+    for p in text:
+        m.read(*p)
+    if cached_pages(m.path('status')) is None:
+        print('# skip: no cachestat(2) in this kernel')
+        return
+    for p in text:
+        check(cached_pages(m.path(*p)) >= 1, f'{"/".join(p)} not in the page cache after a read')
+    page = os.sysconf('SC_PAGE_SIZE')
+    at = t.counter_addr // page * page
+    with open(m.path('mem'), 'rb') as f:
+        check(len(os.pread(f.fileno(), page, at)) == page, 'mem page unreadable')
+    check(cached_pages(m.path('mem'), at, page) == 0, 'mem went through the page cache')
+    m.read('ctl')
+    check(cached_pages(m.path('ctl')) == 0, 'ctl went through the page cache')
+    with open(m.path('ctl'), 'w') as f:
+        f.write('resume\n')
+    m.read('threads', spin, 'regs')
+    check(cached_pages(m.path('threads', spin, 'regs')) == 0, 'live mode: regs in the page cache')
+    m.unmount()
+    w = c.mount(t.pid, ('-o', 'rw'))
+    w.read('threads', spin, 'regs')
+    check(cached_pages(w.path('threads', spin, 'regs')) == 0, '-o rw: writable regs in the page cache')
+    w.read('threads', spin, 'stat')
+    check(cached_pages(w.path('threads', spin, 'stat')) >= 1, '-o rw: stat not cached')
+
+
 @tap_check('cache: live mode serves no stale text: regs of a spinner move between reads')
 def _(c):
     t = Live(c)
