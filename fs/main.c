@@ -314,8 +314,19 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 				     .freeze_timeout_ms = o->freeze_ms };
 	char why[512] = "";
 	struct mount_watch *watch = NULL;
+	struct mount_guard guard = { -1 };
+	char source[32];
 	sigset_t stop, old;
 	int rc;
+
+	if (o->core)
+		snprintf(source, sizeof(source), "ptracefs:core");
+	else
+		snprintf(source, sizeof(source), "ptracefs:%d", (int)pid);
+	/* Before anything stops: a daemon killed after the mount is unmounted. */
+	if ((rc = mount_guard_start(&guard)) != 0)
+		fprintf(stderr, "ptracefs: warning: no unmount guard (%s): if ptracefs is killed, run 'umount %s'\n",
+			strerror(-rc), o->mountpoint);
 
 	sigemptyset(&stop);
 	sigaddset(&stop, SIGINT);
@@ -355,6 +366,9 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		return 1;
 	}
 	fuse_fd_last(fuse);
+	if (guard.wfd >= 0 && (rc = mount_guard_arm(&guard, source)) != 0)
+		fprintf(stderr, "ptracefs: warning: the unmount guard lost the mount (%s): if ptracefs is killed, run 'umount %s'\n",
+			strerror(-rc), o->mountpoint);
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
 		fuse_unmount(fuse);
 		reader_close(fs->r);
@@ -365,11 +379,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	/* Before "ok": a lazy unmount may follow at once. Without a watcher
 	 * (no /proc?) it keeps the target until the connection goes. */
-	if (o->core)
-		snprintf(why, sizeof(why), "ptracefs:core");
-	else
-		snprintf(why, sizeof(why), "ptracefs:%d", (int)pid);
-	if (mount_watch_start(&watch, why, on_unmounted, fs))
+	if (mount_watch_start(&watch, source, on_unmounted, fs))
 		watch = NULL;
 	if (report_fd >= 0) {
 		if (chdir("/") < 0)
@@ -401,23 +411,6 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 	return rc < 0 ? 1 : 0;
 }
 
-/* A mountinfo path, unescaped: the kernel writes space, tab, newline and \\ as \\ooo. */
-static void unescape_path(const char *p, char *out, size_t outlen)
-{
-	size_t k = 0;
-
-	for (; *p && k + 1 < outlen; p++) {
-		if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' &&
-		    p[3] >= '0' && p[3] <= '7') {
-			out[k++] = (char)((p[1] - '0') << 6 | (p[2] - '0') << 3 | (p[3] - '0'));
-			p += 3;
-		} else {
-			out[k++] = *p;
-		}
-	}
-	out[k] = 0;
-}
-
 /*
  * The next ptracefs mount (named "ptracefs:PID") of the mountinfo file f:
  * 0 with the mounted pid and the mountpoint, or -1 when there are no more.
@@ -435,7 +428,7 @@ static int next_mount(FILE *f, pid_t *pid, char *point, size_t pointlen)
 		    sscanf(sep + 3, "%*s ptracefs:%d", &p) != 1)
 			continue;
 		*pid = (pid_t)p;
-		unescape_path(raw, point, pointlen);
+		mountinfo_unescape(raw, point, pointlen);
 		return 0;
 	}
 	return -1;
@@ -735,19 +728,13 @@ int main(int argc, char *argv[])
 	else
 		snprintf(fsname, sizeof(fsname), "-ofsname=ptracefs:%d,subtype=ptracefs", (int)pid);
 	/*
-	 * auto_unmount cleans up after a killed daemon, through fusermount3.
-	 * Without it root can still mount (libfuse calls mount(2) itself);
-	 * anyone else could not mount at all.
+	 * A killed daemon's mount is unmounted by our guard (watch.h), not by
+	 * fusermount3's auto_unmount: root mounts with mount(2) (libfuse does
+	 * when not asked for auto_unmount), which spares a fork and exec of
+	 * fusermount3; anyone else mounts through fusermount3.
 	 */
-	if (!have_fusermount()) {
-		if (geteuid() != 0) {
-			fprintf(stderr, "ptracefs: fusermount3 not found (install the fuse3 package)\n");
-			goto out;
-		}
-		fprintf(stderr, "ptracefs: warning: no fusermount3, so no auto_unmount: if ptracefs is killed, run 'umount %s'\n",
-			o.mountpoint);
-	} else if (fuse_opt_add_arg(&args, "-oauto_unmount")) {
-		fprintf(stderr, "ptracefs: out of memory\n");
+	if (geteuid() != 0 && !have_fusermount()) {
+		fprintf(stderr, "ptracefs: fusermount3 not found (install the fuse3 package)\n");
 		goto out;
 	}
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") ||

@@ -15,4 +15,21 @@ int mount_watch_start(struct mount_watch **w, const char *source,
 /* Stops the watcher (waiting out a gone() under way) and frees it. */
 void mount_watch_stop(struct mount_watch *w);
 
+/* A mountinfo path unescaped (\\ooo), into out. */
+void mountinfo_unescape(const char *p, char *out, size_t outlen);
+
+/*
+ * The auto-unmount for when the daemon dies (in place of fusermount3's
+ * auto_unmount): a process started before the mount (mount_guard_start)
+ * and told the mount's device after it (mount_guard_arm, with the mount's
+ * source) that unmounts it once the daemon has exited. A clean exit has
+ * unmounted already and it does nothing. -errno from each.
+ */
+struct mount_guard {
+	int wfd;	/* the pipe's write end, kept open until we exit; -1: none */
+};
+
+int mount_guard_start(struct mount_guard *g);
+int mount_guard_arm(struct mount_guard *g, const char *source);
+
 #endif

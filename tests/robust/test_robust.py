@@ -174,7 +174,8 @@ def daemon_of(mnt):
         except OSError:
             continue
         if argv and argv[0] == PTRACEFS.encode() and argv[-1] == mnt.encode():
-            if not proc_gone(int(d)):
+            # the unmount guard is a fork of the daemon: same argv
+            if not proc_gone(int(d)) and comm(int(d)) != 'ptracefs-guard':
                 return int(d)
     return None
 
@@ -205,6 +206,19 @@ def helper_pids():
         except OSError:
             pass
     return out
+
+
+def comm(pid):
+    try:
+        return read_text(f'/proc/{pid}/comm').strip()
+    except OSError:
+        return None
+
+
+def guard_pids():
+    """Unmount guards (fs/watch.c) alive: root's mounts have one each."""
+    return {int(d) for d in os.listdir('/proc')
+            if d.isdigit() and comm(int(d)) == 'ptracefs-guard' and not proc_gone(int(d))}
 
 
 def left_behind(mnt, hp=()):
@@ -615,6 +629,56 @@ def _(c):
     assert_undisturbed(t, before)
     check(wait_until(lambda: not mounted(m.mnt), 5),
           f'still mounted 5 s after the daemon died: {left_behind(m.mnt, hp)}')
+
+
+@tap_check('3 unmount guard: no fusermount3 for root; a new mount where an old one was outlives the old guard')
+def _(c):
+    t = c.target('-t', '2')
+    before = states(t.pid)
+    guards = guard_pids()
+    hp = set(helper_pids())
+    m = c.mount(t.pid)
+    mine = guard_pids() - guards
+    check(len(mine) == 1, f'guards started by the mount: {sorted(mine)}')
+    check(not set(helper_pids()) - hp, 'root mounted through fusermount3')
+    # the unmount ends the daemon and so the guard; a mount made at once
+    # on the same directory is another device, which that guard leaves
+    check(m.unmount() == 0, 'daemon did not exit 0')
+    m2 = c.mount(t.pid, mnt=m.mnt)
+    check(wait_until(lambda: not (mine & guard_pids()), 2), f'old guard {sorted(mine)} still runs')
+    check(mounted(m2.mnt), 'the old guard unmounted the new mount')
+    check(b'pid' in m2.read('status'), 'new mount unreadable')
+    mine2 = guard_pids() - guards
+    os.kill(m2.daemon, signal.SIGKILL)
+    check(m2.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    check(wait_until(lambda: not mounted(m2.mnt), 5), 'the guard left the mount of a killed daemon')
+    check(wait_until(lambda: not (mine2 & guard_pids()), 2), f'guard {sorted(mine2)} still runs')
+    assert_undisturbed(t, before)
+
+
+@tap_check('3 SIGKILL of a daemon run by a user: the guard unmounts (fusermount3 3.14\'s auto_unmount could not)')
+def _(c):
+    st = os.stat('/dev/fuse')
+    t = c.target('-t', '1', uid=NOBODY)
+    before = states(t.pid)
+    mnt = c.mountpoint(public=True)
+    os.chown(mnt, NOBODY, NOBODY)
+    # what Debian's udev rule gives everyone; this machine may keep it to root
+    os.chmod('/dev/fuse', 0o666)
+    c.undo.append(lambda: os.chmod('/dev/fuse', st.st_mode & 0o7777))
+    guards = guard_pids()
+    m = c.mount(t.pid, mnt=mnt, user=True)
+    mine = guard_pids() - guards
+    check(len(mine) == 1, f'guards started by a user\'s mount: {sorted(mine)}')
+    check('user_id=65534' in ' '.join(mountinfo(mnt) or ()), f'not the user\'s mount: {mountinfo(mnt)}')
+    # (only its user may look into it: no allow_other)
+    r = subprocess.run(SETPRIV + ['cat', m.path('status')], capture_output=True, timeout=10)
+    check(b'pid' in r.stdout, f'status unreadable: {r.stderr.decode().strip()}')
+    os.kill(m.daemon, signal.SIGKILL)
+    check(m.wait_exit(2) is not None, 'daemon survived SIGKILL')
+    check(wait_until(lambda: not mounted(mnt), 5), f'still mounted: {left_behind(mnt)}')
+    check(wait_until(lambda: not (mine & guard_pids()), 2), f'guard {sorted(mine)} still runs')
+    assert_undisturbed(t, before)
 
 
 @tap_check('3 SIGKILL of the daemon of a stopped target: it stays stopped, runs on SIGCONT')
