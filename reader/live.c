@@ -118,6 +118,8 @@ static int suspend_fn(struct reader *r, void *arg)
 		if (atomic_load(&r->threads[i].state) == RT_STOPPED)
 			rc = capture_regs(r, &r->threads[i], buf);
 	free(buf);
+	if (rc == 0)
+		atomic_store(&r->regs_owed, false);
 	return rc;
 }
 
@@ -128,6 +130,7 @@ static int resume_fn(struct reader *r, void *arg)
 
 	(void)arg;
 	atomic_store(&r->mode, MODE_LIVE);
+	atomic_store(&r->regs_owed, false);	/* read when asked from now on */
 	for (size_t i = 0; i < n; i++)
 		resume_thread(&r->threads[i]);
 	return 0;
@@ -282,6 +285,9 @@ int ptrace_regset_now(struct reader *r, pid_t tid, unsigned type,
 		return -ENOENT;
 	if (atomic_load(&t->state) == RT_DEAD)
 		return -EIO;
+	if ((rc = regs_owed_pay(r)) != 0)
+		return rc;
+	rc = -ENODATA;
 	if (atomic_load(&t->state) == RT_RUNNING) {
 		struct peek_arg a = { tid, 0 };
 

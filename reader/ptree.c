@@ -357,6 +357,11 @@ static int freeze_fn(struct reader *root, void *p)
 			if (atomic_load(&r->threads[k].state) == RT_STOPPED)
 				ptrace(PTRACE_SETOPTIONS, r->threads[k].tid, 0,
 				       (void *)(long)PTRACE_O_TRACECLONE);
+		/* As a single process's attach: at the first need (reader.c). */
+		if (regs_deferrable(r)) {
+			atomic_store(&r->regs_owed, true);
+			continue;
+		}
 		rc = snapshot_regs(r);
 		if (rc && i == 0) {
 			snprintf(a->why, sizeof(a->why), "cannot read registers: %s", strerror(-rc));

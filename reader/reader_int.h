@@ -96,6 +96,14 @@ struct reader {
 	_Atomic int holds;		/* reader_hold_suspend()s outstanding */
 	bool want_live;			/* the mode asked for; under mode_mu */
 	pthread_mutex_t mode_mu;	/* one mode change at a time */
+	/*
+	 * Suspended by the attach, registers not captured yet: the first
+	 * reader of any thread's registers captures every stopped thread's
+	 * (regs_owed_pay), under regs_mu. A suspension (live.c) or going
+	 * live clears it: then they are captured, or read when asked.
+	 */
+	_Atomic bool regs_owed;
+	pthread_mutex_t regs_mu;
 
 	/*
 	 * The snapshot (maps, files, caches) is replaced by a refresh: FUSE
@@ -256,6 +264,10 @@ bool attach_traced_by_us(pid_t tid);
  */
 int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct reader **out);
 int snapshot_regs(struct reader *r);
+/* Whether to leave the registers to the first reader (attach, -o tree). */
+bool regs_deferrable(const struct reader *r);
+/* Captures them if still owed (not on the tracer thread); 0 or -errno. */
+int regs_owed_pay(struct reader *r);
 int snapshot_process(struct reader *r, char *why, size_t whylen);
 void reader_free_new(struct reader *r);
 

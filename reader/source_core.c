@@ -906,6 +906,7 @@ int reader_open_core(const char *path, const struct reader_opts *opts,
 	r->mem_fd = r->pagemap_fd = -1;
 	pthread_mutex_init(&r->lazy_mu, NULL);
 	pthread_mutex_init(&r->mode_mu, NULL);
+	pthread_mutex_init(&r->regs_mu, NULL);
 	pthread_rwlock_init(&r->snap_lock, NULL);
 	atomic_init(&r->mode, MODE_SUSPENDED);
 

@@ -448,6 +448,8 @@ int reader_stack(struct reader *r, pid_t tid, struct sbuf *sb)
 
 	if (reader_gone(r))
 		return -EIO;
+	if ((rc = regs_owed_pay(r)) != 0)
+		return rc;
 	if (tid) {
 		if (reader_thread_alive(r, tid))
 			return -ENOENT;
