@@ -468,27 +468,44 @@ static pid_t live_thread(pid_t pid)
 	return found;
 }
 
+/*
+ * Both are read once a run: -o tree checks every member, and neither a
+ * sysctl an admin changes mid-mount nor our own capabilities (which we
+ * never change) would make an earlier member's check wrong.
+ */
 static int yama_scope(void)
 {
+	static _Atomic int cached = -2;
+	int v = atomic_load(&cached);
 	char *buf;
 	size_t len;
-	int v = -1;
 
+	if (v != -2)
+		return v;
+	v = -1;
 	if (proc_read_file("/proc/sys/kernel/yama/ptrace_scope", &buf, &len, 64) == 0) {
 		v = atoi(buf);
 		free(buf);
 	}
+	atomic_store(&cached, v);
 	return v;
 }
 
 static bool have_cap_sys_ptrace(void)
 {
+	static _Atomic int cached = -1;
+	int have = atomic_load(&cached);
 	char v[32];
 
+	if (have >= 0)
+		return have;
 	/* CAP_SYS_PTRACE is bit 19 of CapEff. */
 	if (proc_status_field(getpid(), "CapEff", v, sizeof(v)))
-		return geteuid() == 0;
-	return (strtoull(v, NULL, 16) >> 19) & 1;
+		have = geteuid() == 0;
+	else
+		have = (strtoull(v, NULL, 16) >> 19) & 1;
+	atomic_store(&cached, have);
+	return have;
 }
 
 /*
@@ -555,26 +572,47 @@ static int status_get(const char *text, size_t len, const char *key, char *out, 
 }
 
 static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_t whylen,
-		     const char *status, size_t slen);
+		     const char *status, size_t slen, bool member);
 
 /* /proc/PID/status read once for the checks (-o tree runs them per member). */
-int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
-		     size_t whylen)
+static int preflight_of(pid_t pid, const struct reader_opts *opts, char *why,
+			size_t whylen, bool member)
 {
-	char path[64], *status = NULL;
+	char path[64], v[32], *status = NULL;
 	size_t slen = 0;
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	if (pid > 0 && proc_read_file(path, &status, &slen, 1 << 20))
 		status = NULL;
-	rc = preflight(pid, opts, why, whylen, status, slen);
+	/* A member's fork child we follow is ours already (PTRACE_O_TRACEFORK). */
+	if (member && status_get(status, slen, "TracerPid", v, sizeof(v)) == 0 &&
+	    atoi(v) == gettid())
+		rc = 0;
+	else
+		rc = preflight(pid, opts, why, whylen, status, slen, member);
 	free(status);
 	return rc;
 }
 
+int reader_preflight(pid_t pid, const struct reader_opts *opts, char *why,
+		     size_t whylen)
+{
+	return preflight_of(pid, opts, why, whylen, false);
+}
+
+int attach_member_preflight(pid_t pid, const struct reader_opts *opts, char *why,
+			    size_t whylen)
+{
+	return preflight_of(pid, opts, why, whylen, true);
+}
+
+/*
+ * member: a descendant of a process these checks passed (-o tree). It
+ * cannot be an ancestor of ours unless that process is one too.
+ */
 static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_t whylen,
-		     const char *status, size_t slen)
+		     const char *status, size_t slen, bool member)
 {
 	char v[256], path[64];
 	unsigned uids[4] = { 0 };
@@ -603,7 +641,8 @@ static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_
 			 (int)pid, v);
 		return -EINVAL;
 	}
-	if (is_kernel_thread(pid)) {
+	/* A kernel thread has no mm: no VmSize (nor has a zombie: look). */
+	if (status_get(status, slen, "VmSize", v, sizeof(v)) != 0 && is_kernel_thread(pid)) {
 		char comm[64] = "?";
 
 		proc_status_field(pid, "Name", comm, sizeof(comm));
@@ -615,7 +654,7 @@ static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_
 		snprintf(why, whylen, "refusing to mount ptracefs itself");
 		return -EDEADLK;
 	}
-	if (is_ancestor(pid)) {
+	if (!member && is_ancestor(pid)) {
 		snprintf(why, whylen,
 			 "process %d is an ancestor of ptracefs; suspending it would freeze this session",
 			 (int)pid);
@@ -627,7 +666,8 @@ static int preflight(pid_t pid, const struct reader_opts *opts, char *why, size_
 		snprintf(why, whylen, "process %d is a zombie", (int)pid);
 		return -ESRCH;
 	}
-	if (proc_status_field(who, "TracerPid", v, sizeof(v)) == 0 && atoi(v) != 0 &&
+	if ((who == pid ? status_get(status, slen, "TracerPid", v, sizeof(v)) :
+			  proc_status_field(who, "TracerPid", v, sizeof(v))) == 0 && atoi(v) != 0 &&
 	    !(ptracefs_letting_go(who, atoi(v)) &&
 	      proc_status_field(who, "TracerPid", v, sizeof(v)) == 0 && atoi(v) == 0)) {
 		char comm[64] = "?";

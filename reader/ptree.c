@@ -105,8 +105,7 @@ static int add_member(struct reader_tree *t, pid_t pid, struct member **out)
 	m = &t->m[t->n];
 	memset(m, 0, sizeof(*m));
 	m->pub.pid = pid;	/* pub.why is set once the array stops moving */
-	if (t->n > 0 && !attach_traced_by_us(pid) &&
-	    reader_preflight(pid, &t->opts, why, sizeof(why)) != 0) {
+	if (t->n > 0 && attach_member_preflight(pid, &t->opts, why, sizeof(why)) != 0) {
 		snprintf(m->why, sizeof(m->why), "%s", why);
 		t->n++;
 		*out = m;
@@ -394,14 +393,17 @@ static int detach_fn(struct reader *r, void *p)
 /* pid ppid pgid sid comm from /proc/PID/stat; the state letter before the seize. */
 static void describe(struct member *m)
 {
-	char path[64], *buf;
+	char path[64], *buf = NULL;
+	const char *text;
 	size_t len;
 	struct procstat ps;
 	struct reader_thread_info lead;
 
+	/* A member's stat was read in its capture, while it stood still. */
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)m->pub.pid);
-	if (proc_read_file(path, &buf, &len, 1 << 16) == 0) {
-		if (procstat_parse(buf, len, &ps) == 0) {
+	if ((m->pub.r && reader_file(m->pub.r, RB_STAT, &text, &len) == 0) ||
+	    (proc_read_file(path, &buf, &len, 1 << 16) == 0 && (text = buf))) {
+		if (procstat_parse(text, len, &ps) == 0) {
 			m->pub.ppid = ps.ppid;
 			m->pub.pgid = ps.pgrp;
 			m->pub.sid = ps.session;

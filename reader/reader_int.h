@@ -254,6 +254,9 @@ int attach_seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen);
 bool attach_accounted(struct reader *r);
 /* Is tid traced by the calling (tracer) thread already? */
 bool attach_traced_by_us(pid_t tid);
+/* reader_preflight for a -o tree member: 0 too for one we trace already. */
+int attach_member_preflight(pid_t pid, const struct reader_opts *opts, char *why,
+			    size_t whylen);
 
 /*
  * reader.c: a reader for pid, nothing seized yet (reader_attach's first
