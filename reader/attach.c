@@ -54,8 +54,14 @@ static size_t tid_slot(pid_t tid)
 
 int tid_index_init(struct reader *r)
 {
-	r->tid_index = calloc(TID_INDEX_SLOTS, sizeof(*r->tid_index));
+	if (!r->tid_index)
+		r->tid_index = calloc(TID_INDEX_SLOTS, sizeof(*r->tid_index));
 	return r->tid_index ? 0 : -ENOMEM;
+}
+
+size_t tid_index_bytes(void)
+{
+	return TID_INDEX_SLOTS * sizeof(_Atomic uint32_t);
 }
 
 /* Points tid's slot at record i (its newest). Only the tracer appends. */

@@ -417,11 +417,19 @@ void free_snapshot(struct reader *r)
 	pthread_mutex_destroy(&r->mode_mu);
 	pthread_mutex_destroy(&r->regs_mu);
 	pthread_rwlock_destroy(&r->snap_lock);
-	free(r->threads);
-	free(r->tid_index);
+	if (!r->storage_lent) {
+		free(r->threads);
+		free(r->tid_index);
+	}
 }
 
 int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct reader **out)
+{
+	return reader_new_lent(pid, opts, cap, NULL, NULL, out);
+}
+
+int reader_new_lent(pid_t pid, const struct reader_opts *opts, size_t cap, void *threads,
+		    void *index, struct reader **out)
 {
 	struct reader *r = calloc(1, sizeof(*r));
 
@@ -446,7 +454,9 @@ int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct rea
 	 * address space.
 	 */
 	r->threads_cap = cap ? cap : READER_MAX_THREADS;
-	r->threads = calloc(r->threads_cap, sizeof(*r->threads));
+	r->storage_lent = threads != NULL;
+	r->threads = threads ? threads : calloc(r->threads_cap, sizeof(*r->threads));
+	r->tid_index = index;
 	if (!r->threads || tid_index_init(r)) {
 		reader_free_new(r);
 		return -ENOMEM;

@@ -123,6 +123,7 @@ struct reader {
 	bool *mod_parsed;
 	size_t nmodules;
 	bool modules_built;
+	bool storage_lent;		/* threads and tid_index are -o tree's (ptree.c) */
 	/* core_read.c: `core`'s layout, built under lazy_mu on first use;
 	 * reader_close frees it with core_layout_free. */
 	_Atomic(struct core_layout *) core;
@@ -246,7 +247,8 @@ void resume_thread(struct rthread *t);
 struct rthread *reader_find_thread(const struct reader *r, pid_t tid);
 /* Appends a seized thread to r->threads; -ENOSPC when the table is full. */
 int attach_add_thread(struct reader *r, pid_t tid, char state_before);
-int tid_index_init(struct reader *r);
+int tid_index_init(struct reader *r);	/* allocates it unless lent */
+size_t tid_index_bytes(void);
 
 /* One pass over /proc/PID/task seizing what is new: *nnew threads (ptree.c). */
 int attach_seize_pass(struct reader *r, size_t *nnew, char *why, size_t whylen);
@@ -266,6 +268,9 @@ int attach_member_preflight(pid_t pid, const struct reader_opts *opts, char *why
  * the undoing of reader_new.
  */
 int reader_new(pid_t pid, const struct reader_opts *opts, size_t cap, struct reader **out);
+/* The same in lent storage: zeroed, cap records and tid_index_bytes(). */
+int reader_new_lent(pid_t pid, const struct reader_opts *opts, size_t cap, void *threads,
+		    void *index, struct reader **out);
 int snapshot_regs(struct reader *r);
 /* Whether to leave the registers to the first reader (attach, -o tree). */
 bool regs_deferrable(const struct reader *r);
