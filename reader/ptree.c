@@ -387,9 +387,12 @@ static int freeze_fn(struct reader *root, void *p)
 					goto out;
 				}
 				drop_member(m, "exited during the freeze");
-			} else if (!m->settled && !attach_accounted(m->pub.r)) {
+			} else if (m->settled || nnew) {
+				/* a pass that met new processes is never a quiet one:
+				 * the count (a /proc read a member) waits for one that is */
+			} else if (!attach_accounted(m->pub.r)) {
 				accounted = false;
-			} else if (!m->settled) {
+			} else {
 				m->settled = member_settled(m->pub.r);
 			}
 		}
