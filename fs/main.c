@@ -370,6 +370,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		fprintf(stderr, "ptracefs: warning: the unmount guard lost the mount (%s): if ptracefs is killed, run 'umount %s'\n",
 			strerror(-rc), o->mountpoint);
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0) {
+		mount_guard_done(&guard);
 		fuse_unmount(fuse);
 		reader_close(fs->r);
 		reader_tree_close(fs->tree);
@@ -401,6 +402,7 @@ static int serve(struct fuse *fuse, struct ptracefs *fs, pid_t pid,
 		rc = 0;
 	mount_watch_stop(watch);	/* before the reader it uses goes */
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	mount_guard_done(&guard);	/* ours to unmount: the guard stands down */
 	fuse_unmount(fuse);
 	/* Unmount, SIGINT, SIGTERM, SIGHUP: every thread detached, target runs. */
 	reader_close(fs->r);
@@ -705,6 +707,22 @@ static int check_args(struct options *o, pid_t *pid, int *status)
 	return 0;
 }
 
+/*
+ * Started with stdin, stdout or stderr closed, the pipes to the parent
+ * and to the guard would take those numbers, and detach_stdio's dup2
+ * onto 0-2 would close them: the parent would hear no "ok", and the guard
+ * would unmount the mount it guards. /dev/null fills the gaps first.
+ */
+static void fill_stdio(void)
+{
+	int fd;
+
+	while ((fd = open("/dev/null", O_RDWR)) >= 0 && fd <= 2)
+		;
+	if (fd > 2)
+		close(fd);
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -716,6 +734,7 @@ int main(int argc, char *argv[])
 	pid_t pid;
 	int rc = 1, pfd[2];
 
+	fill_stdio();
 	if (fuse_opt_parse(&args, &o, spec, opt_proc) != 0)
 		goto out;
 	if (check_args(&o, &pid, &rc))

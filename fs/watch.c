@@ -218,8 +218,12 @@ void mount_watch_stop(struct mount_watch *w)
  * before the mount, holds the read end of a pipe whose write end only the
  * daemon has. Told our device once mounted, it waits for end of file (the
  * daemon exited, however) and unmounts whatever mount of that device is
- * still in the table (nothing after a clean unmount): MNT_DETACH as root,
- * `fusermount3 -u -z` as a user, which may unmount its own mounts. It
+ * still in the table: MNT_DETACH as root, `fusermount3 -u -z` as a user,
+ * which may unmount its own mounts. Only a dead mount, though: a clean
+ * exit says "done" before it unmounts, and then the guard leaves. A device
+ * number is free again once its mount is gone, and a mount made right
+ * after ours (a script's next ptracefs) may well get the same one; a dead
+ * mount still holds its number, so the one found is ours. It
  * keeps no other descriptor (not /dev/fuse, whose last close ends the
  * connection, nor a caller's pipe on stdout) and is no child of the
  * daemon (CLONE_PARENT), whose tracer reaps every child it has.
@@ -282,6 +286,9 @@ static _Noreturn void guard_main(int rfd)
 			break;
 	}
 	msg[n] = 0;
+	/* "MAJ:MIN\n", then "done\n" from a clean exit. */
+	if (strstr(msg, "done\n"))
+		_exit(0);
 	msg[strcspn(msg, "\n")] = 0;
 	if (msg[0]) {
 		struct guard_unmount u = { msg, geteuid() == 0 };
@@ -328,4 +335,10 @@ int mount_guard_arm(struct mount_guard *g, const char *source)
 		return rc;
 	snprintf(msg, sizeof(msg), "%s\n", f.found);
 	return write(g->wfd, msg, strlen(msg)) == (ssize_t)strlen(msg) ? 0 : -EIO;
+}
+
+void mount_guard_done(struct mount_guard *g)
+{
+	if (g->wfd >= 0 && write(g->wfd, "done\n", 5) != 5)
+		(void)0;	/* the guard is gone: nobody to tell */
 }

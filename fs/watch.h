@@ -22,8 +22,8 @@ void mountinfo_unescape(const char *p, char *out, size_t outlen);
  * The auto-unmount for when the daemon dies (in place of fusermount3's
  * auto_unmount): a process started before the mount (mount_guard_start)
  * and told the mount's device after it (mount_guard_arm, with the mount's
- * source) that unmounts it once the daemon has exited. A clean exit has
- * unmounted already and it does nothing. -errno from each.
+ * source) that unmounts it once the daemon has exited without saying
+ * mount_guard_done. -errno from each.
  */
 struct mount_guard {
 	int wfd;	/* the pipe's write end, kept open until we exit; -1: none */
@@ -31,5 +31,7 @@ struct mount_guard {
 
 int mount_guard_start(struct mount_guard *g);
 int mount_guard_arm(struct mount_guard *g, const char *source);
+/* Before a clean exit's own unmount: the guard then leaves the table alone. */
+void mount_guard_done(struct mount_guard *g);
 
 #endif
