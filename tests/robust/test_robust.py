@@ -221,6 +221,13 @@ def guard_pids():
             if d.isdigit() and comm(int(d)) == 'ptracefs-guard' and not proc_gone(int(d))}
 
 
+def new_guards(before):
+    """The guards started since before: a guard names itself once it runs,
+    which a loaded machine may delay past the mount's return."""
+    wait_until(lambda: guard_pids() - before, 2)
+    return guard_pids() - before
+
+
 def left_behind(mnt, hp=()):
     """Why mnt is still mounted, as far as can be seen from outside."""
     st = []
@@ -638,7 +645,7 @@ def _(c):
     guards = guard_pids()
     hp = set(helper_pids())
     m = c.mount(t.pid)
-    mine = guard_pids() - guards
+    mine = new_guards(guards)
     check(len(mine) == 1, f'guards started by the mount: {sorted(mine)}')
     check(not set(helper_pids()) - hp, 'root mounted through fusermount3')
     # the unmount ends the daemon and so the guard; a mount made at once
@@ -651,8 +658,8 @@ def _(c):
         time.sleep(0.05)
         check(mounted(m2.mnt), f'round {i}: the old guard unmounted the new mount')
         check(b'pid' in m2.read('status'), f'round {i}: new mount unreadable')
-        m, mine = m2, guard_pids() - guards
-    mine2 = guard_pids() - guards
+        m, mine = m2, new_guards(guards)
+    mine2 = mine
     os.kill(m2.daemon, signal.SIGKILL)
     check(m2.wait_exit(2) is not None, 'daemon survived SIGKILL')
     check(wait_until(lambda: not mounted(m2.mnt), 5), 'the guard left the mount of a killed daemon')
@@ -693,7 +700,7 @@ def _(c):
     c.undo.append(lambda: os.chmod('/dev/fuse', st.st_mode & 0o7777))
     guards = guard_pids()
     m = c.mount(t.pid, mnt=mnt, user=True)
-    mine = guard_pids() - guards
+    mine = new_guards(guards)
     check(len(mine) == 1, f'guards started by a user\'s mount: {sorted(mine)}')
     check('user_id=65534' in ' '.join(mountinfo(mnt) or ()), f'not the user\'s mount: {mountinfo(mnt)}')
     # (only its user may look into it: no allow_other)
